@@ -1,0 +1,170 @@
+"""Every entrypoint of the portfolio: `uvx nox -l` lists them.
+
+Each project gets its own environment under .nox/env-<member>, synced from the one uv.lock with
+`uv sync --frozen --package <member>`, so installing the tabular project never installs torch.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "tests"]
+
+ROOT = Path(__file__).parent
+# Never let uv fetch a Python: use the one on the machine (3.11+).
+os.environ["UV_PYTHON_DOWNLOADS"] = "never"
+# Bytecode caching makes the many imports of torch/transformers much faster on repeat runs.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
+# short name -> (workspace member / PyPI name, import name)
+PROJECTS = {
+    "tabular": ("tabular-ladder", "tabular_ladder"),
+    "text": ("text-classifier", "text_classifier"),
+    "vision": ("vision-transfer", "vision_transfer"),
+    "repro": ("repro-training", "repro_training"),
+}
+TEST_MEMBERS = {"mlcraft": ("mlcraft", ROOT / "shared")} | {
+    module: (member, ROOT / "projects" / module) for member, module in PROJECTS.values()
+}
+
+
+def member_python(session: nox.Session, member: str, *sync_args: str) -> str:
+    """Sync one workspace member (plus its dev group) into its own env; return that env's python."""
+    env_dir = ROOT / ".nox" / f"env-{member}"
+    session.run_install(
+        "uv", "sync", "--frozen", "--package", member, "--group", "dev", *sync_args,
+        env={"UV_PROJECT_ENVIRONMENT": str(env_dir)},
+        external=True,
+    )  # fmt: skip
+    return str(env_dir / "bin" / "python")
+
+
+def require_project(session: nox.Session, short: str) -> tuple[str, str, Path]:
+    member, module = PROJECTS[short]
+    folder = ROOT / "projects" / module
+    if not (folder / "src" / module / "__main__.py").is_file():
+        session.error(
+            f"project {module} does not exist yet (no projects/{module}/src/{module}/__main__.py)"
+        )
+    return member, module, folder
+
+
+def run_project(session: nox.Session, short: str, verb: str, config: str) -> None:
+    member, module, folder = require_project(session, short)
+    python = member_python(session, member)
+    with session.chdir(folder):
+        session.run(python, "-m", module, verb, "--config", config, *session.posargs, external=True)
+
+
+@nox.session(python=False)
+def tests(session: nox.Session) -> None:
+    """Run every member's tests, each in its own env (`-- tabular_ladder` runs one)."""
+    chosen = session.posargs or list(TEST_MEMBERS)
+    unknown = [name for name in chosen if name not in TEST_MEMBERS]
+    if unknown:
+        session.error(f"unknown member(s) {unknown}; choose from {sorted(TEST_MEMBERS)}")
+    failed = []
+    for name in chosen:
+        member, folder = TEST_MEMBERS[name]
+        if not (folder / "tests").is_dir():
+            session.log(f"skipping {name}: no tests/ folder yet")
+            continue
+        extras = ("--extra", "torch") if name == "mlcraft" else ()
+        python = member_python(session, member, *extras)
+        session.log(f"=== tests: {name} ===")
+        try:
+            # pytest's exit 5 ("no tests collected") is a failure here, like any other non-zero code.
+            session.run(python, "-m", "pytest", str(folder / "tests"), "-q", external=True)
+        except nox.command.CommandFailed:
+            failed.append(name)
+    if failed:
+        session.error(f"tests failed for: {', '.join(failed)}")
+
+
+@nox.session(python=False)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole repo."""
+    env_dir = ROOT / ".nox" / "env-lint"
+    session.run_install(
+        "uv", "sync", "--frozen", "--only-group", "dev",
+        env={"UV_PROJECT_ENVIRONMENT": str(env_dir)}, external=True,
+    )  # fmt: skip
+    ruff = str(env_dir / "bin" / "ruff")
+    session.run(ruff, "check", ".", external=True)
+    session.run(ruff, "format", "--check", ".", external=True)
+
+
+@nox.session(python=False)
+def smoke(session: nox.Session) -> None:
+    """Each existing project's smoke config end to end (seconds each; writes under runs/smoke)."""
+    ran = 0
+    for short, (_, module) in PROJECTS.items():
+        if (ROOT / "projects" / module / "src" / module / "__main__.py").is_file():
+            run_project(session, short, "train", "configs/smoke.yaml")
+            ran += 1
+    if not ran:
+        session.error("no project exists yet")
+
+
+def _make_project_sessions() -> None:
+    for short in PROJECTS:
+
+        @nox.session(name=f"train-{short}", python=False)
+        def train(session: nox.Session, short: str = short) -> None:
+            run_project(session, short, "train", "configs/default.yaml")
+
+        train.__doc__ = f"The reference run of {PROJECTS[short][1]}: writes its results/."
+        if short == "repro":
+            continue
+
+        @nox.session(name=f"search-{short}", python=False)
+        def search(session: nox.Session, short: str = short) -> None:
+            run_project(session, short, "search", "configs/search.yaml")
+
+        search.__doc__ = f"The Optuna search of {PROJECTS[short][1]} (resumes from runs/optuna.db)."
+
+
+_make_project_sessions()
+
+
+@nox.session(python=False)
+def report(session: nox.Session) -> None:
+    """Render every README's generated tables from the committed results/."""
+    for member, module in PROJECTS.values():
+        folder = ROOT / "projects" / module
+        if (folder / "results" / "summary.json").is_file():
+            python = member_python(session, member)
+            with session.chdir(folder):
+                session.run(python, "-m", module, "report", external=True)
+    python = member_python(session, "mlcraft")
+    session.run(python, "-m", "mlcraft.portfolio", str(ROOT), external=True)
+
+
+@nox.session(name="mlflow-ui", python=False)
+def mlflow_ui(session: nox.Session) -> None:
+    """The MLflow UI on the local store (runs/mlflow.db); MLFLOW_TRACKING_URI points elsewhere."""
+    python = member_python(session, "mlcraft")
+    (ROOT / "runs").mkdir(exist_ok=True)
+    uri = os.environ.get("MLFLOW_TRACKING_URI", f"sqlite:///{ROOT / 'runs' / 'mlflow.db'}")
+    session.run(
+        python, "-m", "mlflow", "ui", "--backend-store-uri", uri, *session.posargs, external=True
+    )
+
+
+@nox.session(python=False)
+def dashboard(session: nox.Session) -> None:
+    """optuna-dashboard on the local study storage (runs/optuna.db); OPTUNA_STORAGE overrides."""
+    env_dir = ROOT / ".nox" / "env-dashboard"
+    session.run_install(
+        "uv", "sync", "--frozen", "--only-group", "dashboard",
+        env={"UV_PROJECT_ENVIRONMENT": str(env_dir)}, external=True,
+    )  # fmt: skip
+    (ROOT / "runs").mkdir(exist_ok=True)
+    storage = os.environ.get("OPTUNA_STORAGE", f"sqlite:///{ROOT / 'runs' / 'optuna.db'}")
+    session.run(str(env_dir / "bin" / "optuna-dashboard"), storage, *session.posargs, external=True)

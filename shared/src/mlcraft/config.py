@@ -1,0 +1,88 @@
+"""Typed configs: YAML files validated by pydantic models, with `--set key=value` overrides.
+
+An unknown key or a bad value raises UserInputError naming the key, so a typo in a config never
+silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from mlcraft.errors import UserInputError
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base for config sections: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for key in keys[:-1]:
+        child = node.get(key)
+        if child is None:
+            child = node[key] = {}
+        if not isinstance(child, dict):
+            raise UserInputError(f"--set {dotted}: '{key}' is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def parse_overrides(overrides: list[str] | None) -> list[tuple[str, Any]]:
+    parsed = []
+    for item in overrides or []:
+        if "=" not in item:
+            raise UserInputError(f"--set expects key=value, got {item!r}")
+        key, raw = item.split("=", 1)
+        parsed.append((key.strip(), yaml.safe_load(raw) if raw else None))
+    return parsed
+
+
+def load_config(path: str | Path, model: type[T], overrides: list[str] | None = None) -> T:
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"config file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserInputError(f"config {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise UserInputError(f"config {path} must be a mapping at the top level")
+    for key, value in parse_overrides(overrides):
+        _set_dotted(raw, key, value)
+    return validate_config(raw, model, source=str(path))
+
+
+def validate_config(raw: dict[str, Any], model: type[T], source: str = "config") -> T:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "<root>"
+        if first["type"] == "extra_forbidden":
+            raise UserInputError(f"{source}: unknown config key '{key}'") from None
+        raise UserInputError(f"{source}: bad value for '{key}': {first['msg']}") from None
+
+
+def config_to_dict(config: BaseModel) -> dict[str, Any]:
+    return config.model_dump(mode="json")
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} -> {'a.b': 1}; used to log nested configs as MLflow params."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat

@@ -1,0 +1,32 @@
+"""Lightning callbacks built on mlcraft.profiling (needs mlcraft[torch])."""
+
+from __future__ import annotations
+
+import time
+
+import lightning.pytorch as pl
+
+from mlcraft.profiling import StepTimer, _default_size, _sync
+
+
+class StepTimerCallback(pl.Callback):
+    """Splits each training step into data wait (end of last step to start of this one) and compute."""
+
+    def __init__(self) -> None:
+        self.timer = StepTimer()
+        self._mark = None
+        self._batch_start = None
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._mark = time.perf_counter()
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._batch_start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        _sync()
+        now = time.perf_counter()
+        self.timer.record(
+            self._batch_start - self._mark, now - self._batch_start, _default_size(batch)
+        )
+        self._mark = now

@@ -1,0 +1,151 @@
+"""Markdown tables from results, README marker rendering, and slice tables with bootstrap CIs.
+
+A README holds generated blocks between `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`;
+only the text between the markers is ever rewritten, so the hand-written prose around it is safe.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlcraft.errors import UserInputError
+from mlcraft.files import atomic_write_text
+from mlcraft.stats import bootstrap_ci
+
+
+def format_value(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return "n/a"
+        if value != 0 and abs(value) < 10 ** (-digits):
+            return f"{value:.{digits}g}"
+        return f"{value:,.{digits}f}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def format_ci(point: float, lo: float, hi: float, digits: int = 3) -> str:
+    return f"{point:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def markdown_table(
+    rows: pd.DataFrame | Sequence[Mapping[str, Any]],
+    columns: Sequence[str] | None = None,
+    digits: int = 3,
+) -> str:
+    """A GitHub pipe table; numbers right-aligned, floats to `digits` places."""
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    if columns is not None:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise KeyError(f"markdown_table: missing columns {missing}")
+        frame = frame[list(columns)]
+    if frame.empty:
+        raise ValueError("markdown_table: no rows")
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    numeric = [pd.api.types.is_numeric_dtype(frame[c]) for c in frame.columns]
+    rule = "|" + "|".join("---:" if n else "---" for n in numeric) + "|"
+    body = [
+        "| " + " | ".join(format_value(v, digits) for v in record) + " |"
+        for record in frame.itertuples(index=False, name=None)
+    ]
+    return "\n".join([header, rule, *body])
+
+
+def _marker_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"(<!-- generated:{re.escape(name)} -->\n)(.*?)(<!-- /generated:{re.escape(name)} -->)",
+        re.DOTALL,
+    )
+
+
+def render_markers(text: str, blocks: Mapping[str, str]) -> str:
+    """Replace each named block's content; a block whose markers are absent is an error."""
+    for name, content in blocks.items():
+        pattern = _marker_pattern(name)
+        if not pattern.search(text):
+            raise UserInputError(f"README has no <!-- generated:{name} --> ... markers")
+        body = content.rstrip("\n") + "\n"
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(3), text, count=1)
+    return text
+
+
+def stale_blocks(path: str | Path, blocks: Mapping[str, str]) -> list[str]:
+    """Names of blocks whose README content differs from what the results would render."""
+    text = Path(path).read_text()
+    stale = []
+    for name, content in blocks.items():
+        match = _marker_pattern(name).search(text)
+        if match is None or match.group(2) != content.rstrip("\n") + "\n":
+            stale.append(name)
+    return stale
+
+
+def render_readme(path: str | Path, blocks: Mapping[str, str]) -> list[str]:
+    """Rewrite the README's generated blocks in place (atomically); returns the names that changed."""
+    path = Path(path)
+    changed = stale_blocks(path, blocks)
+    if changed:
+        atomic_write_text(path, render_markers(path.read_text(), blocks))
+    return changed
+
+
+def slice_table(
+    frame: pd.DataFrame,
+    by: str,
+    y_true: str,
+    y_score: str,
+    metrics: Mapping[str, Callable[[np.ndarray, np.ndarray], float]],
+    n_boot: int = 500,
+    seed: int = 0,
+    min_count: int = 1,
+) -> pd.DataFrame:
+    """Per group of `by`: count, positive rate and each metric with a bootstrap 95% CI.
+
+    A metric undefined on a group (e.g. AUC with one class) is NaN rather than an error, so a tiny
+    slice shows up in the table instead of hiding.
+    """
+    for column in (by, y_true, y_score):
+        if column not in frame.columns:
+            raise KeyError(f"slice_table: no column {column!r}")
+    rows = []
+    for value, group in frame.groupby(by, observed=True, dropna=False, sort=True):
+        if len(group) < min_count:
+            continue
+        row: dict[str, Any] = {
+            "slice": by,
+            "group": value,
+            "n": len(group),
+            "positive_rate": float(np.mean(group[y_true].to_numpy() == 1)),
+        }
+        truth, score = group[y_true].to_numpy(), group[y_score].to_numpy()
+        for name, fn in metrics.items():
+            try:
+                point, lo, hi = bootstrap_ci(_safe(fn), truth, score, n_boot=n_boot, seed=seed)
+            except ValueError:
+                point = lo = hi = float("nan")
+            row[name], row[f"{name}_lo"], row[f"{name}_hi"] = point, lo, hi
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _safe(fn: Callable[[np.ndarray, np.ndarray], float]):
+    def wrapped(a: np.ndarray, b: np.ndarray) -> float:
+        try:
+            return float(fn(a, b))
+        except ValueError:  # e.g. roc_auc_score on a one-class resample
+            return float("nan")
+
+    return wrapped

@@ -1,0 +1,62 @@
+import time
+
+import pytest
+from mlcraft.profiling import StepTimer, measure_throughput, peak_memory
+
+torch = pytest.importorskip("torch")
+
+from mlcraft.profiling import torch_profile  # noqa: E402
+
+
+class SlowDataset(torch.utils.data.Dataset):
+    def __len__(self):
+        return 16
+
+    def __getitem__(self, i):
+        time.sleep(0.01)  # 4 items per batch: 40 ms of loading per step
+        return torch.randn(8), torch.randn(1)
+
+
+def test_slow_loader_shows_up_as_data_wait():
+    loader = torch.utils.data.DataLoader(SlowDataset(), batch_size=4)
+    model = torch.nn.Linear(8, 1)
+    timer = StepTimer()
+    for x, y in timer.wrap(loader):
+        torch.nn.functional.mse_loss(model(x), y).backward()
+    summary = timer.summary()
+    assert summary["steps"] == 4 and summary["samples"] == 16
+    assert summary["data_wait_fraction"] > 0.5
+
+
+def test_slow_compute_shows_up_as_compute():
+    timer = StepTimer()
+    for _ in timer.wrap([([1, 2],)] * 5):
+        time.sleep(0.02)
+    summary = timer.summary()
+    assert summary["data_wait_fraction"] < 0.1
+    assert summary["samples_per_s"] == pytest.approx(10 / summary["compute_seconds"], rel=0.2)
+
+
+def test_peak_memory_sees_a_large_allocation():
+    before = peak_memory()["rss_peak_bytes"]
+    block = bytearray(300 * 1024 * 1024)
+    block[::4096] = b"x" * len(block[::4096])  # touch pages so they count as resident
+    after = peak_memory()["rss_peak_bytes"]
+    assert after >= before and after >= 300 * 1024 * 1024
+    del block
+
+
+def test_measure_throughput_counts_items():
+    result = measure_throughput(lambda: time.sleep(0.01), items=10, repeats=3)
+    assert 300 < result["items_per_s"] < 1000
+
+
+def test_torch_profile_writes_trace_and_top_ops(tmp_path):
+    model = torch.nn.Linear(64, 64)
+    with torch_profile(tmp_path):
+        for _ in range(3):
+            model(torch.randn(32, 64)).sum().backward()
+    assert (tmp_path / "trace.json").stat().st_size > 0
+    csv = (tmp_path / "top_ops.csv").read_text().splitlines()
+    assert csv[0].startswith("op,calls")
+    assert any("addmm" in line or "linear" in line for line in csv[1:])

@@ -1,0 +1,84 @@
+import numpy as np
+import pandas as pd
+import pytest
+from mlcraft import reporting
+from mlcraft.errors import UserInputError
+from mlcraft.stats import bootstrap_ci, paired_bootstrap_diff
+from sklearn.metrics import roc_auc_score
+
+
+def test_bootstrap_ci_has_nominal_coverage_and_shrinks_with_n():
+    rng = np.random.default_rng(0)
+
+    def accuracy(y, pred):
+        return float(np.mean(y == pred))
+
+    # Over 200 replicate samples the 95% interval should contain the true accuracy ~95% of the time.
+    hits = 0
+    for rep in range(200):
+        pred = (rng.uniform(size=300) < 0.8).astype(int)
+        _, lo, hi = bootstrap_ci(accuracy, np.ones(300, dtype=int), pred, n_boot=300, seed=rep)
+        hits += lo <= 0.8 <= hi
+    assert 0.88 <= hits / 200 <= 0.99
+
+    widths = []
+    for n in (200, 5000):
+        pred = (rng.uniform(size=n) < 0.8).astype(int)
+        point, lo, hi = bootstrap_ci(accuracy, np.ones(n, dtype=int), pred, n_boot=400)
+        assert lo <= point <= hi
+        widths.append(hi - lo)
+    # CI width scales like 1/sqrt(n): 25x the data, about 1/5 the width.
+    assert widths[1] < widths[0] / 3
+
+
+def test_paired_bootstrap_detects_a_real_difference():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 3000)
+    good = y * 0.6 + rng.uniform(0, 0.4, 3000)
+    bad = y * 0.2 + rng.uniform(0, 0.8, 3000)
+    result = paired_bootstrap_diff(roc_auc_score, y, good, bad, n_boot=300)
+    assert result["lo"] > 0 and result["p_a_not_better"] == 0.0
+    same = paired_bootstrap_diff(roc_auc_score, y, good, good, n_boot=50)
+    assert same["diff"] == 0.0 and same["lo"] == same["hi"] == 0.0
+
+
+def test_markdown_table_formats_numbers_and_escapes_pipes():
+    table = reporting.markdown_table([{"model": "a|b", "auc": 0.91234, "n": 12000}], digits=3)
+    lines = table.splitlines()
+    assert lines[0] == "| model | auc | n |"
+    assert lines[1] == "|---|---:|---:|"
+    assert lines[2] == "| a\\|b | 0.912 | 12,000 |"
+
+
+def test_render_markers_replaces_only_inside_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# Title\nprose stays\n<!-- generated:ladder -->\nold\n<!-- /generated:ladder -->\ntail\n"
+    )
+    assert reporting.stale_blocks(readme, {"ladder": "new table"}) == ["ladder"]
+    assert reporting.render_readme(readme, {"ladder": "new table"}) == ["ladder"]
+    text = readme.read_text()
+    assert text == (
+        "# Title\nprose stays\n<!-- generated:ladder -->\nnew table\n<!-- /generated:ladder -->\ntail\n"
+    )
+    assert reporting.stale_blocks(readme, {"ladder": "new table"}) == []
+    assert reporting.render_readme(readme, {"ladder": "new table"}) == []
+    with pytest.raises(UserInputError, match="generated:missing"):
+        reporting.render_markers(text, {"missing": "x"})
+
+
+def test_slice_table_counts_groups_and_gives_cis():
+    rng = np.random.default_rng(2)
+    n = 4000
+    group = np.where(rng.uniform(size=n) < 0.25, "small", "large")
+    y = rng.integers(0, 2, n)
+    # The model is good on 'large' and random on 'small': the table must show it.
+    score = np.where(group == "large", y * 0.7 + rng.uniform(0, 0.3, n), rng.uniform(size=n))
+    frame = pd.DataFrame({"g": group, "y": y, "s": score})
+    table = reporting.slice_table(frame, "g", "y", "s", {"auc": roc_auc_score}, n_boot=200)
+    by_group = table.set_index("group")
+    assert by_group.loc["small", "n"] + by_group.loc["large", "n"] == n
+    assert by_group.loc["large", "auc"] == pytest.approx(1.0, abs=1e-9)
+    small = by_group.loc["small"]
+    assert small["auc_lo"] < 0.5 < small["auc_hi"]
+    assert small["auc_lo"] <= small["auc"] <= small["auc_hi"]
