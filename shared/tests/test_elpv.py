@@ -19,7 +19,7 @@ def test_arrays_are_cached_and_resized(tmp_path):
     assert len(list(tmp_path.glob("elpv-16px-*.npy"))) == 1
     again, _ = elpv.load_arrays(16, cache_dir=tmp_path)
     np.testing.assert_array_equal(images, again)
-    # Real EL images: not blank, and defective cells differ from functional ones on average.
+    # Real EL images, not blank frames.
     assert images.std() > 10
     with pytest.raises(UserInputError, match="between 8 and 300"):
         elpv.load_arrays(4, cache_dir=tmp_path)
