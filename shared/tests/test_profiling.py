@@ -60,3 +60,30 @@ def test_torch_profile_writes_trace_and_top_ops(tmp_path):
     csv = (tmp_path / "top_ops.csv").read_text().splitlines()
     assert csv[0].startswith("op,calls")
     assert any("addmm" in line or "linear" in line for line in csv[1:])
+
+
+def test_lightning_callback_splits_data_wait_from_compute():
+    lightning = pytest.importorskip("lightning.pytorch")
+    from mlcraft.lightning_callbacks import StepTimerCallback
+
+    class Tiny(lightning.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(8, 1)
+
+        def training_step(self, batch, _):
+            x, y = batch
+            return torch.nn.functional.mse_loss(self.layer(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    callback = StepTimerCallback()
+    trainer = lightning.Trainer(
+        max_epochs=1, callbacks=[callback], logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+    )  # fmt: skip
+    trainer.fit(Tiny(), torch.utils.data.DataLoader(SlowDataset(), batch_size=4))
+    summary = callback.timer.summary()
+    assert summary["steps"] == 4 and summary["samples"] == 16
+    assert summary["data_wait_fraction"] > 0.5
