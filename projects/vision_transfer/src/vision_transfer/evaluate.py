@@ -1,0 +1,120 @@
+"""Inference (with optional 8-view dihedral TTA) and metrics with bootstrap 95% CIs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+from torch import nn
+
+from mlcraft.stats import bootstrap_ci
+
+from .augment import Normalizer, dihedral
+
+
+@torch.no_grad()
+def predict_logits(
+    model: nn.Module,
+    images: np.ndarray,
+    norm: Normalizer,
+    batch_size: int = 128,
+    tta: bool = False,
+    autocast: bool = False,
+) -> tuple[np.ndarray, float]:
+    """Logits (N, K) (mean over the 8 dihedral views with tta) and images/s of the pass."""
+    model.eval()
+    views = range(8) if tta else (0,)
+    out = []
+    started = time.perf_counter()
+    for start in range(0, len(images), batch_size):
+        x = norm.to_unit(images[start : start + batch_size])
+        total = 0
+        for k in views:
+            with torch.autocast(norm.device, dtype=torch.bfloat16, enabled=autocast):
+                total = total + model(norm(dihedral(x, k))).float()
+        out.append((total / len(views)).cpu())
+    if norm.device == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - started
+    logits = torch.cat(out).numpy().astype(np.float64)
+    return logits, len(images) * len(views) / max(seconds, 1e-9)
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = logits / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def decide(prob: np.ndarray, threshold: float | None) -> np.ndarray:
+    """Class decisions; a binary task uses a threshold on P(class 1) when one is given."""
+    if prob.shape[1] == 2 and threshold is not None:
+        return (prob[:, 1] >= threshold).astype(int)
+    return prob.argmax(axis=1)
+
+
+def tune_threshold(y: np.ndarray, prob: np.ndarray, objective: str) -> float:
+    """The threshold on P(positive) that maximises val accuracy or balanced accuracy (ties: nearest 0.5)."""
+    if objective == "argmax" or prob.shape[1] != 2:
+        return 0.5
+    grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
+    score = accuracy if objective == "val_accuracy" else balanced_accuracy
+    values = np.array([score(y, (prob[:, 1] >= t).astype(int)) for t in grid])
+    best = np.flatnonzero(values >= values.max() - 1e-12)
+    return float(grid[best[np.argmin(np.abs(grid[best] - 0.5))]])
+
+
+def accuracy(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.mean(y == pred))
+
+
+def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(balanced_accuracy_score(y, pred))
+
+
+def metric_fns(threshold: float | None, positive: int | None) -> dict[str, Callable]:
+    """Metrics of (y, prob matrix); the positive-class ones only for binary tasks."""
+
+    def acc(y, p):
+        return accuracy(y, decide(p, threshold))
+
+    def bal(y, p):
+        return balanced_accuracy(y, decide(p, threshold)) if len(np.unique(y)) > 1 else np.nan
+
+    fns: dict[str, Callable] = {"accuracy": acc, "balanced_accuracy": bal}
+    if positive is None:
+        return fns
+
+    def recall(y, p):
+        pos = y == positive
+        return float(np.mean(decide(p, threshold)[pos] == positive)) if pos.any() else np.nan
+
+    def precision(y, p):
+        flagged = decide(p, threshold) == positive
+        return float(np.mean(y[flagged] == positive)) if flagged.any() else np.nan
+
+    def auc(y, p):
+        return float(roc_auc_score(y == positive, p[:, positive])) if len(np.unique(y)) > 1 else np.nan
+
+    fns.update({"recall": recall, "precision": precision, "roc_auc": auc})
+    return fns
+
+
+def scores_with_ci(
+    y: np.ndarray,
+    prob: np.ndarray,
+    threshold: float | None,
+    positive: int | None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """{metric, metric_lo, metric_hi} for each metric; stratified bootstrap keeps both classes."""
+    row: dict[str, float] = {}
+    for name, fn in metric_fns(threshold, positive).items():
+        point, lo, hi = bootstrap_ci(fn, y, prob, n_boot=n_boot, seed=seed, stratify=True)
+        row[name], row[f"{name}_lo"], row[f"{name}_hi"] = point, lo, hi
+    return row

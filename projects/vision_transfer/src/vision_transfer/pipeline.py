@@ -1,0 +1,380 @@
+"""`train`: data -> split -> the ladder -> analyses -> results/ tables, plots and summary.json."""
+
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mlcraft.config import config_to_dict
+from mlcraft.files import atomic_write_text, default_runs_dir, new_run_dir
+from mlcraft.profiling import peak_memory
+from mlcraft.reporting import markdown_table
+from mlcraft.seeding import seed_everything
+from mlcraft.tracking import TrackedRun
+
+from . import analyses, data as data_mod, ladder, models
+from .augment import Normalizer
+from .config import Config
+from .evaluate import scores_with_ci, tune_threshold
+from .train import fit
+
+PROJECT = "vision_transfer"
+
+
+def resolve_device(cfg: Config) -> str:
+    if cfg.device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        from mlcraft.errors import UserInputError
+
+        raise UserInputError("device=cuda but torch sees no GPU; use device=auto")
+    return cfg.device
+
+
+def runs_dir(cfg: Config) -> Path:
+    return Path(cfg.output.runs_dir) if cfg.output.runs_dir else default_runs_dir() / PROJECT
+
+
+def write_table(frame: pd.DataFrame, results: Path, name: str, digits: int = 3) -> None:
+    atomic_write_text(results / f"{name}.csv", frame.to_csv(index=False))
+    atomic_write_text(results / f"{name}.md", markdown_table(frame, digits=digits) + "\n")
+
+
+def run_train(cfg: Config) -> dict:
+    wall_started = time.perf_counter()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg)
+    autocast = cfg.bf16
+    results = Path(cfg.output.results_dir)
+    results.mkdir(parents=True, exist_ok=True)
+
+    dataset = data_mod.load(cfg.data, cfg.seed)
+    split = data_mod.split(dataset, cfg.data, cfg.seed)
+    images, labels, k, positive = dataset.images, dataset.labels, len(dataset.classes), dataset.positive
+    print(
+        f"data: {dataset.name} {len(labels)} images {images.shape[1:]} classes {dataset.classes}; "
+        + ", ".join(f"{n} {len(i)}" for n, i in split.items())
+        + (f"; skipped {dataset.skipped} unreadable" if dataset.skipped else "")
+    )
+    write_split(dataset, split, results)
+
+    def build(pretrained: bool = True):
+        torch.manual_seed(cfg.seed)  # the same fresh head for every rung
+        return models.build(cfg.model, k, pretrained=pretrained)
+
+    reference = build(pretrained=cfg.model.pretrained)
+    mean, std = models.input_stats(reference)
+    norm = Normalizer(mean, std, channels_last=cfg.channels_last, device=device)
+    y_val, y_test = labels[split["val"]], labels[split["test"]]
+    ft, lad = cfg.finetune, cfg.ladder
+
+    with TrackedRun(PROJECT, config_to_dict(cfg), cfg.seed, results_dir=results) as run:
+        for name, path, rows in dataset.data_files:
+            run.add_data_file(name, path, rows)
+        rungs: list[ladder.Rung] = [ladder.majority(labels, split, k)]
+        if lad.classical:
+            print("rung: classical (HOG + logistic regression)")
+            rungs.append(ladder.classical(images, labels, split, cfg.seed))
+        if lad.linear_probe:
+            print("rung: linear probes (random-init and pretrained features)")
+            rungs.append(
+                ladder.linear_probe(
+                    build(pretrained=False), images, labels, split, norm, cfg.seed,
+                    "linear probe, random-init features",
+                )
+            )  # fmt: skip
+            rungs.append(
+                ladder.linear_probe(
+                    reference, images, labels, split, norm, cfg.seed, "linear probe (pretrained)"
+                )
+            )
+        if lad.scratch:
+            print(f"rung: same architecture from scratch ({lad.scratch_epochs} epochs)")
+            model = build(pretrained=False)
+            scratch_ft = ft.model_copy(update={"lr_head": lad.scratch_lr})
+            result = fit(
+                model, images, labels, split["train"], split["val"], scratch_ft, norm, cfg.seed,
+                epochs=lad.scratch_epochs, lr_backbone=lad.scratch_lr, autocast=autocast,
+                on_epoch=lambda e, r: run.log_metrics(_prefix("scratch", r), e),
+            )  # fmt: skip
+            rungs.append(
+                ladder.network_rung(
+                    "from scratch", model, images, split, norm, result, lad.tta, autocast,
+                    f"random init, all layers, {len(result.history)} epochs, lr {lad.scratch_lr}",
+                )
+            )  # fmt: skip
+            del model
+        final_model, final_fit = None, None
+        if lad.last_stages or lad.full:
+            model = copy.deepcopy(reference)
+            spent, spent_images = 0.0, 0
+            if lad.last_stages:
+                print(f"rung: fine-tune head + last {lad.last_stages_blocks} stages")
+                result = fit(
+                    model, images, labels, split["train"], split["val"], ft, norm, cfg.seed,
+                    last_stages=lad.last_stages_blocks, epochs=lad.last_stages_epochs,
+                    lr_backbone=ft.lr_head, autocast=autocast,
+                    on_epoch=lambda e, r: run.log_metrics(_prefix("last_stages", r), e),
+                )  # fmt: skip
+                spent, spent_images = result.train_seconds, result.timer["samples"]
+                rungs.append(
+                    ladder.network_rung(
+                        f"fine-tune last {lad.last_stages_blocks} stages", model, images, split,
+                        norm, result, lad.tta, autocast,
+                        f"pretrained, head + last {lad.last_stages_blocks} stages trainable, "
+                        f"{len(result.history)} epochs",
+                    )
+                )  # fmt: skip
+                final_model, final_fit = model, result
+            if lad.full:
+                print(f"rung: full fine-tune ({ft.epochs} epochs, backbone lr {ft.lr_backbone})")
+                model = copy.deepcopy(model)
+                result = fit(
+                    model, images, labels, split["train"], split["val"], ft, norm, cfg.seed + 1,
+                    autocast=autocast,
+                    on_epoch=lambda e, r: run.log_metrics(_prefix("full", r), e),
+                )  # fmt: skip
+                result.train_seconds += spent  # it starts from the last-stages model
+                rung = ladder.network_rung(
+                    "full fine-tune" + (" + 8-view TTA" if lad.tta else ""), model, images, split,
+                    norm, result, lad.tta, autocast,
+                    f"starts from the rung above; all layers, backbone lr {ft.lr_backbone}, "
+                    f"head lr {ft.lr_head}, warmup {ft.warmup_epochs} ep + cosine, "
+                    f"best of {len(result.history)} epochs (epoch {result.best_epoch}) on val loss",
+                )  # fmt: skip
+                rung.extra["total_images"] = spent_images + result.timer["samples"]
+                rungs.append(rung)
+                final_model, final_fit = model, result
+            write_history(final_fit, results)
+
+        ladder_rows = []
+        for rung in rungs:
+            threshold = tune_threshold(y_val, rung.val_prob, lad.threshold) if positive else None
+            rung.extra["threshold"] = threshold
+            scores = scores_with_ci(y_test, rung.test_prob, threshold, positive, cfg.analysis.n_boot)
+            ladder_rows.append(
+                {
+                    "rung": rung.name,
+                    **scores,
+                    "threshold": threshold if threshold is not None else np.nan,
+                    "train_seconds": rung.train_seconds,
+                    "train_images_per_s": rung.train_images_per_s,
+                    "infer_images_per_s": rung.infer_images_per_s,
+                    "notes": rung.notes,
+                }
+            )
+        ladder_frame = pd.DataFrame(ladder_rows)
+        write_table(ladder_frame, results, "ladder")
+        plot_ladder(ladder_frame, results / "ladder.png")
+
+        summary_extra: dict = {"splits": {n: int(len(i)) for n, i in split.items()}}
+        headline = headline_from(ladder_frame)
+        last = rungs[-1]
+        if final_model is not None:
+            headline["train_images_per_s"] = final_fit.train_images_per_s
+            headline["data_wait_fraction"] = final_fit.timer["data_wait_fraction"]
+            summary_extra["final_fit"] = {
+                "history": final_fit.history,
+                "best_epoch": final_fit.best_epoch,
+                "timer": final_fit.timer,
+            }
+            extras = run_analyses(
+                cfg, dataset, split, final_model, last, norm, device, build, results, run
+            )
+            headline.update(extras.pop("headline"))
+            summary_extra.update(extras)
+            model_dir = new_run_dir(runs_dir(cfg), cfg.output.run_name)
+            models.save_run(
+                model_dir,
+                final_model,
+                {
+                    "arch": cfg.model.name,
+                    "classes": dataset.classes,
+                    "image_size": cfg.data.image_size,
+                    "channels": dataset.channels,
+                    "mean": mean,
+                    "std": std,
+                    "temperature": headline.get("temperature", 1.0),
+                    "threshold": last.extra.get("threshold"),
+                    "positive": positive,
+                    "tta": lad.tta,
+                    "config": config_to_dict(cfg),
+                },
+            )
+            summary_extra["model_dir"] = str(model_dir)
+            print(f"model saved to {model_dir}")
+        summary_extra["peak_memory"] = peak_memory()
+        summary_extra["skipped_images"] = dataset.skipped
+        headline["wall_seconds"] = round(time.perf_counter() - wall_started, 1)
+        summary = run.write_summary(headline, summary_extra)
+        for png in results.glob("*.png"):
+            run.log_artifact(png)
+    print("headline:", {k: v for k, v in summary["headline"].items()})
+    return summary
+
+
+def _prefix(name: str, row: dict) -> dict:
+    return {f"{name}_{k}": v for k, v in row.items() if k != "epoch"}
+
+
+def headline_from(frame: pd.DataFrame) -> dict:
+    def get(prefix: str, column: str):
+        rows = frame[frame["rung"].str.startswith(prefix)]
+        return float(rows[column].iloc[-1]) if len(rows) and column in rows else None
+
+    head = {
+        "test_accuracy_finetuned": get("full fine-tune", "accuracy"),
+        "test_accuracy_last_stages": get("fine-tune last", "accuracy"),
+        "test_accuracy_linear_probe": get("linear probe (pretrained)", "accuracy"),
+        "test_accuracy_linear_probe_random_init": get("linear probe, random", "accuracy"),
+        "test_accuracy_scratch": get("from scratch", "accuracy"),
+        "test_accuracy_classical": get("HOG", "accuracy"),
+        "test_accuracy_majority": get("majority", "accuracy"),
+        "test_balanced_accuracy_finetuned": get("full fine-tune", "balanced_accuracy"),
+        "test_defective_recall_finetuned": get("full fine-tune", "recall"),
+        "test_defective_precision_finetuned": get("full fine-tune", "precision"),
+        "test_roc_auc_finetuned": get("full fine-tune", "roc_auc"),
+    }
+    return {k: v for k, v in head.items() if v is not None}
+
+
+def write_split(dataset, split, results: Path) -> None:
+    rows = []
+    for name, idx in split.items():
+        y = dataset.labels[idx]
+        row = {"split": name, "n": len(idx)}
+        for c, cls in enumerate(dataset.classes):
+            row[cls] = int((y == c).sum())
+        if "cell_type" in dataset.meta:
+            row["mono"] = int((dataset.meta["cell_type"].iloc[idx] == "mono").sum())
+        rows.append(row)
+    write_table(pd.DataFrame(rows), results, "split")
+
+
+def write_history(fit_result, results: Path) -> None:
+    if fit_result is not None:
+        write_table(pd.DataFrame(fit_result.history), results, "history", digits=4)
+
+
+def plot_ladder(frame: pd.DataFrame, png: Path) -> None:
+    from mlcraft.plots import plt, save_figure
+
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(frame) + 1.2))
+    y = np.arange(len(frame))
+    err = np.stack(
+        [frame["accuracy"] - frame["accuracy_lo"], frame["accuracy_hi"] - frame["accuracy"]]
+    )
+    ax.errorbar(frame["accuracy"], y, xerr=err, fmt="o", capsize=3)
+    ax.set_yticks(y, frame["rung"], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("test accuracy (95% bootstrap CI)")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    save_figure(fig, png)
+
+
+def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results, run) -> dict:
+    out: dict = {"headline": {}}
+    an = cfg.analysis
+    positive = dataset.positive
+    labels, images = dataset.labels, dataset.images
+    y_val, y_test = labels[split["val"]], labels[split["test"]]
+    test_meta = dataset.meta.iloc[split["test"]].reset_index(drop=True)
+    threshold = rung.extra.get("threshold") or 0.5
+    temperature = 1.0
+    if an.calibration and rung.val_logits is not None:
+        print("analysis: calibration")
+        calib = analyses.calibration(
+            rung.val_logits, y_val, rung.test_logits, y_test, positive, results / "reliability.png"
+        )
+        temperature = calib["temperature"]
+        out["calibration"] = calib
+        out["headline"].update(
+            {
+                "ece_before_temperature": calib["ece_before"],
+                "ece_after_temperature": calib["ece_after"],
+                "temperature": temperature,
+            }
+        )
+        write_table(pd.DataFrame([calib]), results, "calibration", digits=4)
+    from .evaluate import softmax
+
+    p_test = softmax(rung.test_logits, temperature)[:, positive] if positive is not None else None
+    if positive is not None and "defect_probability" in test_meta:
+        write_table(analyses.expert_agreement(test_meta, p_test), results, "expert_agreement")
+        if an.slices:
+            print("analysis: slices")
+            table = analyses.slices(test_meta, y_test, p_test, threshold, an.n_boot)
+            write_table(table, results, "slices")
+    if an.gallery and positive is not None:
+        print("analysis: failure gallery + Grad-CAM")
+        gallery = analyses.failure_gallery(
+            model, images[split["test"]], y_test, p_test, test_meta, norm, dataset.classes,
+            threshold, an.gallery_size, results / "failure_gallery.png",
+        )  # fmt: skip
+        if len(gallery):
+            write_table(gallery, results, "failure_gallery")
+    if cfg.ablation.enabled:
+        out["ablation"] = run_ablation(cfg, dataset, split, norm, build, results, run)
+        table = pd.DataFrame(out["ablation"])
+        best = table.sort_values("val_accuracy", ascending=False, kind="stable").iloc[0]
+        out["headline"]["best_augmentation"] = str(best["augmentation"])
+    if an.profiling:
+        print("analysis: profiling grid (channels_last x bf16)")
+        mean, std = norm.mean.flatten().tolist(), norm.std.flatten().tolist()
+        grid = analyses.profile_grid(
+            lambda: build(pretrained=False), images[split["train"]],
+            {"mean": mean, "std": std}, an.profiling_steps, device,
+        )  # fmt: skip
+        write_table(grid, results, "profiling")
+        memory = peak_memory()
+        out["profiling"] = {"grid": grid.to_dict("records"), "peak_memory": memory}
+        out["headline"]["peak_rss_mib"] = memory["rss_peak_bytes"] / 2**20
+    return out
+
+
+def run_ablation(cfg, dataset, split, norm, build, results, run) -> list[dict]:
+    ab, ft = cfg.ablation, cfg.finetune
+    labels, images = dataset.labels, dataset.images
+    size = ab.image_size or cfg.data.image_size
+    if size != images.shape[-1]:
+        from .train import _resize
+
+        images = _resize(images, size)
+    y_val, y_test = labels[split["val"]], labels[split["test"]]
+    rows = []
+    for variant in ab.variants:
+        print(f"ablation: augmentation={variant} ({ab.epochs} epochs at {size}px)")
+        model = build(pretrained=cfg.model.pretrained)
+        variant_ft = ft.model_copy(update={"augment": variant, "patience": ab.epochs})
+        result = fit(
+            model, images, labels, split["train"], split["val"], variant_ft, norm, cfg.seed,
+            epochs=ab.epochs,
+        )  # fmt: skip
+        rung = ladder.network_rung(
+            variant, model, images, split, norm, result, False, False, ""
+        )
+        threshold = (
+            tune_threshold(y_val, rung.val_prob, cfg.ladder.threshold) if dataset.positive else None
+        )
+        scores = scores_with_ci(y_test, rung.test_prob, threshold, dataset.positive, cfg.analysis.n_boot)
+        val_acc = float(np.mean(rung.val_prob.argmax(1) == y_val))
+        rows.append(
+            {
+                "augmentation": variant,
+                "val_accuracy": val_acc,
+                **scores,
+                "train_seconds": result.train_seconds,
+                "train_images_per_s": result.train_images_per_s,
+            }
+        )
+        run.log_metrics({f"ablation_{variant}_test_accuracy": scores["accuracy"]})
+    write_table(pd.DataFrame(rows), results, "ablation")
+    return rows
