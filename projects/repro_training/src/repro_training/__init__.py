@@ -1,1 +1,1 @@
-"""repro_training."""
+"""Reproducibility as a feature: bitwise-deterministic, resumable, containerized training."""

@@ -1,0 +1,312 @@
+"""`train`: the configured runs plus every reproducibility check, written as results + summary.
+
+The reference config (configs/default.yaml) turns every check on; the smoke config only trains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import yaml
+from mlcraft.files import atomic_write_json, atomic_write_text, new_run_dir, sha256_file
+from mlcraft.plots import plt, save_figure
+from mlcraft.reporting import markdown_table, slice_table
+from mlcraft.stats import bootstrap_ci
+from mlcraft.tracking import TrackedRun
+from scipy import stats as sps
+
+from repro_training import checkpoint as ckpt
+from repro_training import data as data_mod
+from repro_training.config import Config, to_dict
+from repro_training.numpy_mlp import gradient_check, train_digits
+from repro_training.train import PROJECT, RunResult, fit, runs_root, write_config
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def _accuracy(y, p):
+    return float(np.mean(np.asarray(p) == np.asarray(y)))
+
+
+def seed_ci(values: list[float]) -> tuple[float, float, float]:
+    """Mean and Student-t 95% interval over seeds (the spread of retraining, not of the test set)."""
+    arr = np.asarray(values, dtype=float)
+    mean = float(arr.mean())
+    if len(arr) < 2:
+        return mean, float("nan"), float("nan")
+    half = float(sps.t.ppf(0.975, len(arr) - 1) * arr.std(ddof=1) / np.sqrt(len(arr)))
+    return mean, mean - half, mean + half
+
+
+def _variant(cfg: Config, **changes) -> Config:
+    raw = to_dict(cfg)
+    for dotted, value in changes.items():
+        node = raw
+        *parents, leaf = dotted.split("__")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    return Config.model_validate(raw)
+
+
+def _max_abs_diff(run_a: Path, run_b: Path) -> float:
+    a, b = ckpt.load(run_a / "weights.pt"), ckpt.load(run_b / "weights.pt")
+    return max(float((a[k].double() - b[k].double()).abs().max()) for k in a if a[k].numel())
+
+
+def _identical(a: RunResult, b: RunResult) -> bool:
+    """Same weights (canonical tensor digest), same weight file bytes and same metric history."""
+    same_file = sha256_file(a.run_dir / "weights.pt") == sha256_file(b.run_dir / "weights.pt")
+    same_hist = [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in a.history] == [
+        {k: v for k, v in r.items() if k != "epoch_seconds"} for r in b.history
+    ]
+    return a.weights_sha256 == b.weights_sha256 and same_file and same_hist
+
+
+def kill_and_resume(cfg: Config, seed: int, run_dir: Path, timeout: float = 300) -> dict:
+    """Start a real training process, SIGKILL it after its first mid-epoch checkpoint, resume it.
+
+    Returns where it was killed and the resumed run's digests.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path = run_dir / "launch.yaml"
+    write_config(cfg, config_path)
+    cmd = [sys.executable, "-m", "repro_training", "run", "--config", str(config_path),
+           "--seed", str(seed), "--run-dir", str(run_dir)]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    last = run_dir / "checkpoints" / "last.pt"
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + timeout
+    try:
+        while not last.is_file():
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"training exited ({proc.returncode}) before its first checkpoint"
+                )
+            if time.time() > deadline:
+                raise RuntimeError("no checkpoint before the timeout")
+            time.sleep(0.02)
+        time.sleep(cfg.train.step_sleep_s * 1.5)  # let it run on past the checkpoint, then kill
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    state = ckpt.load(last)
+    killed = {"returncode": proc.returncode, "checkpoint_global_step": state["global_step"],
+              "checkpoint_epoch": state["sampler"]["epoch"],
+              "checkpoint_step_in_epoch": state["sampler"]["step"],
+              "finished_before_kill": (run_dir / "weights.pt").is_file()}  # fmt: skip
+    subprocess.run([*cmd, "--resume"], env=env, check=True, capture_output=True)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return {**killed, "weights_sha256": metrics["weights_sha256"],
+            "final_state_sha256": metrics["final_state_sha256"],
+            "test_accuracy": metrics["test_accuracy"]}  # fmt: skip
+
+
+def resume_variants(cfg: Config, seed: int, root: Path, reference: RunResult, stop: int) -> list:
+    """Stop at `stop`, resume with one piece of state NOT restored: which ones change the result?"""
+    ref_state = json.loads((reference.run_dir / "metrics.json").read_text())["final_state_sha256"]
+    rows = []
+    for skipped in ("none", *ckpt.STATE_KEYS):
+        run_dir = root / f"resume-skip-{skipped}"
+        fit(cfg, seed, run_dir, stop_after_step=stop)
+        skip = frozenset() if skipped == "none" else frozenset({skipped})
+        result = fit(cfg, seed, run_dir, resume=True, skip_restore=skip)
+        state = json.loads((run_dir / "metrics.json").read_text())["final_state_sha256"]
+        rows.append({
+            "state_not_restored": skipped,
+            "weights_identical": result.weights_sha256 == reference.weights_sha256,
+            "full_state_identical": state == ref_state,
+            "test_accuracy": result.test_accuracy,
+        })  # fmt: skip
+    return rows
+
+
+def _write_table(out: Path, name: str, rows, digits: int = 4) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    frame.to_csv(out / f"{name}.csv", index=False)
+    atomic_write_text(out / f"{name}.md", markdown_table(frame, digits=digits) + "\n")
+    return frame
+
+
+def _curves_plot(results: list[RunResult], path: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for r in results:
+        epochs = [row["epoch"] + 1 for row in r.history]
+        ax.plot(epochs, [row["test_accuracy"] for row in r.history], label=f"seed {r.seed}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    save_figure(fig, path)
+
+
+def run_suite(cfg: Config) -> dict:
+    started = time.time()
+    suite_dir = new_run_dir(runs_root(cfg), "suite")
+    out = Path(cfg.results_dir) if cfg.results_dir else suite_dir
+    out.mkdir(parents=True, exist_ok=True)
+    checks = cfg.checks
+    headline: dict = {}
+    extra: dict = {"suite_dir": str(suite_dir)}
+    split = data_mod.load(cfg.data)
+    digits_cfg = _variant(cfg, data__name="digits", model__stem_stride=1)
+    with TrackedRun(PROJECT, to_dict(cfg), cfg.seeds[0], out, run_name=suite_dir.name) as tracker:
+        for name, info in split.files.items():
+            tracker.data_files[name] = info  # hashes come pinned from the carriers
+        ladder = []
+        majority = int(np.bincount(split.y_train).argmax())
+        ladder.append({"data": cfg.data.name, "model": "majority class (train)", "seeds": 1,
+                       "test_accuracy": float(np.mean(split.y_test == majority)),
+                       "ci95_lo": float("nan"), "ci95_hi": float("nan")})  # fmt: skip
+
+        # 1. The from-scratch rung.
+        if checks.numpy_mlp:
+            digits = data_mod.load(digits_cfg.data)
+            m = cfg.numpy_mlp
+            check = gradient_check()
+            t0 = time.time()
+            _, acc, curve = train_digits(digits, m.hidden, m.epochs, m.lr, m.momentum,
+                                         m.batch_size, m.weight_decay, seed=cfg.seeds[0])  # fmt: skip
+            headline["numpy_mlp_test_accuracy"] = acc
+            headline["numpy_mlp_max_abs_grad_diff"] = check["max_abs_grad_diff"]
+            extra["numpy_mlp"] = {**check, "train_seconds": time.time() - t0, "loss_curve": curve}
+            ladder.append({"data": "digits", "model": "NumPy MLP (from scratch)", "seeds": 1,
+                           "test_accuracy": acc, "ci95_lo": float("nan"),
+                           "ci95_hi": float("nan")})  # fmt: skip
+
+        if checks.digits_cnn and cfg.data.name != "digits":
+            r = fit(digits_cfg, cfg.seeds[0], suite_dir / "digits-cnn", tracker=tracker)
+            ladder.append({"data": "digits", "model": "ResNet (Fabric)", "seeds": 1,
+                           "test_accuracy": r.test_accuracy, "ci95_lo": float("nan"),
+                           "ci95_hi": float("nan")})  # fmt: skip
+
+        # 2. The main model over seeds.
+        results = [fit(cfg, s, suite_dir / f"seed{s}", tracker=tracker) for s in cfg.seeds]
+        accs = [r.test_accuracy for r in results]
+        mean, lo, hi = seed_ci(accs)
+        headline.update(test_accuracy=mean, test_accuracy_ci95=[lo, hi])
+        ladder.append({"data": cfg.data.name, "model": "ResNet (Fabric)", "seeds": len(accs),
+                       "test_accuracy": mean, "ci95_lo": lo, "ci95_hi": hi})  # fmt: skip
+        seed_rows = [{"seed": r.seed, "test_accuracy": r.test_accuracy,
+                      "weights_sha256": r.weights_sha256[:16], "steps": r.global_step,
+                      "train_seconds": sum(h["epoch_seconds"] for h in r.history)}
+                     for r in results]  # fmt: skip
+        _write_table(out, "seeds", seed_rows)
+        first = results[0]
+        headline["smoke_epoch_seconds"] = None
+        probs = np.load(first.run_dir / "test_probs.npy")
+        pred = probs.argmax(1)
+        point, blo, bhi = bootstrap_ci(_accuracy, split.y_test, pred, n_boot=1000, seed=0)
+        extra["seed0_test_bootstrap_ci95"] = [blo, bhi]
+        extra["confusion_seed0"] = pd.crosstab(split.y_test, pred).values.tolist()
+        _curves_plot(results, out / "curves.png", f"ResNet on {cfg.data.name}")
+        if split.test_groups is not None:
+            frame = pd.DataFrame({"cell_type": split.test_groups, "y": split.y_test, "pred": pred})
+            table = slice_table(frame, "cell_type", "y", "pred", {"accuracy": _accuracy},
+                                n_boot=500, seed=0)  # fmt: skip
+            _write_table(out, "slices", table.drop(columns=["slice"]))
+
+        check_cfg = _variant(cfg, train__epochs=checks.check_epochs, tracking=False)
+        seed = cfg.seeds[0]
+        ref = None
+        # 3. Bitwise determinism, and what the thread count changes.
+        if checks.determinism or checks.resume or checks.threads:
+            ref = fit(check_cfg, seed, suite_dir / "check-a")
+        det_rows = []
+        if checks.determinism:
+            again = fit(check_cfg, seed, suite_dir / "check-b")
+            headline["bitwise_identical"] = _identical(ref, again)
+            det_rows.append({"comparison": "same seed, same threads, run twice",
+                             "threads": f"{ref.threads} vs {again.threads}",
+                             "weights_identical": headline["bitwise_identical"],
+                             "max_abs_weight_diff": _max_abs_diff(ref.run_dir, again.run_dir),
+                             "test_accuracy_a": ref.test_accuracy,
+                             "test_accuracy_b": again.test_accuracy})  # fmt: skip
+        if checks.threads:
+            other = 1 if ref.threads != 1 else 2
+            alt = fit(_variant(check_cfg, train__threads=other), seed, suite_dir / "check-threads")
+            det_rows.append({"comparison": "same seed, different torch threads",
+                             "threads": f"{ref.threads} vs {alt.threads}",
+                             "weights_identical": alt.weights_sha256 == ref.weights_sha256,
+                             "max_abs_weight_diff": _max_abs_diff(ref.run_dir, alt.run_dir),
+                             "test_accuracy_a": ref.test_accuracy,
+                             "test_accuracy_b": alt.test_accuracy})  # fmt: skip
+            headline["threads_bitwise_identical"] = alt.weights_sha256 == ref.weights_sha256
+        if det_rows:
+            _write_table(out, "determinism", det_rows, digits=6)
+
+        # 4. Resume after a real SIGKILL, plus the "forgot one piece of state" variants.
+        if checks.resume:
+            kill_cfg = _variant(check_cfg, train__step_sleep_s=0.05)
+            killed = kill_and_resume(kill_cfg, seed, suite_dir / "check-killed")
+            headline["resume_identical"] = (killed["weights_sha256"] == ref.weights_sha256) and (
+                killed["final_state_sha256"]
+                == json.loads((ref.run_dir / "metrics.json").read_text())["final_state_sha256"]
+            )
+            extra["resume_kill"] = killed
+            every = cfg.train.checkpoint_every_steps
+            variants = resume_variants(check_cfg, seed, suite_dir, ref, stop=every + every // 2)
+            _write_table(out, "resume_variants", variants)
+            extra["resume_variants_stop_step"] = every + every // 2
+
+        # 5. Scale out: the same recipe on 2 processes (gloo).
+        if checks.ddp:
+            ddp = fit(_variant(cfg, train__devices=2), seed, suite_dir / "ddp", tracker=tracker)
+            headline["ddp_test_accuracy"] = ddp.test_accuracy
+            headline["ddp_within_seed_range"] = bool(
+                min(accs) - 0.02 <= ddp.test_accuracy <= max(accs) + 0.02
+            )
+            ladder.append({"data": cfg.data.name, "model": "ResNet, DDP 2 processes (gloo)",
+                           "seeds": 1, "test_accuracy": ddp.test_accuracy,
+                           "ci95_lo": float("nan"), "ci95_hi": float("nan")})  # fmt: skip
+            extra["ddp"] = {"devices": 2, "global_batch": cfg.train.batch_size,
+                            "per_device_batch": cfg.train.batch_size // 2,
+                            "train_seconds": sum(h["epoch_seconds"] for h in ddp.history),
+                            "single_process_seed0_train_seconds": seed_rows[0]["train_seconds"],
+                            "weights_identical_to_single_process":
+                                ddp.weights_sha256 == first.weights_sha256}  # fmt: skip
+        _write_table(out, "ladder", ladder)
+
+        # 6. Hardware literacy.
+        if checks.hardware:
+            from repro_training.hardware import hardware_table
+
+            _write_table(out, "hardware", hardware_table(cfg), digits=1)
+        if checks.profile:
+            from repro_training.hardware import profile_training
+
+            prof_dir = suite_dir / "profile"
+            prof = profile_training(cfg, prof_dir)
+            for name in ("top_ops.csv", "top_ops.txt"):
+                atomic_write_text(out / f"profile_{name}", (prof_dir / name).read_text())
+            extra["profile"] = {**prof, "trace": str(prof_dir / "trace.json")}
+            headline["data_wait_fraction"] = prof["data_wait_fraction"]
+
+        # 7. CI smoke: the smoke config end to end in a fresh process.
+        if cfg.results_dir is not None:
+            t0 = time.time()
+            subprocess.run([sys.executable, "-m", "repro_training", "train", "--config",
+                            str(PROJECT_DIR / "configs" / "smoke.yaml")], check=True,
+                           capture_output=True)  # fmt: skip
+            headline["smoke_epoch_seconds"] = time.time() - t0
+        else:
+            headline["smoke_epoch_seconds"] = first.history[0]["epoch_seconds"]
+        headline["wall_seconds"] = time.time() - started
+        extra["seeds_test_accuracy"] = accs
+        extra["threads"] = torch.get_num_threads()
+        summary = tracker.write_summary(headline, extra)
+    atomic_write_text(suite_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    atomic_write_json(suite_dir / "summary.json", summary)
+    return summary

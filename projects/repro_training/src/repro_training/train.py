@@ -1,0 +1,318 @@
+"""One training run: an explicit loop on Lightning Fabric, checkpointed so it can be killed anywhere.
+
+Why Fabric and not the Trainer: the Trainer hides the loop state that a bitwise resume needs (its
+data-loader position, the RNGs it does not save); Fabric gives Lightning's strategies (DDP over
+gloo/NCCL, devices, nodes) while every piece of state stays visible in this file.
+
+run_dir/
+  config.yaml          resolved config (rerun with `run --config run_dir/config.yaml`)
+  manifest.json        git sha + dirty, uv.lock sha256, data sha256, config, seed, threads, hardware,
+                       and at the end the weights' sha256 and test accuracy
+  checkpoints/last.pt  the full resumable state, rewritten atomically every N steps and each epoch
+  weights.pt           the final state dict (torch.load(weights_only=True))
+  metrics.json         per-epoch history and final metrics
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from lightning.fabric import Fabric
+from mlcraft.errors import UserInputError
+from mlcraft.files import atomic_write_json, atomic_write_text, default_runs_dir
+from mlcraft.seeding import seed_everything, set_deterministic
+from mlcraft.tracking import TrackedRun, environment_fingerprint
+
+from repro_training import checkpoint as ckpt
+from repro_training import data as data_mod
+from repro_training.config import Config, to_dict
+from repro_training.models import ResNet
+
+PROJECT = "repro_training"
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    seed: int
+    completed: bool
+    global_step: int
+    weights_sha256: str | None = None
+    test_accuracy: float | None = None
+    history: list | None = None
+    threads: int | None = None
+
+
+def runs_root(cfg: Config) -> Path:
+    """runs_dir is relative to <repo>/runs (absolute paths are kept)."""
+    return default_runs_dir() / (cfg.runs_dir or PROJECT)
+
+
+def effective_lr(cfg: Config) -> float:
+    """Learning rate scaled to the global batch (Goyal et al. 2017's linear rule by default)."""
+    ratio = cfg.train.batch_size / cfg.train.base_batch_size
+    scale = {"linear": ratio, "sqrt": math.sqrt(ratio), "none": 1.0}[cfg.train.lr_scaling]
+    return cfg.train.base_lr * scale
+
+
+def build_model(cfg: Config, num_classes: int) -> ResNet:
+    m = cfg.model
+    return ResNet(1, num_classes, tuple(m.widths), m.dropout, m.grad_checkpointing, m.stem_stride)
+
+
+def _schedule(total_steps: int, warmup_fraction: float):
+    warmup = max(1, int(total_steps * warmup_fraction))
+
+    def factor(step: int) -> float:  # linear warmup, then cosine to zero
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
+
+    return factor
+
+
+def _autocast(precision: str):
+    if precision == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def predict_proba(net: torch.nn.Module, split, precision: str = "fp32", batch: int = 512):
+    net.eval()
+    mean, std = split.mean_std
+    out = []
+    for start in range(0, len(split.y_test), batch):
+        x = data_mod.to_tensor(split.x_test[start : start + batch], mean, std)
+        with _autocast(precision):
+            out.append(torch.softmax(net(x).float(), dim=1))
+    return torch.cat(out).numpy()
+
+
+def write_config(cfg: Config, path: Path) -> None:
+    atomic_write_text(path, yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+
+def fit(
+    cfg: Config,
+    seed: int,
+    run_dir: str | Path,
+    resume: bool = False,
+    stop_after_step: int | None = None,
+    skip_restore: frozenset[str] = frozenset(),
+    tracker: TrackedRun | None = None,
+) -> RunResult:
+    """Train one seed into run_dir (resuming from its last checkpoint if asked)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    unknown = set(skip_restore) - set(ckpt.STATE_KEYS)
+    if unknown:
+        raise UserInputError(f"unknown state(s) to skip: {sorted(unknown)}")
+    if resume and not (run_dir / "checkpoints" / "last.pt").is_file():
+        raise UserInputError(f"nothing to resume: {run_dir / 'checkpoints' / 'last.pt'} is missing")
+    split = data_mod.load(cfg.data)  # load (and hash) before any process is spawned
+    write_config(cfg, run_dir / "config.yaml")
+    if not resume:
+        _write_manifest(cfg, seed, run_dir, split, status="running")
+
+    fabric = Fabric(
+        accelerator=cfg.train.accelerator,
+        devices=cfg.train.devices,
+        num_nodes=cfg.train.num_nodes,
+        strategy=cfg.train.strategy if cfg.train.devices * cfg.train.num_nodes > 1 else "auto",
+        precision="32-true",  # autocast is applied explicitly below, so fp32/bf16 is one switch
+    )
+    own_tracker = None
+    if tracker is None and cfg.tracking:
+        own_tracker = tracker = TrackedRun(PROJECT, to_dict(cfg), seed, run_name=run_dir.name)
+        own_tracker.__enter__()
+    try:
+        result = fabric.launch(_worker, cfg, seed, run_dir, resume, stop_after_step, skip_restore)
+        if result.completed:
+            _write_manifest(cfg, seed, run_dir, split, status="finished", result=result)
+        if tracker is not None:
+            for name, info in split.files.items():
+                tracker.data_files[name] = info
+            prefix = "" if own_tracker else f"{run_dir.name}/"
+            for row in result.history or []:
+                tracker.log_metrics(
+                    {f"{prefix}{k}": v for k, v in row.items() if k != "epoch"}, step=row["epoch"]
+                )
+            tracker.log_artifact(run_dir / "manifest.json", artifact_path=run_dir.name)
+    except BaseException as exc:
+        if own_tracker is not None:
+            own_tracker.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    if own_tracker is not None:
+        own_tracker.__exit__(None, None, None)
+    return result
+
+
+def _worker(
+    fabric: Fabric,
+    cfg: Config,
+    seed: int,
+    run_dir: Path,
+    resume: bool,
+    stop_after_step: int | None,
+    skip_restore: frozenset[str],
+) -> RunResult:
+    rank, world = fabric.global_rank, fabric.world_size
+    if cfg.train.threads is not None:
+        torch.set_num_threads(cfg.train.threads)
+    elif world > 1:  # ranks on one machine share its cores
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // fabric.strategy.num_processes))
+    # Seeding before building the model makes the initial weights a function of the seed; each rank
+    # gets its own augmentation stream (seed + rank) but the same initial weights (DDP broadcasts).
+    seed_everything(seed + rank)
+    set_deterministic(cfg.train.deterministic)
+    torch.manual_seed(seed)
+    split = data_mod.load(cfg.data)
+    net = build_model(cfg, len(split.classes))
+    torch.manual_seed(seed + rank)
+    sampler = data_mod.EpochSampler(len(split.y_train), cfg.train.batch_size, seed, rank, world)
+    total_steps = cfg.train.epochs * sampler.steps_per_epoch
+    optimizer = torch.optim.SGD(
+        net.parameters(),
+        lr=effective_lr(cfg),
+        momentum=cfg.train.momentum,
+        weight_decay=cfg.train.weight_decay,
+        nesterov=cfg.train.momentum > 0,
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _schedule(total_steps, cfg.train.warmup_fraction)
+    )
+    # A small init_scale and growth_interval so the scaler's state actually moves during a run.
+    scaler = torch.amp.GradScaler(
+        "cpu", enabled=cfg.train.grad_scaler, init_scale=2.0**8, growth_interval=5
+    )
+    model = fabric.setup_module(net)
+
+    epoch, step_in_epoch, global_step, history = 0, 0, 0, []
+    last = run_dir / "checkpoints" / "last.pt"
+    if resume:
+        state = ckpt.load(last)
+        net.load_state_dict(state["model"])
+        if "optimizer" not in skip_restore:
+            optimizer.load_state_dict(state["optimizer"])
+        if "scheduler" not in skip_restore:
+            scheduler.load_state_dict(state["scheduler"])
+        if "scaler" not in skip_restore:
+            scaler.load_state_dict(state["scaler"])
+        ckpt.restore_rng(state["rng"], skip_restore)
+        epoch, global_step = state["sampler"]["epoch"], state["global_step"]
+        step_in_epoch = 0 if "sampler" in skip_restore else state["sampler"]["step"]
+        history = list(state["history"])
+
+    def save_checkpoint(next_epoch: int, next_step: int) -> None:
+        if rank != 0:
+            return
+        ckpt.save(last, {
+            "model": net.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "rng": ckpt.capture_rng(),
+            "sampler": {"epoch": next_epoch, "step": next_step},
+            "global_step": global_step,
+            "history": history,
+        })  # fmt: skip
+
+    def final_state() -> dict[str, Any]:
+        return {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(), "rng": ckpt.capture_rng()}  # fmt: skip
+
+    every = cfg.train.checkpoint_every_steps
+    while epoch < cfg.train.epochs:
+        model.train()
+        started, losses = time.perf_counter(), []
+        for step, idx in sampler.batches(epoch, step_in_epoch):
+            x, y = data_mod.make_batch(split, idx, train=True, augment_on=cfg.train.augment)
+            with _autocast(cfg.train.precision):
+                loss = torch.nn.functional.cross_entropy(model(x).float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            fabric.backward(scaler.scale(loss))
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            global_step += 1
+            losses.append(loss.item())
+            mid_epoch = step + 1 < sampler.steps_per_epoch
+            if mid_epoch and (global_step % every == 0 or global_step == stop_after_step):
+                save_checkpoint(epoch, step + 1)
+            if stop_after_step is not None and global_step >= stop_after_step and mid_epoch:
+                return _partial(run_dir, seed, global_step, final_state())
+            if cfg.train.step_sleep_s:
+                time.sleep(cfg.train.step_sleep_s)
+        row = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
+               "epoch_seconds": time.perf_counter() - started, "lr": scheduler.get_last_lr()[0]}  # fmt: skip
+        if rank == 0:
+            probs = predict_proba(net, split, cfg.train.precision)
+            row["test_accuracy"] = float((probs.argmax(1) == split.y_test).mean())
+            print(f"[{run_dir.name}] epoch {epoch}: " + ", ".join(
+                f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"), file=sys.stderr)  # fmt: skip
+        history.append(row)
+        epoch, step_in_epoch = epoch + 1, 0
+        save_checkpoint(epoch, 0)
+        if stop_after_step is not None and global_step >= stop_after_step:
+            return _partial(run_dir, seed, global_step, final_state())
+
+    if rank != 0:
+        return RunResult(run_dir, seed, True, global_step)
+    weights = net.state_dict()
+    ckpt.save(run_dir / "weights.pt", weights)
+    probs = predict_proba(net, split, cfg.train.precision)
+    np.save(run_dir / "test_probs.npy", probs)
+    result = RunResult(
+        run_dir, seed, True, global_step,
+        weights_sha256=ckpt.tensor_digest(weights),
+        test_accuracy=float((probs.argmax(1) == split.y_test).mean()),
+        history=history,
+        threads=torch.get_num_threads(),
+    )  # fmt: skip
+    atomic_write_json(run_dir / "metrics.json", {
+        "seed": seed, "global_step": global_step, "weights_sha256": result.weights_sha256,
+        "test_accuracy": result.test_accuracy, "history": history, "world_size": world,
+        "threads": result.threads, "final_state_sha256": ckpt.nested_digest(final_state()),
+    })  # fmt: skip
+    return result
+
+
+def _partial(run_dir: Path, seed: int, global_step: int, state: dict) -> RunResult:
+    atomic_write_json(run_dir / "stopped.json", {"global_step": global_step})
+    return RunResult(run_dir, seed, False, global_step)
+
+
+def _write_manifest(cfg, seed, run_dir, split, status, result: RunResult | None = None) -> None:
+    manifest = {
+        "project": PROJECT,
+        "status": status,
+        "seed": seed,
+        "config": to_dict(cfg),
+        "data_digest": split.digest,
+        "threads": cfg.train.threads or torch.get_num_threads(),
+        "deterministic": cfg.train.deterministic,
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "environment": environment_fingerprint(split.files),
+    }
+    if result is not None:
+        manifest.update(weights_sha256=result.weights_sha256, test_accuracy=result.test_accuracy,
+                        global_step=result.global_step, threads=result.threads)  # fmt: skip
+    atomic_write_json(run_dir / "manifest.json", manifest)
+
+
+def final_state_digest(run_dir: str | Path) -> str:
+    """Digest of optimizer+scheduler+scaler+RNG at the end of a run (read back from metrics.json)."""
+    import json
+
+    return json.loads((Path(run_dir) / "metrics.json").read_text())["final_state_sha256"]
