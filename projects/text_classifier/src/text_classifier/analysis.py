@@ -1,0 +1,143 @@
+"""Calibration, confident errors, label/rating contradictions and slices."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from mlcraft.calibration import (
+    calibration_report,
+    fit_temperature,
+    reliability_bins,
+    softmax_with_temperature,
+)
+from mlcraft.reporting import slice_table
+from sklearn.metrics import accuracy_score, f1_score
+
+from text_classifier.evaluate import decide
+
+
+def calibration(name: str, val_logits, y_val, test_logits, y_test) -> tuple[dict, dict]:
+    """Temperature fitted on val; ECE etc. on test before and after. Returns (row, probs)."""
+    temperature = fit_temperature(val_logits, y_val)
+    before = softmax_with_temperature(test_logits, 1.0)
+    after = softmax_with_temperature(test_logits, temperature)
+    row = {"model": name, "temperature": temperature}
+    for tag, prob in (("before", before), ("after", after)):
+        p = prob[:, 1] if prob.shape[1] == 2 else prob
+        for key, value in calibration_report(y_test, p).items():
+            row[f"{key}_{tag}"] = value
+    return row, {"before": before, "after": after}
+
+
+def what_a_shown_probability_means(y, prob, lo=0.9, hi=0.95) -> dict:
+    """Among predictions shown as lo..hi 'recommended', how often is it really recommended?"""
+    p = prob[:, 1]
+    mask = (p >= lo) & (p < hi)
+    return {
+        "band": f"{lo:.2f}-{hi:.2f}",
+        "n": int(mask.sum()),
+        "mean_shown": float(p[mask].mean()) if mask.any() else float("nan"),
+        "observed": float(y[mask].mean()) if mask.any() else float("nan"),
+    }
+
+
+# Heuristic error kinds, checked in this order; the README reads the examples by hand too.
+_NEGATION = re.compile(r"\b(not|no|never|n't|nothing|neither|nor|wouldn't|don't|didn't)\b", re.I)
+_CONTRAST = re.compile(r"\b(but|however|although|though|except|unfortunately|yet)\b", re.I)
+_SIZING = re.compile(
+    r"\b(size|sizing|small|large|tight|loose|fit|fits|runs|petite|xs|xl|length|long|short)\b", re.I
+)
+_SARCASM = re.compile(r"(yeah right|so much for|\bthanks a lot\b|\bwhat a joke\b|!{2,}.*\?)", re.I)
+
+
+def error_kind(text: str, label: int, rating: float | None) -> str:
+    known = rating is not None and not np.isnan(rating)
+    if known and ((label == 1 and rating <= 2) or (label == 0 and rating >= 4)):
+        return "label noise (label contradicts star rating)"
+    if _SARCASM.search(text):
+        return "sarcasm"
+    if label == 1 and _SIZING.search(text):
+        return "sizing complaint, positive verdict"
+    if _CONTRAST.search(text):
+        return "mixed sentiment"
+    if _NEGATION.search(text):
+        return "negation"
+    return "other"
+
+
+def confident_errors(test: pd.DataFrame, prob, threshold, classes, k: int) -> pd.DataFrame:
+    pred = decide(prob, threshold)
+    confidence = prob[np.arange(len(pred)), pred]
+    frame = pd.DataFrame(
+        {
+            "text": test["text"].to_numpy(),
+            "label": [classes[i] for i in test["label"]],
+            "predicted": [classes[i] for i in pred],
+            "confidence": confidence,
+        }
+    )
+    rating = test["Rating"].to_numpy(dtype=float) if "Rating" in test else None
+    frame["rating"] = rating if rating is not None else np.nan
+    wrong = frame[pred != test["label"].to_numpy()].sort_values("confidence", ascending=False)
+    wrong = wrong.head(k).copy()
+    wrong["kind"] = [
+        error_kind(t, int(classes.index(lab)), r)
+        for t, lab, r in zip(wrong["text"], wrong["label"], wrong["rating"], strict=True)
+    ]
+    return wrong.reset_index(drop=True)
+
+
+def rating_contradictions(frame: pd.DataFrame) -> dict | None:
+    """How often Recommended disagrees with the stars, and the accuracy ceiling that implies."""
+    if "Rating" not in frame:
+        return None
+    rating, label = frame["Rating"], frame["label"]
+    contradict = ((label == 1) & (rating <= 2)) | ((label == 0) & (rating >= 4))
+    # Best possible accuracy of any rule that sees only the rating: majority label per star.
+    table = pd.crosstab(rating, label)
+    return {
+        "rows": len(frame),
+        "recommended_with_1_or_2_stars": int(((label == 1) & (rating <= 2)).sum()),
+        "not_recommended_with_4_or_5_stars": int(((label == 0) & (rating >= 4)).sum()),
+        "contradiction_rate": float(contradict.mean()),
+        "three_star_rows": int((rating == 3).sum()),
+        "three_star_recommended_rate": float(label[rating == 3].mean()),
+        "rating_oracle_accuracy": float(table.max(axis=1).sum() / len(frame)),
+        "crosstab": {int(r): table.loc[r].astype(int).tolist() for r in table.index},
+    }
+
+
+def slices(test: pd.DataFrame, prob, threshold, n_boot: int, seed: int) -> pd.DataFrame:
+    frame = test.copy()
+    frame["pred"] = decide(prob, threshold)
+    words = frame["text"].str.split().str.len()
+    frame["review length (words)"] = pd.cut(
+        words, [0, 30, 60, 90, 10_000], labels=["<=30", "31-60", "61-90", ">90"]
+    ).astype(str)
+    by = ["review length (words)"]
+    if "Age" in frame:
+        frame["age band"] = pd.cut(
+            frame["Age"], [0, 29, 39, 49, 59, 200], labels=["<30", "30-39", "40-49", "50-59", "60+"]
+        ).astype(str)
+        by.append("age band")
+    if "Department Name" in frame:
+        frame["department"] = frame["Department Name"].fillna("(missing)").astype(str)
+        by.append("department")
+    metrics = {
+        "accuracy": accuracy_score,
+        "macro_f1": lambda y, p: f1_score(y, p, average="macro"),
+    }
+    tables = [slice_table(frame, b, "label", "pred", metrics, n_boot=n_boot, seed=seed) for b in by]
+    return pd.concat(tables, ignore_index=True)
+
+
+def reliability_frame(y, probs: dict[str, np.ndarray]) -> pd.DataFrame:
+    rows = []
+    for name, prob in probs.items():
+        p = prob[:, 1] if prob.shape[1] == 2 else prob
+        bins = reliability_bins(y, p, n_bins=10)
+        bins.insert(0, "model", name)
+        rows.append(bins)
+    return pd.concat(rows, ignore_index=True)

