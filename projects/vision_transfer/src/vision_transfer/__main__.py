@@ -15,7 +15,9 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--config", required=True)
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p = sub.add_parser("predict", help="predict every image under a folder")
-    p.add_argument("--model", required=True, help="a model run dir (model.json + model.safetensors)")
+    p.add_argument(
+        "--model", required=True, help="a model run dir (model.json + model.safetensors)"
+    )
     p.add_argument("--input", required=True, help="a folder of images (searched recursively)")
     p.add_argument("--output", help="CSV path (default: <model>/predictions.csv)")
     p = sub.add_parser("report", help="render README blocks from results/")
@@ -46,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
 
         # Evaluation is part of every training run; `evaluate` reruns the ladder without the
         # slow extras so a config can be checked end to end.
-        run_train(cfg.model_copy(update={"ablation": cfg.ablation.model_copy(update={"enabled": False})}))
+        run_train(
+            cfg.model_copy(update={"ablation": cfg.ablation.model_copy(update={"enabled": False})})
+        )
     else:
         from .search import run_search
 

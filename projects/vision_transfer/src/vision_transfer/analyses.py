@@ -9,12 +9,11 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from mlcraft import calibration as cal
 from mlcraft.plots import plt, save_figure
 from mlcraft.profiling import measure_throughput
 from mlcraft.reporting import slice_table
+from torch import nn
 
 from .augment import Normalizer
 from .evaluate import softmax
@@ -31,7 +30,10 @@ def calibration(val_logits, val_y, test_logits, test_y, positive: int, png: Path
         report = cal.calibration_report(test_y, pick(prob))
         out.update({f"{k}_{tag}": v for k, v in report.items()})
     cal.reliability_diagram(
-        {"fine-tuned": (test_y, pick(before)), f"temperature T={temperature:.2f}": (test_y, pick(after))},
+        {
+            "fine-tuned": (test_y, pick(before)),
+            f"temperature T={temperature:.2f}": (test_y, pick(after)),
+        },
         png,
         title="Test reliability (P(defective))" if positive is not None else "Test reliability",
     )
@@ -107,7 +109,7 @@ def failure_gallery(
     cams = np.stack([grad_cam(model, x[i : i + 1], int(pred[j]))[0] for i, j in enumerate(order)])
     cols = min(len(order), 6)
     nrows = int(np.ceil(len(order) / cols))
-    fig, axes = plt.subplots(2 * nrows, cols, figsize=(2.0 * cols, 4.3 * nrows), squeeze=False)
+    fig, axes = plt.subplots(2 * nrows, cols, figsize=(1.7 * cols, 3.7 * nrows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for i, j in enumerate(order):
@@ -132,8 +134,23 @@ def failure_gallery(
         )
     fig.suptitle("Most confident test errors (top: image, bottom: Grad-CAM)", fontsize=9)
     fig.tight_layout()
-    save_figure(fig, png, dpi=80)
+    save_figure(fig, png, dpi=72)
+    _shrink_png(png)
     return pd.DataFrame(rows)
+
+
+def _shrink_png(png: Path, colors: int = 96) -> None:
+    """Palette-quantise a plot so the committed PNG stays well under 300 KB."""
+    import io
+
+    from mlcraft.files import atomic_write_bytes
+    from PIL import Image
+
+    with Image.open(png) as img:
+        small = img.convert("RGB").quantize(colors=colors)
+    buffer = io.BytesIO()
+    small.save(buffer, format="PNG", optimize=True)
+    atomic_write_bytes(png, buffer.getvalue())
 
 
 def profile_grid(build_model, images: np.ndarray, norm_args: dict, steps: int, device: str):

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
-
 from mlcraft.config import StrictModel, load_config
+from pydantic import Field
 
 AugmentName = Literal["none", "geometric", "photometric", "aggressive"]
 

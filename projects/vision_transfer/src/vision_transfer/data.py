@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
-
 from mlcraft.errors import UserInputError
 from mlcraft.files import default_runs_dir
+from sklearn.model_selection import train_test_split
 
 from .config import DataConfig
 

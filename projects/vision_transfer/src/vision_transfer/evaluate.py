@@ -7,10 +7,9 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from mlcraft.stats import bootstrap_ci
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from torch import nn
-
-from mlcraft.stats import bootstrap_ci
 
 from .augment import Normalizer, dihedral
 
@@ -98,7 +97,9 @@ def metric_fns(threshold: float | None, positive: int | None) -> dict[str, Calla
         return float(np.mean(y[flagged] == positive)) if flagged.any() else np.nan
 
     def auc(y, p):
-        return float(roc_auc_score(y == positive, p[:, positive])) if len(np.unique(y)) > 1 else np.nan
+        return (
+            float(roc_auc_score(y == positive, p[:, positive])) if len(np.unique(y)) > 1 else np.nan
+        )
 
     fns.update({"recall": recall, "precision": precision, "roc_auc": auc})
     return fns

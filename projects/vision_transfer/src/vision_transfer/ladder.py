@@ -7,12 +7,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from mlcraft.profiling import measure_throughput
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
-
-from mlcraft.profiling import measure_throughput
 
 from .augment import Normalizer
 from .evaluate import predict_logits, softmax

@@ -12,11 +12,10 @@ from typing import Any
 
 import timm
 import torch
-from torch import nn
-
 from mlcraft.carriers import CarrierFile, locate
 from mlcraft.errors import UserInputError
 from mlcraft.files import atomic_write_json
+from torch import nn
 
 from .config import ModelConfig
 
@@ -44,6 +43,7 @@ def build(cfg: ModelConfig, num_classes: int, pretrained: bool | None = None) ->
             f"model {cfg.name!r}: could not download pretrained weights ({exc}); "
             "use model.pretrained_file=<checkpoint> or model.source=carrier offline"
         ) from None
+    reset_head(model)
     if pretrained and cfg.pretrained_file:
         load_checkpoint(model, cfg.pretrained_file)
     elif pretrained and cfg.source == "carrier":
@@ -54,6 +54,15 @@ def build(cfg: ModelConfig, num_classes: int, pretrained: bool | None = None) ->
             )
         load_lite0_carrier(model)
     return model
+
+
+def reset_head(model: nn.Module) -> None:
+    """A small-normal, zero-bias head. timm's EfficientNet init scales the head by 1/sqrt(fan_out),
+    which for 2 classes gives weights up to +-0.7 and an initial loss near 3 on 1280 features."""
+    head = model.get_classifier()
+    if isinstance(head, nn.Linear):
+        nn.init.normal_(head.weight, std=0.01)
+        nn.init.zeros_(head.bias)
 
 
 def load_lite0_carrier(model: nn.Module) -> None:
@@ -92,7 +101,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         else:
             state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise UserInputError(f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}") from None
+        raise UserInputError(
+            f"cannot read checkpoint {path}: {type(exc).__name__}: {exc}"
+        ) from None
     for wrapper in ("state_dict", "model", "model_state_dict"):  # common training-script wrappers
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
             state = state[wrapper]
@@ -168,7 +179,9 @@ def load_run(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     run_dir = Path(run_dir)
     meta_path, weights = run_dir / "model.json", run_dir / "model.safetensors"
     if not meta_path.is_file() or not weights.is_file():
-        raise UserInputError(f"{run_dir} is not a model run dir (needs model.json and model.safetensors)")
+        raise UserInputError(
+            f"{run_dir} is not a model run dir (needs model.json and model.safetensors)"
+        )
     meta = json.loads(meta_path.read_text())
     model = timm.create_model(meta["arch"], pretrained=False, num_classes=len(meta["classes"]))
     load_checkpoint(model, weights)

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-
 from mlcraft.config import config_to_dict
 from mlcraft.files import atomic_write_text, default_runs_dir, new_run_dir
 from mlcraft.profiling import peak_memory
@@ -17,7 +16,8 @@ from mlcraft.reporting import markdown_table
 from mlcraft.seeding import seed_everything
 from mlcraft.tracking import TrackedRun
 
-from . import analyses, data as data_mod, ladder, models
+from . import analyses, ladder, models
+from . import data as data_mod
 from .augment import Normalizer
 from .config import Config
 from .evaluate import scores_with_ci, tune_threshold
@@ -57,7 +57,12 @@ def run_train(cfg: Config) -> dict:
 
     dataset = data_mod.load(cfg.data, cfg.seed)
     split = data_mod.split(dataset, cfg.data, cfg.seed)
-    images, labels, k, positive = dataset.images, dataset.labels, len(dataset.classes), dataset.positive
+    images, labels, k, positive = (
+        dataset.images,
+        dataset.labels,
+        len(dataset.classes),
+        dataset.positive,
+    )
     print(
         f"data: {dataset.name} {len(labels)} images {images.shape[1:]} classes {dataset.classes}; "
         + ", ".join(f"{n} {len(i)}" for n, i in split.items())
@@ -158,7 +163,9 @@ def run_train(cfg: Config) -> dict:
         for rung in rungs:
             threshold = tune_threshold(y_val, rung.val_prob, lad.threshold) if positive else None
             rung.extra["threshold"] = threshold
-            scores = scores_with_ci(y_test, rung.test_prob, threshold, positive, cfg.analysis.n_boot)
+            scores = scores_with_ci(
+                y_test, rung.test_prob, threshold, positive, cfg.analysis.n_boot
+            )
             ladder_rows.append(
                 {
                     "rung": rung.name,
@@ -358,13 +365,13 @@ def run_ablation(cfg, dataset, split, norm, build, results, run) -> list[dict]:
             model, images, labels, split["train"], split["val"], variant_ft, norm, cfg.seed,
             epochs=ab.epochs,
         )  # fmt: skip
-        rung = ladder.network_rung(
-            variant, model, images, split, norm, result, False, False, ""
-        )
+        rung = ladder.network_rung(variant, model, images, split, norm, result, False, False, "")
         threshold = (
             tune_threshold(y_val, rung.val_prob, cfg.ladder.threshold) if dataset.positive else None
         )
-        scores = scores_with_ci(y_test, rung.test_prob, threshold, dataset.positive, cfg.analysis.n_boot)
+        scores = scores_with_ci(
+            y_test, rung.test_prob, threshold, dataset.positive, cfg.analysis.n_boot
+        )
         val_acc = float(np.mean(rung.val_prob.argmax(1) == y_val))
         rows.append(
             {

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-
 from mlcraft.errors import UserInputError
 from mlcraft.files import atomic_write_text
 
@@ -17,10 +16,14 @@ from .evaluate import predict_logits, softmax
 from .models import load_run
 
 
-def load_folder_images(folder: Path, size: int, channels: int) -> tuple[np.ndarray, list[str], list[str]]:
+def load_folder_images(
+    folder: Path, size: int, channels: int
+) -> tuple[np.ndarray, list[str], list[str]]:
     if not folder.is_dir():
         raise UserInputError(f"--input {folder} is not a folder")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
     arrays, names, skipped = [], [], []
     for path in files:
         try:
@@ -60,5 +63,8 @@ def predict_folder(model_dir: str | Path, folder: str | Path, output: str | Path
         frame[f"p_{name}"] = prob[:, i]
     output = Path(output) if output else Path(model_dir) / "predictions.csv"
     atomic_write_text(output, frame.to_csv(index=False))
-    print(f"predicted {len(frame)} image(s) -> {output}" + (f"; skipped {len(skipped)} unreadable" if skipped else ""))
+    print(
+        f"predicted {len(frame)} image(s) -> {output}"
+        + (f"; skipped {len(skipped)} unreadable" if skipped else "")
+    )
     return frame, output

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from mlcraft.profiling import StepTimer
+from torch import nn
 
 from .augment import Normalizer, train_batches
 from .config import FineTuneConfig
@@ -98,7 +97,14 @@ def fit(
         model.train()
         losses = []
         batches = train_batches(
-            train_images, train_labels, ft.batch_size, norm, ft.augment, ft.augment_strength, gen, size
+            train_images,
+            train_labels,
+            ft.batch_size,
+            norm,
+            ft.augment,
+            ft.augment_strength,
+            gen,
+            size,
         )
         for x, y in timer.wrap(batches):
             with torch.autocast(device, dtype=torch.bfloat16, enabled=autocast):
@@ -110,7 +116,7 @@ def fit(
             loss.backward()
             optimizer.step()
             scheduler.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             steps += 1
             if max_steps and steps >= max_steps:
                 break

@@ -1,0 +1,154 @@
+"""`report`: render the README's generated blocks from results/ (no config, no training)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from mlcraft.errors import UserInputError
+from mlcraft.reporting import format_value, markdown_table, render_readme
+
+
+def _ci(frame: pd.DataFrame, name: str) -> list[str]:
+    out = []
+    for point, lo, hi in zip(frame[name], frame[f"{name}_lo"], frame[f"{name}_hi"], strict=True):
+        out.append("n/a" if pd.isna(point) else f"{point:.3f} [{lo:.3f}, {hi:.3f}]")
+    return out
+
+
+def _read(results: Path, name: str) -> pd.DataFrame | None:
+    path = results / f"{name}.csv"
+    return pd.read_csv(path) if path.is_file() and path.stat().st_size else None
+
+
+def blocks(results: str | Path) -> dict[str, str]:
+    results = Path(results)
+    summary_path = results / "summary.json"
+    if not summary_path.is_file():
+        raise UserInputError(
+            f"{summary_path} not found: run `python -m vision_transfer train` first"
+        )
+    summary = json.loads(summary_path.read_text())
+    head = summary["headline"]
+    out: dict[str, str] = {}
+
+    hw = summary["hardware"]
+    gpu = (hw.get("gpu") or {}).get("model")
+    out["headline"] = markdown_table(
+        [{"metric": k, "value": format_value(v, 4)} for k, v in head.items()]
+    ) + (
+        f"\n\nReference run: {summary['wall_seconds']:.0f} s wall on {hw['cpu_model']} "
+        f"({hw['cpu_count']} cores{', GPU ' + gpu if gpu else ', no GPU'}), "
+        f"started {summary['started_utc']}, git {str(summary['git_sha'])[:10]}"
+        f"{' (dirty)' if summary['git_dirty'] else ''}."
+    )
+
+    split = _read(results, "split")
+    if split is not None:
+        out["split"] = markdown_table(split)
+
+    ladder = _read(results, "ladder")
+    if ladder is not None:
+        table = pd.DataFrame(
+            {
+                "rung": ladder["rung"],
+                "accuracy": _ci(ladder, "accuracy"),
+                "balanced acc.": _ci(ladder, "balanced_accuracy"),
+                "defective recall": _ci(ladder, "recall") if "recall" in ladder else "",
+                "defective precision": _ci(ladder, "precision") if "precision" in ladder else "",
+                "ROC AUC": _ci(ladder, "roc_auc") if "roc_auc" in ladder else "",
+                "threshold": ladder["threshold"],
+                "train s": ladder["train_seconds"].round(1),
+                "train img/s": ladder["train_images_per_s"].round(1),
+                "infer img/s": ladder["infer_images_per_s"].round(1),
+            }
+        )
+        notes = "\n".join(
+            f"- **{r}**: {n}" for r, n in zip(ladder["rung"], ladder["notes"], strict=True)
+        )
+        out["ladder"] = markdown_table(table, digits=2) + "\n\n" + notes
+
+    ablation = _read(results, "ablation")
+    if ablation is not None:
+        table = pd.DataFrame(
+            {
+                "augmentation": ablation["augmentation"],
+                "val accuracy": ablation["val_accuracy"].round(3),
+                "test accuracy": _ci(ablation, "accuracy"),
+                "test defective recall": _ci(ablation, "recall"),
+                "test ROC AUC": _ci(ablation, "roc_auc"),
+                "train s": ablation["train_seconds"].round(1),
+            }
+        )
+        out["ablation"] = markdown_table(table) + (
+            f"\n\nBest by validation accuracy: **{head.get('best_augmentation')}**."
+        )
+
+    calibration = _read(results, "calibration")
+    if calibration is not None:
+        row = calibration.iloc[0]
+        rows = [
+            {"": name, "before": row[f"{key}_before"], "after temperature": row[f"{key}_after"]}
+            for key, name in (
+                ("ece", "ECE (15 bins)"),
+                ("mce", "MCE"),
+                ("brier", "Brier"),
+                ("nll", "NLL"),
+            )
+            if f"{key}_before" in row
+        ]
+        out["calibration"] = markdown_table(rows, digits=4) + (
+            f"\n\nFitted temperature T = {row['temperature']:.3f} (on validation logits)."
+        )
+    experts = _read(results, "expert_agreement")
+    if experts is not None:
+        out["experts"] = markdown_table(experts)
+
+    slices = _read(results, "slices")
+    if slices is not None:
+        table = pd.DataFrame(
+            {
+                "slice": slices["slice"],
+                "group": slices["group"].astype(str),
+                "n": slices["n"],
+                "defective share": slices["positive_rate"].round(3),
+                "accuracy": _ci(slices, "accuracy"),
+                "defective recall": _ci(slices, "defective_recall"),
+            }
+        )
+        out["slices"] = markdown_table(table)
+
+    gallery = _read(results, "failure_gallery")
+    if gallery is not None:
+        out["gallery"] = markdown_table(gallery)
+
+    profiling = _read(results, "profiling")
+    if profiling is not None:
+        timer = summary.get("final_fit", {}).get("timer", {})
+        memory = summary.get("peak_memory", {})
+        lines = [
+            f"- full fine-tune: {timer.get('samples', 0):,} training images in "
+            f"{timer.get('data_seconds', 0) + timer.get('compute_seconds', 0):.1f} s of steps, "
+            f"{timer.get('samples_per_s', float('nan')):.1f} img/s, data wait "
+            f"{100 * timer.get('data_wait_fraction', np.nan):.1f}% of step time",
+            f"- peak process RSS {memory.get('rss_peak_bytes', 0) / 2**20:,.0f} MiB"
+            + (
+                f", peak CUDA {memory['cuda_peak_bytes'] / 2**20:,.0f} MiB"
+                if memory.get("cuda_peak_bytes")
+                else ""
+            ),
+        ]
+        out["profiling"] = markdown_table(profiling) + "\n\n" + "\n".join(lines)
+
+    data = summary.get("data", {})
+    if data:
+        out["data_files"] = markdown_table(
+            [{"file": k, "sha256": v["sha256"], "rows": v["rows"]} for k, v in data.items()]
+        )
+    return out
+
+
+def render(results: str | Path = "results", readme: str | Path = "README.md") -> list[str]:
+    return render_readme(readme, blocks(results))
