@@ -21,7 +21,20 @@ TRUSTED_TFIDF_TYPES = {
 }
 
 
+def _slim(pipeline) -> None:
+    """Drop what prediction never reads, so skops writes a small file quickly.
+
+    stop_words_ lists every pruned n-gram (millions for char n-grams; sklearn documents it as safe
+    to delete), and numpy-int vocabulary values become plain ints (one JSON dict, not one array
+    file per entry).
+    """
+    for _, vectorizer in pipeline.named_steps["features"].transformer_list:
+        vectorizer.stop_words_ = None
+        vectorizer.vocabulary_ = {term: int(i) for term, i in vectorizer.vocabulary_.items()}
+
+
 def save_tfidf(pipeline, path: Path) -> None:
+    _slim(pipeline)
     tmp = path.with_suffix(".tmp")
     sio.dump(pipeline, tmp)
     tmp.replace(path)

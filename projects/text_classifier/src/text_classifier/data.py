@@ -81,7 +81,7 @@ def load_own(cfg: DataConfig) -> tuple[pd.DataFrame, Path]:
                 f"{path}: no column '{column}' (data.{key}); columns are {list(frame.columns)}"
             )
     frame = frame.copy()
-    frame["text"] = frame[cfg.text_column].fillna("").astype(str).str.strip()
+    frame["text"] = frame[cfg.text_column].astype(object).fillna("").astype(str).str.strip()
     frame["label_raw"] = frame[cfg.label_column]
     if frame["label_raw"].isna().any():
         bad = int(frame["label_raw"].isna().sum())

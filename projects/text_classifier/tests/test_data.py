@@ -1,0 +1,98 @@
+"""Data contract for the carrier data, and clear errors for bad own data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlcraft.errors import UserInputError
+
+from text_classifier.config import DataConfig
+from text_classifier.data import encode_labels, load_dataset
+
+
+@pytest.fixture(scope="module")
+def reviews():
+    return load_dataset(DataConfig(), seed=0)
+
+
+def test_reviews_contract(reviews):
+    assert reviews.rows_in_file == 23486
+    assert reviews.dropped_empty == 844  # rows with neither a title nor a review
+    assert len(reviews.frame) == 23486 - 844
+    assert reviews.classes == ["0", "1"]
+    assert (reviews.frame["text"].str.strip() != "").all()
+    assert {"Rating", "Age", "Department Name"} <= set(reviews.frame.columns)
+    share = reviews.frame["label"].mean()
+    assert 0.80 < share < 0.84  # ~82% recommended
+
+
+def test_split_is_fixed_stratified_and_disjoint(reviews):
+    splits = reviews.splits
+    sizes = {k: len(v) for k, v in splits.items()}
+    assert sum(sizes.values()) == len(reviews.frame)
+    assert abs(sizes["test"] / len(reviews.frame) - 0.15) < 0.01
+    shares = [splits[k]["label"].mean() for k in ("train", "val", "test")]
+    assert max(shares) - min(shares) < 0.005
+    # a partition: every used row lands in exactly one split
+    def key(frame):
+        return sorted(frame["text"] + "|" + frame["Clothing ID"].astype(str) + "|" + frame["Age"].astype(str))
+
+    assert key(pd.concat(splits.values())) == key(reviews.frame)
+    again = load_dataset(DataConfig(), seed=0).splits["test"]
+    assert again["text"].tolist() == splits["test"]["text"].tolist()
+
+
+def _write(tmp_path, frame, name="own.csv"):
+    path = tmp_path / name
+    if name.endswith(".csv"):
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_json(path, orient="records", lines=True)
+    return str(path)
+
+
+def _own(n=30, labels=("pos", "neg", "mixed")):
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {"body": [f"review number {i}" for i in range(n)], "y": rng.choice(labels, n)}
+    )
+
+
+def test_own_multiclass_csv_and_jsonl(tmp_path):
+    frame = _own()
+    for name in ("own.csv", "own.jsonl"):
+        data = load_dataset(
+            DataConfig(path=_write(tmp_path, frame, name), text_column="body", label_column="y")
+        )
+        assert data.classes == ["mixed", "neg", "pos"]
+        assert sum(len(s) for s in data.splits.values()) == 30
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda f: f.drop(columns="body"), "no column 'body'"),
+        (lambda f: f.drop(columns="y"), "no column 'y'"),
+        (lambda f: f.assign(body=""), "every text in column 'body' is empty"),
+        (lambda f: f.assign(y="pos"), "single class"),
+        (lambda f: f.iloc[:0], "no rows"),
+    ],
+)
+def test_own_data_errors(tmp_path, change, message):
+    path = _write(tmp_path, change(_own()))
+    with pytest.raises(UserInputError, match=message):
+        load_dataset(DataConfig(path=path, text_column="body", label_column="y"))
+
+
+def test_missing_file_and_bad_suffix(tmp_path):
+    with pytest.raises(UserInputError, match="not found"):
+        load_dataset(DataConfig(path=str(tmp_path / "nope.csv")))
+    (tmp_path / "x.txt").write_text("a")
+    with pytest.raises(UserInputError, match=".csv or .jsonl"):
+        load_dataset(DataConfig(path=str(tmp_path / "x.txt")))
+
+
+def test_unknown_label_is_an_error():
+    with pytest.raises(UserInputError, match="unknown label"):
+        encode_labels(pd.Series(["pos", "meh"]), classes=["neg", "pos"])

@@ -1,0 +1,64 @@
+"""Offline model loading, bucketing, and a tiny fine-tune that must lower the loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from text_classifier.config import FinetuneConfig
+from text_classifier.finetune import fit
+from text_classifier.models import (
+    bucketed_batches,
+    load_classifier,
+    load_tokenizer,
+    predict_logits,
+    resolve_model,
+    tokenize,
+)
+
+
+@pytest.fixture(scope="module")
+def source(monkeypatch_module=None):
+    return resolve_model("carrier")
+
+
+def test_loads_from_carrier_offline(source, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    tokenizer = load_tokenizer(source)
+    model = load_classifier(source, 2)
+    assert tokenizer.tokenize("So cute!") == ["so", "cute", "!"]
+    assert model.config.num_labels == 2 and model.config.hidden_size == 384
+    ids = tokenize(tokenizer, ["love it", "hate it, returned"], 16)
+    logits = predict_logits(model, ids, tokenizer.pad_token_id)
+    assert logits.shape == (2, 2) and np.isfinite(logits).all()
+
+
+def test_bucketing_covers_every_index_once_and_cuts_padding():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(5, 140, size=1000)
+    for bucket in (True, False):
+        batches = bucketed_batches(lengths, 32, np.random.default_rng(1), bucket)
+        assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
+
+    def padded(batches):
+        return sum(len(b) * lengths[b].max() for b in batches)
+
+    bucketed = padded(bucketed_batches(lengths, 32, np.random.default_rng(1), True))
+    plain = padded(bucketed_batches(lengths, 32, np.random.default_rng(1), False))
+    assert bucketed < 0.75 * plain
+
+
+def test_smoke_finetune_lowers_loss(source):
+    torch.manual_seed(0)
+    tokenizer = load_tokenizer(source)
+    model = load_classifier(source, 2)
+    texts = ["love this dress, so flattering", "awful fabric, sent it back"] * 8
+    labels = np.array([1, 0] * 8)
+    ids = tokenize(tokenizer, texts, 16)
+    cfg = FinetuneConfig(epochs=6, batch_size=16, lr=3e-4, warmup_fraction=0.0, patience=10)
+    info = fit(model, ids, labels, ids, labels, tokenizer.pad_token_id, cfg, seed=0)
+    losses = info["train_losses"]
+    assert len(losses) == 6
+    assert np.mean(losses[-2:]) < 0.7 * np.mean(losses[:2])
+    assert info["history"][-1]["val_accuracy"] == 1.0
