@@ -32,6 +32,9 @@ class ModelConfig(StrictModel):
     source: Literal["carrier", "hub"] = "carrier"
     pretrained_file: str | None = None  # any local checkpoint for `name` (overrides source)
     drop_rate: float = Field(0.2, ge=0, lt=1)
+    # BatchNorm running-stat momentum (PyTorch convention); None keeps the architecture's own
+    # (0.01 for timm's TensorFlow ports, too slow for a few hundred steps).
+    bn_momentum: float | None = Field(0.1, gt=0, le=1)
 
 
 class FineTuneConfig(StrictModel):

@@ -44,6 +44,8 @@ def build(cfg: ModelConfig, num_classes: int, pretrained: bool | None = None) ->
             "use model.pretrained_file=<checkpoint> or model.source=carrier offline"
         ) from None
     reset_head(model)
+    if cfg.bn_momentum is not None:
+        set_bn_momentum(model, cfg.bn_momentum)
     if pretrained and cfg.pretrained_file:
         load_checkpoint(model, cfg.pretrained_file)
     elif pretrained and cfg.source == "carrier":
@@ -54,6 +56,15 @@ def build(cfg: ModelConfig, num_classes: int, pretrained: bool | None = None) ->
             )
         load_lite0_carrier(model)
     return model
+
+
+def set_bn_momentum(model: nn.Module, momentum: float) -> None:
+    """timm's tf_* ports keep TensorFlow's BatchNorm momentum (0.01 in PyTorch terms): after a few
+    hundred CPU-sized steps the running statistics would still be mostly ImageNet's (or, from
+    scratch, zeros and ones) while the weights have moved on, so eval-mode predictions go wrong."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.momentum = momentum
 
 
 def reset_head(model: nn.Module) -> None:
