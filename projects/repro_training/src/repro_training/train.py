@@ -267,9 +267,13 @@ def _worker(
         if stop_after_step is not None and global_step >= stop_after_step:
             return _partial(run_dir, seed, global_step, final_state())
 
+    weights = net.state_dict()
+    if world > 1:  # each rank records its parameters: DDP keeps them identical (a test checks);
+        # BatchNorm running stats are per rank (broadcast from rank 0 only at each forward).
+        params = {k: v for k, v in net.named_parameters()}
+        atomic_write_text(run_dir / f"rank{rank}.params_sha256", ckpt.tensor_digest(params))
     if rank != 0:
         return RunResult(run_dir, seed, True, global_step)
-    weights = net.state_dict()
     ckpt.save(run_dir / "weights.pt", weights)
     probs = predict_proba(net, split, cfg.train.precision)
     np.save(run_dir / "test_probs.npy", probs)
