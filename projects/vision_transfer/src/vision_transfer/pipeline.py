@@ -196,6 +196,7 @@ def run_train(cfg: Config) -> dict:
                 cfg, dataset, split, final_model, last, norm, device, build, results, run
             )
             headline.update(extras.pop("headline"))
+            extras_threshold = extras.get("threshold_calibrated", last.extra.get("threshold"))
             summary_extra.update(extras)
             model_dir = new_run_dir(runs_dir(cfg), cfg.output.run_name)
             models.save_run(
@@ -209,7 +210,8 @@ def run_train(cfg: Config) -> dict:
                     "mean": mean,
                     "std": std,
                     "temperature": headline.get("temperature", 1.0),
-                    "threshold": last.extra.get("threshold"),
+                    # on temperature-scaled probabilities (what predict outputs)
+                    "threshold": extras_threshold,
                     "positive": positive,
                     "tta": lad.tta,
                     "config": config_to_dict(cfg),
@@ -314,6 +316,10 @@ def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results,
     from .evaluate import softmax
 
     p_test = softmax(rung.test_logits, temperature)[:, positive] if positive is not None else None
+    # The threshold was tuned on uncalibrated validation probabilities; temperature scaling is
+    # monotone, so the same decisions on calibrated probabilities use the mapped threshold.
+    threshold = calibrated_threshold(threshold, temperature)
+    out["threshold_calibrated"] = threshold
     if positive is not None and "defect_probability" in test_meta:
         write_table(analyses.expert_agreement(test_meta, p_test), results, "expert_agreement")
         if an.slices:
@@ -345,6 +351,12 @@ def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results,
         out["profiling"] = {"grid": grid.to_dict("records"), "peak_memory": memory}
         out["headline"]["peak_rss_mib"] = memory["rss_peak_bytes"] / 2**20
     return out
+
+
+def calibrated_threshold(threshold: float, temperature: float) -> float:
+    """t on softmax(z) -> the same decision boundary on softmax(z / T) (binary)."""
+    t = min(max(threshold, 1e-6), 1 - 1e-6)
+    return float(1 / (1 + np.exp(-np.log(t / (1 - t)) / temperature)))
 
 
 def run_ablation(cfg, dataset, split, norm, build, results, run) -> list[dict]:
