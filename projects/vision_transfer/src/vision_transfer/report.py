@@ -37,9 +37,9 @@ def blocks(results: str | Path) -> dict[str, str]:
     hw = summary["hardware"]
     gpu = (hw.get("gpu") or {}).get("model")
     out["headline"] = markdown_table(
-        [{"metric": k, "value": format_value(v, 4)} for k, v in head.items()]
+        [{"metric": k, "value": format_value(v, 4).replace(",", "")} for k, v in head.items()]
     ) + (
-        f"\n\nReference run: {summary['wall_seconds']:.0f} s wall on {hw['cpu_model']} "
+        f"\n\nReference run: {head['wall_seconds']:.0f} s wall on {hw['cpu_model']} "
         f"({hw['cpu_count']} cores{', GPU ' + gpu if gpu else ', no GPU'}), "
         f"started {summary['started_utc']}, git {str(summary['git_sha'])[:10]}"
         f"{' (dirty)' if summary['git_dirty'] else ''}."
