@@ -91,6 +91,16 @@ def test_predict_round_trip(smoke_run, tmp_path, capsys):
     assert meta_file["classes"] == ["plain", "cracked"]
 
 
+def test_evaluate_reproduces_the_runs_test_accuracy(smoke_run):
+    from vision_transfer.evaluate import evaluate_run
+
+    result = evaluate_run(smoke_run["cfg"], smoke_run["summary"]["model_dir"])
+    head = smoke_run["summary"]["headline"]
+    # The saved threshold lives on temperature-scaled probabilities: same decisions as in training.
+    assert result["accuracy"] == pytest.approx(head["test_accuracy_finetuned"])
+    assert result["roc_auc"] == pytest.approx(head["test_roc_auc_finetuned"])
+
+
 def test_cli_bad_input_is_one_line_error(tmp_path, capsys):
     assert run_cli(main, ["predict", "--model", str(tmp_path), "--input", str(tmp_path)]) == 2
     assert "not a model run dir" in capsys.readouterr().err

@@ -14,6 +14,8 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(verb)
         p.add_argument("--config", required=True)
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+        if verb == "evaluate":
+            p.add_argument("--model", help="a model run dir to score on the config's test split")
     p = sub.add_parser("predict", help="predict every image under a folder")
     p.add_argument(
         "--model", required=True, help="a model run dir (model.json + model.safetensors)"
@@ -44,13 +46,13 @@ def main(argv: list[str] | None = None) -> int:
 
         run_train(cfg)
     elif args.verb == "evaluate":
-        from .pipeline import run_train
+        from mlcraft.errors import UserInputError
 
-        # Evaluation is part of every training run; `evaluate` reruns the ladder without the
-        # slow extras so a config can be checked end to end.
-        run_train(
-            cfg.model_copy(update={"ablation": cfg.ablation.model_copy(update={"enabled": False})})
-        )
+        from .evaluate import evaluate_run
+
+        if not args.model:
+            raise UserInputError("evaluate needs --model <run dir> (a folder written by train)")
+        evaluate_run(cfg, args.model)
     else:
         from .search import run_search
 

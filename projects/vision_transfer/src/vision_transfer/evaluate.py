@@ -119,3 +119,41 @@ def scores_with_ci(
         point, lo, hi = bootstrap_ci(fn, y, prob, n_boot=n_boot, seed=seed, stratify=True)
         row[name], row[f"{name}_lo"], row[f"{name}_hi"] = point, lo, hi
     return row
+
+
+def evaluate_run(cfg, model_dir) -> dict:
+    """Score a saved model run dir on the config's test split (bootstrap CIs); writes
+    <model_dir>/evaluation.json and prints the table."""
+    from pathlib import Path
+
+    import torch
+    from mlcraft.files import atomic_write_json
+
+    from . import data as data_mod
+    from .models import load_run
+
+    model, meta = load_run(model_dir)
+    dataset = data_mod.load(
+        cfg.data.model_copy(update={"image_size": meta["image_size"]}), cfg.seed
+    )
+    if dataset.classes != meta["classes"]:
+        from mlcraft.errors import UserInputError
+
+        raise UserInputError(f"model classes {meta['classes']} differ from data {dataset.classes}")
+    test = data_mod.split(dataset, cfg.data, cfg.seed)["test"]
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model.to(device)
+    norm = Normalizer(meta["mean"], meta["std"], channels_last=False, device=device)
+    logits, rate = predict_logits(model, dataset.images[test], norm, tta=bool(meta.get("tta")))
+    prob = softmax(logits, meta.get("temperature") or 1.0)
+    scores = scores_with_ci(
+        dataset.labels[test], prob, meta.get("threshold"), dataset.positive, cfg.analysis.n_boot
+    )
+    result = {"model_dir": str(model_dir), "n_test": int(len(test)), "images_per_s": rate, **scores}
+    atomic_write_json(Path(model_dir) / "evaluation.json", result)
+    for name in ("accuracy", "balanced_accuracy", "recall", "precision", "roc_auc"):
+        if name in scores:
+            print(
+                f"{name:>18}: {scores[name]:.4f} [{scores[name + '_lo']:.4f}, {scores[name + '_hi']:.4f}]"
+            )
+    return result
