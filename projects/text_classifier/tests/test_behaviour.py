@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from text_classifier.baselines import tfidf_pipeline
 from text_classifier.config import DataConfig, TfidfConfig
 from text_classifier.data import load_dataset, stratified_subsample
@@ -30,7 +29,9 @@ def p_rec(model, texts):
     return model.predict_proba(texts)[:, 1]
 
 
-POSITIVE = "Love this dress. The fabric is soft and it fits perfectly, I get compliments every time."
+POSITIVE = (
+    "Love this dress. The fabric is soft and it fits perfectly, I get compliments every time."
+)
 NEGATIVE = "Very disappointed. The fabric is cheap and scratchy and it fell apart after one wash."
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from text_classifier.analysis import calibration
 
 
@@ -14,7 +13,9 @@ def test_temperature_scaling_fixes_overconfidence():
     y = (rng.random(n) < 1 / (1 + np.exp(-true_logit))).astype(int)
     overconfident = np.stack([np.zeros(n), 4.0 * true_logit], axis=1)  # 4x too sharp
     half = n // 2
-    row, _ = calibration("synthetic", overconfident[:half], y[:half], overconfident[half:], y[half:])
+    row, _ = calibration(
+        "synthetic", overconfident[:half], y[:half], overconfident[half:], y[half:]
+    )
     assert 3.0 < row["temperature"] < 5.5
     assert row["nll_after"] < row["nll_before"] - 0.05
     assert row["ece_after"] < 0.03 < row["ece_before"]

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlcraft.errors import UserInputError
-
 from text_classifier.config import DataConfig
 from text_classifier.data import encode_labels, load_dataset
 
@@ -34,9 +33,12 @@ def test_split_is_fixed_stratified_and_disjoint(reviews):
     assert abs(sizes["test"] / len(reviews.frame) - 0.15) < 0.01
     shares = [splits[k]["label"].mean() for k in ("train", "val", "test")]
     assert max(shares) - min(shares) < 0.005
+
     # a partition: every used row lands in exactly one split
     def key(frame):
-        return sorted(frame["text"] + "|" + frame["Clothing ID"].astype(str) + "|" + frame["Age"].astype(str))
+        return sorted(
+            frame["text"] + "|" + frame["Clothing ID"].astype(str) + "|" + frame["Age"].astype(str)
+        )
 
     assert key(pd.concat(splits.values())) == key(reviews.frame)
     again = load_dataset(DataConfig(), seed=0).splits["test"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from text_classifier.config import FinetuneConfig
 from text_classifier.finetune import fit
 from text_classifier.models import (

@@ -6,12 +6,10 @@ import json
 
 import numpy as np
 import pandas as pd
-import pytest
 from conftest import PROJECT
-
+from mlcraft.cli import run_cli
 from text_classifier.__main__ import main
 from text_classifier.config import load
-from mlcraft.cli import run_cli
 
 HEADLINE = [
     "test_accuracy_finetuned", "test_accuracy_tfidf", "test_accuracy_majority",
@@ -26,9 +24,8 @@ def test_smoke_train_writes_a_complete_run(smoke_run):
     head = summary["headline"]
     for key in HEADLINE:
         assert head[key] is not None, key
-    # TF-IDF must learn something even on 170 reviews: above the majority's macro-F1.
-    assert head["test_macro_f1_tfidf"] > head["test_macro_f1_majority"] if "test_macro_f1_majority" in head else True
-    assert head["test_macro_f1_tfidf"] > 0.5
+    # TF-IDF must learn something even on ~170 reviews: above the majority's macro-F1 (~0.45).
+    assert head["test_macro_f1_tfidf"] > 0.55
     results = run_dir / "results"
     for name in ("ladder.csv", "calibration.csv", "robustness.csv", "slices.csv", "errors.csv",
                  "reliability.png", "summary.json", "tokenizer_splits.csv"):  # fmt: skip
@@ -39,7 +36,9 @@ def test_smoke_train_writes_a_complete_run(smoke_run):
     assert (ladder["accuracy_lo"] <= ladder["accuracy"]).all()
     assert (ladder["accuracy"] <= ladder["accuracy_hi"]).all()
     assert (run_dir / "model" / "model.safetensors").is_file()
-    assert summary["finetune_vs_tfidf_macro_f1"]["lo"] <= summary["finetune_vs_tfidf_macro_f1"]["hi"]
+    assert (
+        summary["finetune_vs_tfidf_macro_f1"]["lo"] <= summary["finetune_vs_tfidf_macro_f1"]["hi"]
+    )
 
 
 def test_predict_round_trip(smoke_run, tmp_path):
@@ -61,6 +60,14 @@ def test_predict_round_trip(smoke_run, tmp_path):
     run_cli(main, ["predict", "--model", str(run_dir), "--input", str(tmp_path / "in.csv"),
                    "--output", str(again), "--rung", "tfidf"])  # fmt: skip
     assert pd.read_csv(again).equals(pd.read_csv(out))
+
+
+def test_evaluate_rescores_a_saved_run(smoke_run, capsys):
+    _, run_dir = smoke_run
+    smoke = str(PROJECT / "configs" / "smoke.yaml")
+    assert run_cli(main, ["evaluate", "--config", smoke, "--model", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "accuracy" in out and "macro_f1" in out
 
 
 def test_predict_bad_inputs(smoke_run, tmp_path, capsys):

@@ -7,7 +7,6 @@ import json
 import pytest
 from conftest import PROJECT
 from mlcraft.reporting import stale_blocks
-
 from text_classifier.report import build_blocks
 
 RESULTS = PROJECT / "results"

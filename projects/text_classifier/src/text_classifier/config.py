@@ -18,6 +18,8 @@ class DataConfig(StrictModel):
     max_rows: int | None = None  # a stratified subsample of the whole file (smoke runs)
     val_fraction: float = 0.15
     test_fraction: float = 0.15
+    # Use a stratified subsample of the validation split (CPU budget); test is always used whole.
+    val_subsample: int | None = None
 
 
 class ModelConfig(StrictModel):
@@ -51,6 +53,7 @@ class FinetuneConfig(StrictModel):
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     patience: int = 1
+    val_checks_per_epoch: int = 1  # > 1 lets early stopping act inside a single epoch
     bucket: bool = True  # length-bucketed batches with dynamic padding
     val_subsample: int | None = None  # early-stopping on fewer val rows (search trials)
 

@@ -131,6 +131,7 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
         frame = frame.reset_index(drop=True)
     data = Dataset(frame, classes, str(path), int(empty.sum()), rows)
     data.splits = split(frame, cfg.val_fraction, cfg.test_fraction, seed)
+    data.splits["val"] = stratified_subsample(data.splits["val"], cfg.val_subsample, seed)
     return data
 
 

@@ -120,6 +120,7 @@ def fit(
     ]
     trainer = pl.Trainer(
         max_epochs=cfg.epochs,
+        val_check_interval=1.0 / cfg.val_checks_per_epoch,
         max_steps=cfg.max_steps,
         # With a step cap below one epoch, end the epoch there so validation still runs.
         limit_train_batches=cfg.max_steps if 0 < cfg.max_steps < steps_per_epoch else 1.0,
