@@ -1,0 +1,143 @@
+"""The deployable model: preprocessing (skops), LightGBM booster (text), calibration map (skops),
+and meta.json with the input schema, data hash, code version and the cost-tuned threshold.
+
+Loading checks skops' untrusted types against an explicit allow-list (scikit-learn and numpy
+only), never unpickling arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import skops.io as sio
+from mlcraft.errors import UserInputError
+from mlcraft.files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from mlcraft.tracking import environment_fingerprint
+from sklearn.calibration import CalibratedClassifierCV
+
+from tabular_ladder.data import as_category_strings
+
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.")
+FILES = ("prep.skops", "model.txt", "calibrator.skops", "meta.json")
+
+
+def save_bundle(
+    folder: Path,
+    calibrated: CalibratedClassifierCV,
+    X_example: pd.DataFrame,
+    threshold: float,
+    data_sha256: str,
+    extra: dict[str, Any],
+) -> Path:
+    """Write the bundle of a calibrate_prefit(LightGBM pipeline) model; returns the folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pipeline = calibrated.estimator.estimator  # CalibratedClassifierCV(FrozenEstimator(pipeline))
+    calibrator = calibrated.calibrated_classifiers_[0].calibrators[0]
+    fingerprint = environment_fingerprint()
+    source = Path(__file__).resolve().parent
+    schema = [
+        {"name": c, "kind": "numeric" if pd.api.types.is_numeric_dtype(X_example[c]) else
+         "categorical"} for c in X_example.columns
+    ]  # fmt: skip
+    meta = {
+        "format": "tabular_ladder.bundle/1",
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "schema": schema,
+        "threshold": float(threshold),
+        "calibration": calibrated.method,
+        "calibrator_input": "lightgbm raw score (log-odds)",
+        "data_sha256": data_sha256,
+        "code_version": {
+            "package": md.version("tabular-ladder"),
+            # from the source folder, not the cwd: the code that built the model
+            "git_sha": _git(source, "rev-parse", "HEAD"),
+            "git_dirty": bool(_git(source, "status", "--porcelain", "--untracked-files=no")),
+        },
+        "packages": fingerprint["packages"],
+        **extra,
+    }
+    atomic_write_bytes(folder / "prep.skops", sio.dumps(pipeline.named_steps["prep"]))
+    atomic_write_text(
+        folder / "model.txt", pipeline.named_steps["model"].booster_.model_to_string()
+    )
+    atomic_write_bytes(folder / "calibrator.skops", sio.dumps(calibrator))
+    atomic_write_json(folder / "meta.json", meta)  # last: a bundle without meta.json is incomplete
+    return folder
+
+
+def _git(folder: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _load_skops(path: Path):
+    untrusted = sio.get_untrusted_types(file=path)
+    unexpected = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
+    if unexpected:
+        raise UserInputError(f"{path} contains types outside the allow-list: {unexpected}")
+    return sio.load(path, trusted=untrusted)
+
+
+@dataclass
+class Bundle:
+    prep: Any
+    booster: lgb.Booster
+    calibrator: Any
+    meta: dict[str, Any]
+
+    @property
+    def columns(self) -> list[str]:
+        return [c["name"] for c in self.meta["schema"]]
+
+    def check(self, frame: pd.DataFrame, source: str = "input") -> pd.DataFrame:
+        """The schema's columns in training order; a missing or mistyped column is an error."""
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            raise UserInputError(f"{source}: missing column(s) {missing} required by the model")
+        out = frame[self.columns].copy()
+        for column in self.meta["schema"]:
+            name = column["name"]
+            if column["kind"] == "numeric":
+                converted = pd.to_numeric(out[name], errors="coerce")
+                bad = converted.isna() & out[name].notna()
+                if bad.any():
+                    example = out.loc[bad, name].iloc[0]
+                    raise UserInputError(
+                        f"{source}: column '{name}' must be numeric, found {example!r}"
+                    )
+                out[name] = converted.astype(float)
+            else:
+                out[name] = as_category_strings(out[name])
+        return out
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        # CalibratedClassifierCV fitted its map on decision_function, i.e. LightGBM's raw
+        # log-odds score, so the map is applied to the raw score here too.
+        raw = self.booster.predict(self.prep.transform(self.check(frame)), raw_score=True)
+        return np.clip(self.calibrator.predict(raw), 0.0, 1.0)
+
+
+def load_bundle(folder: str | Path) -> Bundle:
+    folder = Path(folder)
+    if (folder / "model").is_dir() and not (folder / "meta.json").exists():
+        folder = folder / "model"  # accept the run folder as well as its model/ subfolder
+    missing = [name for name in FILES if not (folder / name).is_file()]
+    if missing:
+        raise UserInputError(f"{folder} is not a complete model bundle (missing {missing})")
+    meta = json.loads((folder / "meta.json").read_text())
+    booster = lgb.Booster(model_file=str(folder / "model.txt"))
+    return Bundle(
+        _load_skops(folder / "prep.skops"), booster, _load_skops(folder / "calibrator.skops"), meta
+    )

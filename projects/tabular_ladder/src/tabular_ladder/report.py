@@ -1,0 +1,138 @@
+"""`report`: render the README's generated blocks from results/ (never from anything else)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from mlcraft.reporting import format_ci, markdown_table, render_readme
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+RESULTS = PROJECT_DIR / "results"
+README = PROJECT_DIR / "README.md"
+
+TARGETS = [
+    ("tuned LightGBM test ROC AUC >= 0.927", lambda h: h.get("adult_test_roc_auc_lightgbm", 0) >= 0.927),
+    ("LightGBM beats logreg by more than the CI (paired bootstrap lower bound > 0)",
+     lambda h: h.get("adult_auc_gain_over_logreg_lo", -1) > 0),
+    ("calibrated ECE (15 bins) <= 0.01", lambda h: h.get("adult_ece_calibrated", 1) <= 0.01),
+    ("reference run <= 9 minutes", lambda h: h.get("wall_seconds", 1e9) <= 540),
+]  # fmt: skip
+
+
+def _read(results: Path, name: str) -> pd.DataFrame | None:
+    path = results / f"{name}.csv"
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def _ci(frame: pd.DataFrame, column: str, digits: int = 3) -> pd.Series:
+    return [
+        format_ci(r[column], r[f"{column}_lo"], r[f"{column}_hi"], digits)
+        for _, r in frame.iterrows()
+    ]
+
+
+def _pm(frame: pd.DataFrame, metric: str, digits: int = 4) -> list[str]:
+    return [
+        f"{m:.{digits}f} ± {s:.{digits}f}"
+        for m, s in zip(frame[f"cv_{metric}_mean"], frame[f"cv_{metric}_std"], strict=True)
+    ]
+
+
+def blocks(results: Path = RESULTS) -> dict[str, str]:
+    summary = json.loads((results / "summary.json").read_text())
+    h = summary["headline"]
+    out: dict[str, str] = {}
+    rows = [{"metric": k, "value": v} for k, v in h.items()]
+    out["headline"] = markdown_table(rows, digits=4)
+    out["targets"] = markdown_table(
+        [{"target": name, "met": bool(check(h))} for name, check in TARGETS]
+    )
+    hw = summary["hardware"]
+    out["reproduce"] = (
+        f"Reference run: **{summary['wall_seconds']:.0f} s** wall time on {hw['cpu_count']} cores "
+        f"({hw['cpu_model']}), git `{str(summary['git_sha'])[:10]}`"
+        f"{' (dirty tree)' if summary['git_dirty'] else ''}, started {summary['started_utc']}, "
+        f"{h['optuna_trials']} Optuna trials, n_jobs={summary['config']['n_jobs']}."
+    )
+    data_rows = [
+        {"file": name, "rows": info["rows"], "sha256": info["sha256"]}
+        for name, info in summary["data"].items()
+    ]
+    stats = summary.get("data_stats", {})
+    out["data"] = (
+        markdown_table(data_rows)
+        + "\n\n"
+        + markdown_table([{"split": k, **v} for k, v in stats.items()], digits=4)
+    )
+    ladder = _read(results, "ladder")
+    if ladder is not None:
+        table = pd.DataFrame({
+            "rung": ladder["rung"],
+            "CV ROC AUC": _pm(ladder, "roc_auc"),
+            "CV PR AUC": _pm(ladder, "pr_auc"),
+            "CV log loss": _pm(ladder, "log_loss"),
+            "CV Brier": _pm(ladder, "brier"),
+            "test ROC AUC [95% CI]": _ci(ladder, "test_roc_auc", 4),
+            "fit s": ladder["fit_s"],
+            "ms / 1k rows": ladder["latency_ms_per_1000"],
+        })  # fmt: skip
+        notes = "\n".join(
+            f"- `{r.rung}`: {r.note}" for r in ladder.itertuples() if isinstance(r.note, str)
+        )
+        out["ladder"] = markdown_table(table, digits=2) + "\n\n" + notes
+    simple = {
+        "nested_cv": 4, "lightgbm_vs_logreg": 4, "calibration": 4, "costs": 3,
+        "oversampling": 4, "importance": 4, "monotone": 4, "missing_values": 4,
+    }  # fmt: skip
+    for name, digits in simple.items():
+        frame = _read(results, name)
+        if frame is not None:
+            out[name] = markdown_table(frame, digits=digits)
+    slices = _read(results, "slices")
+    if slices is not None:
+        out["slices"] = markdown_table(pd.DataFrame({
+            "slice": slices["slice"], "group": slices["group"], "n": slices["n"],
+            "positive rate": slices["positive_rate"],
+            "ROC AUC [95% CI]": _ci(slices, "roc_auc"),
+            "mean predicted [95% CI]": _ci(slices, "mean_predicted"),
+            "recall at cost threshold [95% CI]": _ci(slices, "recall_at_threshold"),
+        }))  # fmt: skip
+    errors = _read(results, "confident_errors")
+    if errors is not None:
+        keep = [c for c in ["error", "probability", "age", "education", "marital-status",
+                            "occupation", "relationship", "gender", "capital-gain",
+                            "hours-per-week"] if c in errors]  # fmt: skip
+        out["confident_errors"] = markdown_table(errors[keep], digits=3)
+    curves = _read(results, "sampler_curves")
+    if curves is not None:
+        last = curves[curves["trial"] == curves["trial"].max()]
+        table = last.pivot(index="seed", columns="sampler", values="best").reset_index()
+        first10 = curves[curves["trial"] == min(10, curves["trial"].max())]
+        early = first10.groupby("sampler")["best"].mean()
+        out["sampler"] = (
+            markdown_table(table, digits=4)
+            + f"\n\nMean best after {int(first10['trial'].iloc[0])} trials: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in early.items())
+            + f"; after {int(last['trial'].iloc[0])}: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in last.groupby("sampler")["best"].mean().items())
+        )
+    grid = _read(results, "depth_lr_grid")
+    if grid is not None:
+        table = grid.pivot(index="max_depth", columns="learning_rate", values="cv_roc_auc_mean")
+        table.columns = [f"lr {c:g}" for c in table.columns]
+        out["depth_lr_grid"] = markdown_table(table.reset_index(), digits=4)
+    flights = _read(results, "flights")
+    if flights is not None:
+        out["flights"] = markdown_table(pd.DataFrame({
+            "split": flights["split"], "features": flights["features"],
+            "train rows": flights["n_train"], "test rows": flights["n_test"],
+            "late rate (test)": flights["late_rate_test"],
+            "test ROC AUC [95% CI]": _ci(flights, "test_roc_auc"),
+        }))  # fmt: skip
+    return out
+
+
+def render(results: Path = RESULTS, readme: Path = README) -> list[str]:
+    return render_readme(readme, blocks(results))

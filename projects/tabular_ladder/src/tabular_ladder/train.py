@@ -1,0 +1,315 @@
+"""The reference run: data -> ladder -> tuned LightGBM -> calibration, costs, slices, studies ->
+flights leakage study -> deployable bundle -> results/ (summary.json, tables, plots).
+
+No decision (hyperparameters, thresholds, calibration maps, the choice of best rung) reads the
+test set; it is scored only to report finished models.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from mlcraft.config import config_to_dict
+from mlcraft.files import atomic_write_text, default_runs_dir, new_run_dir
+from mlcraft.reporting import markdown_table, slice_table
+from mlcraft.seeding import seed_everything
+from mlcraft.stats import paired_bootstrap_diff
+from mlcraft.tracking import TrackedRun
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
+
+from tabular_ladder import boosting, costs, flights, tuning
+from tabular_ladder.bundle import save_bundle
+from tabular_ladder.calibrate import calibration_study, choose_method
+from tabular_ladder.config import TrainConfig
+from tabular_ladder.data import Dataset, load, slice_columns
+from tabular_ladder.evaluate import (
+    cross_validate,
+    fit_timed,
+    latency_ms_per_1000,
+    positive_proba,
+    summarise_folds,
+    test_report,
+)
+from tabular_ladder.models import build_rung, describe_rule, lightgbm_pipeline
+
+PROJECT = "tabular_ladder"
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def log(message: str, start: float) -> None:
+    print(f"[{time.time() - start:6.1f}s] {message}", flush=True)
+
+
+def output_dirs(config: TrainConfig) -> tuple[Path, Path]:
+    """(results dir, model dir). The reference run writes projects/tabular_ladder/results;
+    output: null writes a fresh runs/smoke/tabular_ladder/<run> folder (never results/)."""
+    if config.output is None:
+        results = new_run_dir(default_runs_dir() / "smoke" / PROJECT, "train")
+        return results, results / "model"
+    results = Path(config.output)
+    results = results if results.is_absolute() else PROJECT_DIR / results
+    results.mkdir(parents=True, exist_ok=True)
+    return results, new_run_dir(default_runs_dir() / PROJECT, "train") / "model"
+
+
+class Tables:
+    """Each table as CSV (for the report) and markdown (for a reader browsing results/)."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def write(self, name: str, frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+        atomic_write_text(self.folder / f"{name}.csv", frame.to_csv(index=False))
+        atomic_write_text(self.folder / f"{name}.md", markdown_table(frame, digits=digits) + "\n")
+        return frame
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    start = time.time()
+    seed = config.seed
+    seed_everything(seed)
+    results_dir, model_dir = output_dirs(config)
+    tables = Tables(results_dir)
+    data = load(config.data)
+    log(f"data {data.name}: train {len(data.X_train):,}, test {len(data.X_test):,}", start)
+    with TrackedRun(PROJECT, config_to_dict(config), seed, results_dir) as run:
+        for name, (path, rows) in data.files.items():
+            run.add_data_file(name, path, rows)
+        # OpenMP/BLAS pools (HistGradientBoosting, numpy) get the same core budget as LightGBM.
+        with threadpool_limits(limits=config.n_jobs):
+            headline, extra = run_all(config, data, results_dir, model_dir, tables, run, start)
+        headline["wall_seconds"] = round(time.time() - start, 1)
+        summary = run.write_summary(headline, extra)
+    log(f"done: {results_dir}", start)
+    return summary
+
+
+def run_all(config, data: Dataset, results_dir, model_dir, tables, run, start):
+    seed, n_jobs, a = config.seed, config.n_jobs, config.analyses
+    X, y, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
+    numeric, categorical = data.numeric, data.categorical
+    run_name = model_dir.parent.name
+    base = config.search.study_name or f"{PROJECT}-{data.name}-{run_name}"
+    trials = 0
+
+    # 1. Hyperparameter search: TPE vs random over seeds; the final study extends TPE (resume).
+    curves, searches, n = tuning.compare_samplers(
+        X, y, numeric, categorical, config.search, base, n_jobs
+    )
+    trials += n
+    tables.write("sampler_curves", curves)
+    tuning.plot_sampler_curves(curves, results_dir / "tpe_vs_random.png")
+    final = tuning.tune(X, y, numeric, categorical, config.search, f"{base}-tpe-s{seed}",
+                        config.search.n_trials, "tpe", seed, n_jobs)  # fmt: skip
+    trials += final.new_trials
+    params = final.params
+    log(f"search: {trials} trials, best inner AUC {final.study.best_value:.4f}", start)
+
+    # 2. The ladder: CV on training data, then one fit on all of it.
+    rows, fitted = [], {}
+    for name in config.ladder.rungs:
+        rung = build_rung(name, numeric, categorical, config.ladder, seed, n_jobs, params)
+        if name == "lightgbm_tuned":
+            folds, n = tuning.nested_cv(X, y, numeric, categorical, config.search, f"{base}-nested",
+                                        seed, n_jobs)  # fmt: skip
+            trials += n
+            tables.write("nested_cv", folds)
+            cv = summarise_folds(folds)
+        else:
+            cv = cross_validate(
+                rung.pipeline, X, y, config.ladder.cv_folds, seed, rung.max_fit_rows
+            )
+        model, fit_s = fit_timed(rung.pipeline, X, y, rung.max_fit_rows, seed)
+        fitted[name] = model
+        rows.append({"rung": name, "note": rung.note, **cv, "fit_s": fit_s})
+        log(f"rung {name}: CV AUC {cv['cv_roc_auc_mean']:.4f}", start)
+    if "rule" in fitted:
+        extra_rule = describe_rule(fitted["rule"])
+        rows[config.ladder.rungs.index("rule")]["note"] = extra_rule
+
+    # 3. Held-out calibration rows (from training data) for calibration, thresholds, importance.
+    fit_idx, cal_idx = train_test_split(
+        np.arange(len(X)), test_size=a.calibration_fraction, stratify=y, random_state=seed
+    )
+    X_fit, y_fit, X_cal, y_cal = X.iloc[fit_idx], y[fit_idx], X.iloc[cal_idx], y[cal_idx]
+    lgbm_fit = lightgbm_pipeline(numeric, categorical, params, seed, n_jobs).fit(X_fit, y_fit)
+    cal_models = {"lightgbm_tuned": lgbm_fit}
+    if "logreg" in fitted:
+        cal_models = {"logreg": build_rung("logreg", numeric, categorical, config.ladder, seed,
+                                           n_jobs).pipeline.fit(X_fit, y_fit), **cal_models}  # fmt: skip
+    threshold_model = None
+
+    # ---- Everything below scores the test set: finished models only. ----
+    probs = {}
+    for row in rows:
+        model = fitted[row["rung"]]
+        probs[row["rung"]] = positive_proba(model, X_test)
+        row.update(test_report(y_test, probs[row["rung"]], a.n_boot, seed))
+        row["latency_ms_per_1000"] = latency_ms_per_1000(model, X_test, config.ladder.latency_rows)
+    ladder = tables.write("ladder", pd.DataFrame(rows))
+    best = ladder.loc[ladder["cv_roc_auc_mean"].idxmax(), "rung"]  # chosen by CV, not by test
+    headline: dict[str, Any] = {
+        "adult_best_model": best,
+        "adult_test_roc_auc_best": float(ladder.set_index("rung").loc[best, "test_roc_auc"]),
+    }
+    if "lightgbm_tuned" in probs:
+        headline["adult_test_roc_auc_lightgbm"] = float(
+            ladder.set_index("rung").loc["lightgbm_tuned", "test_roc_auc"]
+        )
+    if "logreg" in probs:
+        headline["adult_test_roc_auc_logreg"] = float(
+            ladder.set_index("rung").loc["logreg", "test_roc_auc"]
+        )
+        if "lightgbm_tuned" in probs:
+            diff = paired_bootstrap_diff(roc_auc_score, y_test, probs["lightgbm_tuned"],
+                                         probs["logreg"], n_boot=a.n_boot, seed=seed)  # fmt: skip
+            tables.write("lightgbm_vs_logreg", pd.DataFrame([diff]))
+            headline["adult_auc_gain_over_logreg"] = diff["diff"]
+            headline["adult_auc_gain_over_logreg_lo"] = diff["lo"]
+    log("ladder scored on test", start)
+
+    # 4. Calibration.
+    calib, calibrated = calibration_study(cal_models, X_cal, y_cal, X_test, y_test, results_dir)
+    tables.write("calibration", calib)
+    method = a.deploy_calibration
+    if method == "auto":  # chosen on calibration rows only
+        cv_losses = choose_method(lgbm_fit, X_cal, y_cal, seed)
+        method = min(cv_losses, key=cv_losses.get)
+        headline.update({f"calibration_cv_log_loss_{k}": v for k, v in cv_losses.items()})
+    deploy = calibrated[("lightgbm_tuned", method)]
+    method_name = "platt" if method == "sigmoid" else "isotonic"
+    lgbm_rows = calib.set_index(["model", "calibration"])
+    headline["adult_ece_uncalibrated"] = float(
+        lgbm_rows.loc[("lightgbm_tuned", "uncalibrated"), "ece_15"]
+    )
+    headline["adult_ece_calibrated"] = float(
+        lgbm_rows.loc[("lightgbm_tuned", method_name), "ece_15"]
+    )
+    headline["adult_calibration_method"] = method_name
+    log("calibration done", start)
+
+    # 5. Costs: thresholds chosen on held-out training rows, cost measured on test.
+    threshold_model = costs.tune_threshold(deploy, X_cal, y_cal, a.cost_fn, a.cost_fp, seed)
+    threshold = float(threshold_model.best_threshold_)
+    bayes = a.cost_fp / (a.cost_fp + a.cost_fn)
+    p_raw, p_cal = positive_proba(lgbm_fit, X_test), positive_proba(deploy, X_test)
+    weighted = lightgbm_pipeline(numeric, categorical, {**params, "scale_pos_weight": a.cost_fn /
+                                 a.cost_fp}, seed, n_jobs).fit(X_fit, y_fit)  # fmt: skip
+    policies = [
+        costs.decision_rows(
+            "uncalibrated, threshold 0.5", y_test, p_raw, 0.5, a.cost_fn, a.cost_fp
+        ),
+        costs.decision_rows(
+            f"class weights (positives x{a.cost_fn:g}), threshold 0.5",
+            y_test,
+            positive_proba(weighted, X_test),
+            0.5,
+            a.cost_fn,
+            a.cost_fp,
+        ),  # fmt: skip
+        costs.decision_rows("calibrated, threshold 0.5", y_test, p_cal, 0.5, a.cost_fn, a.cost_fp),
+        costs.decision_rows(
+            "calibrated, Bayes threshold c_fp/(c_fp+c_fn)",
+            y_test,
+            p_cal,
+            bayes,
+            a.cost_fn,
+            a.cost_fp,
+        ),  # fmt: skip
+        costs.decision_rows(
+            "calibrated, TunedThresholdClassifierCV", y_test, p_cal, threshold, a.cost_fn, a.cost_fp
+        ),  # fmt: skip
+    ]
+    cost_table = tables.write("costs", pd.DataFrame(policies))
+    headline["adult_cost_threshold"] = threshold
+    headline["adult_expected_cost_tuned"] = float(cost_table["expected_cost"].iloc[-1])
+    headline["adult_expected_cost_default"] = float(cost_table["expected_cost"].iloc[2])
+    if a.oversampling:
+        greedy = lightgbm_pipeline(numeric, categorical, {"num_leaves": 127, "min_child_samples": 1,
+                                   "n_estimators": 150}, seed, n_jobs)  # fmt: skip
+        tables.write("oversampling", costs.oversampling_study(greedy, X, y, X_test, y_test,
+                                                             a.study_folds, seed))  # fmt: skip
+    log(f"costs done (threshold {threshold:.3f})", start)
+
+    # 6. Slices and the most confident errors (deployed model: calibrated LightGBM).
+    frame = slice_columns(X_test, a.slices) if a.slices else pd.DataFrame(index=X_test.index)
+    frame["y"], frame["p"] = y_test, p_cal
+    metrics = {
+        "roc_auc": roc_auc_score,
+        "mean_predicted": lambda t, s: float(np.mean(s)),
+        "recall_at_threshold": lambda t, s: float(np.mean(s[t == 1] >= threshold)),
+    }
+    slices = [
+        slice_table(frame, by, "y", "p", metrics, n_boot=a.slice_boot, seed=seed) for by in a.slices
+    ]
+    if slices:
+        tables.write("slices", pd.concat(slices, ignore_index=True))
+    errors = X_test.copy()
+    errors["label"], errors["probability"] = y_test, p_cal
+    wrong = errors[(errors["probability"] >= threshold) != (errors["label"] == 1)]
+    confident = pd.concat([
+        wrong[wrong["label"] == 0].nlargest(a.n_errors, "probability").assign(error="false positive"),
+        wrong[wrong["label"] == 1].nsmallest(a.n_errors, "probability").assign(error="false negative"),
+    ])  # fmt: skip
+    tables.write("confident_errors", confident.reset_index(names="test_row"))
+    log("slices and errors done", start)
+
+    # 7. Studies of the boosted model (training data / CV; the monotone test AUC is reported).
+    if a.importance:
+        importance = boosting.importance_table(lgbm_fit, X_cal, y_cal, seed)
+        tables.write("importance", importance)
+        boosting.plot_importance(importance, results_dir / "importance.png")
+    monotone = {k: v for k, v in a.monotone.items() if k in numeric}
+    if monotone:
+        tables.write("monotone", boosting.monotone_study(
+            X, y, X_test, y_test, numeric, categorical, params, monotone, a.study_folds,
+            seed, n_jobs, results_dir / "monotone_pdp.png"))  # fmt: skip
+    if a.missing_values:
+        tables.write("missing_values", boosting.missing_values_study(
+            X, y, numeric, categorical, params, a.study_folds, seed, n_jobs))  # fmt: skip
+    if a.depth_lr_grid:
+        grid = boosting.depth_lr_grid(X, y, numeric, categorical, [2, 4, 6, 8],
+                                      [0.01, 0.03, 0.1, 0.3], a.study_folds, seed, n_jobs)  # fmt: skip
+        tables.write("depth_lr_grid", grid)
+        boosting.plot_heatmap(grid, results_dir / "depth_lr_heatmap.png", 200)
+    log("boosting studies done", start)
+
+    # 8. Flights: random vs temporal split, with and without a leaking feature.
+    if config.flights.enabled:
+        frame, files = flights.load_flights()
+        for name, (path, n_rows) in files.items():
+            run.add_data_file(name, path, n_rows)
+        leak = tables.write("flights", flights.leakage_study(frame, config.flights, a.n_boot, seed,
+                                                             n_jobs))  # fmt: skip
+        flights.plot_leakage(leak, results_dir / "flights_leakage.png")
+        pick = leak.set_index(["split", "features"])["test_roc_auc"]
+        headline["flights_random_split_roc_auc"] = float(pick[("random split", "scheduled")])
+        headline["flights_temporal_roc_auc"] = float(pick[("temporal split", "scheduled")])
+        headline["flights_leaky_roc_auc"] = float(
+            pick[("temporal split", "scheduled + dep_delay (leaky)")]
+        )
+        log("flights done", start)
+
+    # 9. The deployable bundle.
+    save_bundle(model_dir, deploy, X.head(5), threshold, data.sha256,
+                {"data": data.name, "run_dir": str(model_dir.parent),
+                 "cost_fn": a.cost_fn, "cost_fp": a.cost_fp, "params": params})  # fmt: skip
+    headline["optuna_trials"] = trials
+    extra = {"model_dir": str(model_dir), "best_params": params, "data_stats": data_stats(data)}
+    return headline, extra
+
+
+def data_stats(data: Dataset) -> dict[str, dict[str, float]]:
+    """Rows, class balance and share of rows with a missing value, per split."""
+    return {
+        split: {"rows": len(X), "positive_rate": float(y.mean()),
+                "rows_with_missing": float(X.isna().any(axis=1).mean())}
+        for split, X, y in [("train", data.X_train, data.y_train),
+                            ("test", data.X_test, data.y_test)]
+    }  # fmt: skip

@@ -1,0 +1,203 @@
+"""LightGBM tuned with Optuna: the search, nested CV around it, and TPE vs random search.
+
+One search = one Optuna study over an inner holdout (early stopping + LightGBMPruningCallback on
+validation AUC). Studies live in mlcraft's storage (runs/optuna.db by default), so a killed search
+resumes: asking a study for n trials only runs the ones it does not have yet.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from lightgbm import LGBMClassifier, early_stopping
+from mlcraft.search import create_study, finished_trials
+from optuna_integration import LightGBMPruningCallback
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from tabular_ladder.config import SearchConfig
+from tabular_ladder.evaluate import positive_proba, scores
+from tabular_ladder.models import lightgbm_pipeline, ordinal
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+logging.getLogger("optuna").setLevel(logging.WARNING)
+
+
+def suggest(trial: optuna.Trial) -> dict[str, Any]:
+    """The search space: the few knobs that matter for GBDTs on a 30k-row table."""
+    return {
+        "learning_rate": trial.suggest_float("learning_rate", 0.01, 0.2, log=True),
+        "num_leaves": trial.suggest_int("num_leaves", 8, 128, log=True),
+        "min_child_samples": trial.suggest_int("min_child_samples", 5, 200, log=True),
+        "colsample_bytree": trial.suggest_float("colsample_bytree", 0.3, 1.0),
+        "subsample": trial.suggest_float("subsample", 0.5, 1.0),
+        "reg_lambda": trial.suggest_float("reg_lambda", 1e-3, 30.0, log=True),
+        "cat_smooth": trial.suggest_float("cat_smooth", 1.0, 50.0, log=True),
+    }
+
+
+@dataclass
+class SearchResult:
+    study: optuna.Study
+    params: dict[str, Any]  # best params, n_estimators included (ready for lightgbm_pipeline)
+    new_trials: int  # trials run by this call (0 when the study was already complete)
+    seen_index: list = field(default_factory=list)  # row labels the search looked at
+
+
+def tune(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    numeric: list[str],
+    categorical: list[str],
+    config: SearchConfig,
+    study_name: str,
+    n_trials: int,
+    sampler: str = "tpe",
+    seed: int = 0,
+    n_jobs: int = 2,
+) -> SearchResult:
+    """Search LightGBM params on X only (an inner holdout of it); resumes a stored study."""
+    fit_idx, valid_idx = train_test_split(
+        np.arange(len(X)), test_size=config.valid_fraction, stratify=y, random_state=seed
+    )
+    prep = ordinal(numeric, categorical).fit(X.iloc[fit_idx])
+    X_fit, X_valid = prep.transform(X.iloc[fit_idx]), prep.transform(X.iloc[valid_idx])
+    y_fit, y_valid = y[fit_idx], y[valid_idx]
+
+    def objective(trial: optuna.Trial) -> float:
+        model = LGBMClassifier(
+            n_estimators=config.max_rounds,
+            subsample_freq=1,
+            metric="auc",
+            categorical_feature=list(range(len(categorical))),
+            random_state=seed,
+            n_jobs=n_jobs,
+            verbose=-1,
+            force_row_wise=True,
+            **suggest(trial),
+        )
+        model.fit(
+            X_fit,
+            y_fit,
+            eval_set=[(X_valid, y_valid)],
+            callbacks=[
+                early_stopping(config.early_stopping, verbose=False),
+                # Every report is a storage write (an SQLite commit): report every 10 rounds.
+                LightGBMPruningCallback(trial, "auc", valid_name="valid_0", report_interval=10),
+            ],
+        )
+        trial.set_user_attr("best_iteration", int(model.best_iteration_ or config.max_rounds))
+        return float(model.best_score_["valid_0"]["auc"])
+
+    pruner: dict[str, Any] = {"name": config.pruner}
+    if config.pruner == "median":
+        pruner.update(n_startup_trials=5, n_warmup_steps=50, interval_steps=10)
+    study = create_study(
+        study_name, storage=config.storage, sampler={"name": sampler}, pruner=pruner, seed=seed
+    )
+    remaining = max(0, n_trials - len(finished_trials(study)))
+    if remaining:
+        study.optimize(objective, n_trials=remaining)
+    best = study.best_trial
+    # Refit on all of X: scale the early-stopped round count up to the larger training set.
+    rounds = int(round(best.user_attrs["best_iteration"] / (1 - config.valid_fraction)))
+    params = {**best.params, "subsample_freq": 1, "n_estimators": max(rounds, 10)}
+    return SearchResult(study, params, remaining, list(X.index))
+
+
+Search = Callable[..., SearchResult]
+
+
+def nested_cv(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    numeric: list[str],
+    categorical: list[str],
+    config: SearchConfig,
+    base_name: str,
+    seed: int = 0,
+    n_jobs: int = 2,
+    search: Search = tune,
+) -> tuple[pd.DataFrame, int]:
+    """Outer folds estimate "tune, then fit"; each inner search sees only its outer-train rows."""
+    rows, trials = [], 0
+    outer = StratifiedKFold(config.outer_folds, shuffle=True, random_state=seed)
+    for fold, (train_idx, test_idx) in enumerate(outer.split(X, y)):
+        X_tr, y_tr = X.iloc[train_idx], y[train_idx]
+        result = search(
+            X_tr, y_tr, numeric, categorical, config, f"{base_name}-outer{fold}",
+            config.nested_trials, "tpe", seed, n_jobs,
+        )  # fmt: skip
+        trials += result.new_trials
+        model = lightgbm_pipeline(numeric, categorical, result.params, seed, n_jobs).fit(X_tr, y_tr)
+        row = scores(y[test_idx], positive_proba(model, X.iloc[test_idx]))
+        overlap = len(set(result.seen_index) & set(X.index[test_idx]))
+        rows.append({"fold": fold, **row, "n_test": len(test_idx), "search_saw_test_rows": overlap})
+        rows[-1].update({f"param_{k}": v for k, v in result.params.items()})
+    return pd.DataFrame(rows), trials
+
+
+def best_so_far(study: optuna.Study, n_trials: int) -> np.ndarray:
+    """Best validation AUC after each of the first n trials (pruned trials keep the best)."""
+    values, best = [], -np.inf
+    for trial in sorted(study.trials, key=lambda t: t.number)[:n_trials]:
+        if trial.state == optuna.trial.TrialState.COMPLETE and trial.value is not None:
+            best = max(best, trial.value)
+        values.append(best)
+    return np.array(values)
+
+
+def compare_samplers(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    numeric: list[str],
+    categorical: list[str],
+    config: SearchConfig,
+    base_name: str,
+    n_jobs: int = 2,
+) -> tuple[pd.DataFrame, dict[tuple[str, int], SearchResult], int]:
+    """TPE and random search at the same budget, several seeds each; best-so-far curves."""
+    curves, results, trials = [], {}, 0
+    for seed in config.compare_seeds:
+        for sampler in ("tpe", "random"):
+            name = f"{base_name}-{sampler}-s{seed}"
+            result = tune(
+                X,
+                y,
+                numeric,
+                categorical,
+                config,
+                name,
+                config.compare_trials,
+                sampler,
+                seed,
+                n_jobs,
+            )
+            trials += result.new_trials
+            results[(sampler, seed)] = result
+            for number, value in enumerate(best_so_far(result.study, config.compare_trials)):
+                curves.append(
+                    {"sampler": sampler, "seed": seed, "trial": number + 1, "best": value}
+                )
+    return pd.DataFrame(curves), results, trials
+
+
+def plot_sampler_curves(curves: pd.DataFrame, path) -> None:
+    from mlcraft.plots import plt, save_figure
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for sampler, group in curves.groupby("sampler"):
+        table = group.pivot(index="trial", columns="seed", values="best").replace(-np.inf, np.nan)
+        mean = table.mean(axis=1)
+        ax.plot(mean.index, mean.values, label=f"{sampler} (mean of {table.shape[1]} seeds)")
+        ax.fill_between(table.index, table.min(axis=1), table.max(axis=1), alpha=0.2)
+    ax.set_xlabel("trial")
+    ax.set_ylabel("best validation ROC AUC so far")
+    ax.set_title("TPE vs random search, same budget")
+    ax.legend()
+    save_figure(fig, path)

@@ -1,0 +1,109 @@
+"""Data contract: the pinned Adult carrier, its canonical split, and clear errors on bad CSVs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlcraft.errors import UserInputError
+from tabular_ladder import data as data_module
+from tabular_ladder.config import DataConfig
+from tabular_ladder.data import load, slice_columns
+
+
+@pytest.fixture(scope="module")
+def adult():
+    return load(DataConfig())
+
+
+def test_adult_canonical_split(adult):
+    assert len(adult.X_train) == 32561 and len(adult.X_test) == 16281
+    assert adult.X_train.shape[1] == 14 and "income" not in adult.X_train
+    # Known class balance of adult.data / adult.test (7,841 and 3,846 positives).
+    assert int(adult.y_train.sum()) == 7841 and int(adult.y_test.sum()) == 3846
+    assert set(adult.numeric) == {"age", "fnlwgt", "educational-num", "capital-gain",
+                                  "capital-loss", "hours-per-week"}  # fmt: skip
+
+
+def test_adult_missing_marker_becomes_nan(adult):
+    for frame in (adult.X_train, adult.X_test):
+        assert not (frame[adult.categorical] == "?").any().any()
+    assert adult.X_train["workclass"].isna().sum() == 1836
+    assert adult.X_train["native-country"].isna().sum() == 583
+
+
+def test_adult_sha_mismatch_is_a_clear_error(monkeypatch):
+    wrong = data_module.CarrierFile(*data_module.ADULT.__dict__.values())
+    object.__setattr__(wrong, "sha256", "0" * 64)
+    object.__setattr__(wrong, "relpath", data_module.ADULT.relpath + "")
+    monkeypatch.setattr(data_module, "ADULT", wrong)
+    monkeypatch.setattr("mlcraft.carriers._VERIFIED", {})
+    with pytest.raises(UserInputError, match="sha256 mismatch"):
+        load(DataConfig())
+
+
+def test_slices_derived(adult):
+    frame = slice_columns(adult.X_test, ["gender", "age_band", "us_native"])
+    assert set(frame["us_native"]) == {"US", "non-US", "unknown"}
+    assert frame["age_band"].value_counts().sum() == len(adult.X_test)
+    with pytest.raises(UserInputError, match="'nope'"):
+        slice_columns(adult.X_test, ["nope"])
+
+
+def _csv(tmp_path, frame, name="d.csv"):
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def _frame(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    return pd.DataFrame({
+        "x": x, "colour": rng.choice(["red", "blue"], n), "when": pd.date_range("2020", periods=n),
+        "y": (x + rng.normal(size=n) > 0).astype(int),
+    })  # fmt: skip
+
+
+def test_csv_ok_and_temporal_split(tmp_path):
+    path = _csv(tmp_path, _frame())
+    data = load(DataConfig(source="csv", path=path, target="y", time_column="when"))
+    assert len(data.X_train) == 150 and len(data.X_test) == 50
+    assert "when" not in data.X_train and data.categorical == ["colour"]
+    data = load(DataConfig(source="csv", path=path, target="colour", positive_label="red",
+                           drop=["y", "when"]))  # fmt: skip
+    assert set(np.unique(data.y_train)) == {0, 1} and data.numeric == ["x"]
+
+
+@pytest.mark.parametrize(
+    "change, overrides, message",
+    [
+        (None, {"target": "missing_col"}, "target column 'missing_col' not in data"),
+        (None, {"drop": ["ghost"]}, r"data.drop: column\(s\) \['ghost'\]"),
+        (None, {"time_column": "ghost"}, "data.time_column"),
+        (lambda f: f.assign(y=1), {}, "only one class"),
+        (lambda f: f.assign(y=f["colour"]), {}, "not numeric"),
+        (lambda f: f.assign(y=f["y"] * 3), {}, "must be 0/1"),
+        (lambda f: f.assign(y=f["y"].where(f.index > 3)), {}, "missing values"),
+        (None, {"target": "colour", "positive_label": "green"}, "never occurs"),
+    ],
+)
+def test_csv_errors_name_the_problem(tmp_path, change, overrides, message):
+    frame = _frame()
+    frame = change(frame) if change else frame
+    config = DataConfig(source="csv", path=_csv(tmp_path, frame), **{"target": "y", **overrides})
+    with pytest.raises(UserInputError, match=message):
+        load(config)
+
+
+def test_csv_empty_or_missing_file(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(UserInputError, match="is empty"):
+        load(DataConfig(source="csv", path=str(empty), target="y"))
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("x,y\n")
+    with pytest.raises(UserInputError, match="no rows"):
+        load(DataConfig(source="csv", path=str(header_only), target="y"))
+    with pytest.raises(UserInputError, match="not found"):
+        load(DataConfig(source="csv", path=str(tmp_path / "nope.csv"), target="y"))

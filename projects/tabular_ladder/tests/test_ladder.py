@@ -1,0 +1,100 @@
+"""Each rung on smoke data through the real train entrypoint; nested CV hygiene; Optuna resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from tabular_ladder import tuning
+from tabular_ladder.config import DataConfig, SearchConfig
+from tabular_ladder.data import load
+
+HEADLINE = ["adult_test_roc_auc_best", "adult_test_roc_auc_logreg", "adult_best_model",
+            "adult_ece_uncalibrated", "adult_ece_calibrated", "flights_temporal_roc_auc",
+            "flights_random_split_roc_auc", "flights_leaky_roc_auc", "optuna_trials",
+            "wall_seconds"]  # fmt: skip
+
+
+def test_smoke_run_writes_every_artifact(smoke_run):
+    out, summary = smoke_run
+    assert set(HEADLINE) <= set(summary["headline"])
+    for name in ["ladder", "nested_cv", "calibration", "costs", "slices", "confident_errors",
+                 "importance", "monotone", "missing_values", "flights", "sampler_curves",
+                 "oversampling"]:  # fmt: skip
+        assert (out / f"{name}.csv").is_file() and (out / f"{name}.md").is_file(), name
+    for png in ["tpe_vs_random", "reliability_lightgbm_tuned", "reliability_logreg",
+                "importance", "monotone_pdp", "flights_leakage"]:  # fmt: skip
+        assert (out / f"{png}.png").stat().st_size < 300_000
+    assert summary["data"]["adult"]["rows"] == 48842
+    assert summary["headline"]["wall_seconds"] < 120
+
+
+def test_every_rung_learns(smoke_run):
+    ladder = pd.read_csv(smoke_run[0] / "ladder.csv").set_index("rung")
+    assert list(ladder.index) == ["prior", "rule", "logreg", "knn", "random_forest", "hist_gbm",
+                                  "lightgbm_tuned"]  # fmt: skip
+    assert ladder.loc["prior", "cv_roc_auc_mean"] == pytest.approx(0.5)
+    assert ladder.loc["rule", "test_roc_auc"] > 0.65  # one split already beats chance
+    for rung in ["logreg", "knn", "random_forest", "hist_gbm", "lightgbm_tuned"]:
+        assert ladder.loc[rung, "test_roc_auc"] > 0.85, rung
+        lo, hi = ladder.loc[rung, ["test_roc_auc_lo", "test_roc_auc_hi"]]
+        assert lo < ladder.loc[rung, "test_roc_auc"] < hi
+    # The learned rungs beat the prior on proper scores too.
+    assert ladder.loc["logreg", "test_log_loss"] < ladder.loc["prior", "test_log_loss"] - 0.1
+
+
+def test_nested_cv_search_never_sees_outer_test_rows(smoke_run):
+    folds = pd.read_csv(smoke_run[0] / "nested_cv.csv")
+    assert len(folds) == 2 and (folds["search_saw_test_rows"] == 0).all()
+
+
+def test_nested_cv_passes_only_outer_train_rows():
+    """A spy search records the rows it receives; none may be in that fold's outer test part."""
+    data = load(DataConfig(max_train_rows=600, max_test_rows=100))
+    seen = []
+
+    def spy(X, y, *args, **kwargs):
+        seen.append(set(X.index))
+        return tuning.SearchResult(None, {"n_estimators": 20}, 0, list(X.index))
+
+    config = SearchConfig(outer_folds=3)
+    folds, _ = tuning.nested_cv(data.X_train, data.y_train, data.numeric, data.categorical,
+                                config, "spy", search=spy)  # fmt: skip
+    assert len(seen) == 3 and (folds["search_saw_test_rows"] == 0).all()
+    union = set().union(*seen)
+    assert union == set(data.X_train.index)  # every row is outer-train somewhere...
+    for rows in seen:  # ...but each search saw only (k-1)/k of them
+        assert len(rows) == pytest.approx(600 * 2 / 3, abs=2)
+
+
+def test_optuna_study_resumes(sandbox):
+    data = load(DataConfig(max_train_rows=500, max_test_rows=100))
+    config = SearchConfig(max_rounds=30, early_stopping=10)
+    args = (data.X_train, data.y_train, data.numeric, data.categorical, config, "resume-test")
+    first = tuning.tune(*args, n_trials=2)
+    assert first.new_trials == 2
+    again = tuning.tune(*args, n_trials=3)  # a "restarted" search: only the missing trial runs
+    assert again.new_trials == 1 and len(again.study.trials) == 3
+    assert again.params["n_estimators"] >= 10
+
+
+def test_tpe_and_random_curves_are_monotone(smoke_run):
+    curves = pd.read_csv(smoke_run[0] / "sampler_curves.csv").replace(-np.inf, np.nan)
+    for _, group in curves.groupby(["sampler", "seed"]):
+        values = group.sort_values("trial")["best"].dropna().to_numpy()
+        assert (np.diff(values) >= 0).all()
+    assert set(curves["sampler"]) == {"tpe", "random"}
+
+
+def test_calibration_and_costs_are_consistent(smoke_run):
+    out = smoke_run[0]
+    calib = pd.read_csv(out / "calibration.csv")
+    assert set(calib["calibration"]) == {"uncalibrated", "platt", "isotonic"}
+    assert calib["ece_15"].between(0, 0.2).all()
+    costs = pd.read_csv(out / "costs.csv").set_index("policy")
+    tuned = costs.loc["calibrated, TunedThresholdClassifierCV"]
+    # With FN = 5 FP the cost-tuned threshold sits well below 0.5 and beats the 0.5 policy.
+    assert tuned["threshold"] < 0.4
+    assert tuned["expected_cost"] < costs.loc["calibrated, threshold 0.5", "expected_cost"]
+    over = pd.read_csv(out / "oversampling.csv")
+    assert over["cv_roc_auc_mean"].iloc[1] > over["cv_roc_auc_mean"].iloc[0]  # leaky is inflated

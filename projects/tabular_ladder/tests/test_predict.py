@@ -1,0 +1,80 @@
+"""Deployment: the saved bundle scores a CSV exactly like the in-memory model, and refuses
+input that does not match its schema, naming the column."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlcraft.calibration import calibrate_prefit
+from mlcraft.cli import run_cli
+from mlcraft.errors import UserInputError
+from tabular_ladder.__main__ import main
+from tabular_ladder.bundle import load_bundle, save_bundle
+from tabular_ladder.config import DataConfig
+from tabular_ladder.data import load
+from tabular_ladder.models import lightgbm_pipeline
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory):
+    data = load(DataConfig(max_train_rows=1500, max_test_rows=300))
+    X, y = data.X_train, data.y_train
+    model = lightgbm_pipeline(data.numeric, data.categorical, {"n_estimators": 40}).fit(
+        X.iloc[:1000], y[:1000]
+    )
+    calibrated = calibrate_prefit(model, X.iloc[1000:], y[1000:], "isotonic")
+    folder = tmp_path_factory.mktemp("model") / "model"
+    save_bundle(folder, calibrated, X.head(), 0.2, data.sha256, {"cost_fn": 5, "cost_fp": 1})
+    return folder, calibrated, data
+
+
+def test_round_trip_matches_in_memory_model(bundle_dir, tmp_path, capsys):
+    folder, calibrated, data = bundle_dir
+    source = tmp_path / "in.csv"
+    data.X_test.assign(extra_column=1).to_csv(source, index=False)  # extra columns are ignored
+    out = tmp_path / "out.csv"
+    assert main(["predict", "--model", str(folder.parent), "--input", str(source),
+                 "--output", str(out)]) == 0  # fmt: skip
+    scored = pd.read_csv(out)
+    expected = calibrated.predict_proba(data.X_test)[:, 1]
+    np.testing.assert_allclose(scored["probability"], expected, atol=1e-9)
+    assert ((scored["probability"] >= 0.2).astype(int) == scored["decision"]).all()
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["data_sha256"] == data.sha256
+    assert meta["code_version"]["package"] == "0.1.0" and len(meta["code_version"]["git_sha"]) == 40
+    assert [c["name"] for c in meta["schema"]] == list(data.X_train.columns)
+
+
+def _run_predict(folder, frame, tmp_path, capsys):
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    frame.to_csv(source, index=False)
+    code = run_cli(main, ["predict", "--model", str(folder), "--input", str(source),
+                          "--output", str(out)])  # fmt: skip
+    return code, capsys.readouterr().err, out
+
+
+def test_missing_column_is_refused_by_name(bundle_dir, tmp_path, capsys):
+    folder, _, data = bundle_dir
+    code, err, out = _run_predict(folder, data.X_test.drop(columns=["age"]), tmp_path, capsys)
+    assert code == 2 and "missing column(s) ['age']" in err and not out.exists()
+
+
+def test_mistyped_column_is_refused_by_name(bundle_dir, tmp_path, capsys):
+    folder, _, data = bundle_dir
+    bad = data.X_test.astype({"hours-per-week": object})
+    bad.loc[bad.index[3], "hours-per-week"] = "forty"
+    code, err, out = _run_predict(folder, bad, tmp_path, capsys)
+    assert code == 2 and "'hours-per-week' must be numeric" in err and not out.exists()
+
+
+def test_incomplete_bundle_is_refused(tmp_path):
+    with pytest.raises(UserInputError, match="not a complete model bundle"):
+        load_bundle(tmp_path)
+
+
+def test_bundle_loads_only_allow_listed_types(bundle_dir):
+    bundle = load_bundle(bundle_dir[0])
+    assert type(bundle.prep).__module__.startswith("sklearn.")
