@@ -61,11 +61,10 @@ def blocks(results: Path = RESULTS) -> dict[str, str]:
         for name, info in summary["data"].items()
     ]
     stats = summary.get("data_stats", {})
-    out["data"] = (
-        markdown_table(data_rows)
-        + "\n\n"
-        + markdown_table([{"split": k, **v} for k, v in stats.items()], digits=4)
-    )
+    out["data"] = markdown_table(data_rows)
+    if stats:
+        split_rows = [{"split": k, **v} for k, v in stats.items()]
+        out["data"] += "\n\n" + markdown_table(split_rows, digits=4)
     ladder = _read(results, "ladder")
     if ladder is not None:
         table = pd.DataFrame({
