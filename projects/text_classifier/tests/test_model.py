@@ -52,10 +52,10 @@ def test_smoke_finetune_lowers_loss(source):
     torch.manual_seed(0)
     tokenizer = load_tokenizer(source)
     model = load_classifier(source, 2)
-    texts = ["love this dress, so flattering", "awful fabric, sent it back"] * 8
-    labels = np.array([1, 0] * 8)
+    texts = ["love this dress, so flattering", "awful fabric, sent it back"] * 4
+    labels = np.array([1, 0] * 4)
     ids = tokenize(tokenizer, texts, 16)
-    cfg = FinetuneConfig(epochs=6, batch_size=16, lr=3e-4, warmup_fraction=0.0, patience=10)
+    cfg = FinetuneConfig(epochs=6, batch_size=8, lr=3e-4, warmup_fraction=0.0, patience=10)
     info = fit(model, ids, labels, ids, labels, tokenizer.pad_token_id, cfg, seed=0)
     losses = info["train_losses"]
     assert len(losses) == 6

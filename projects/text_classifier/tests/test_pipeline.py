@@ -77,7 +77,8 @@ def test_predict_bad_inputs(smoke_run, tmp_path, capsys):
     assert run_cli(main, args) == 2
     assert "no text column 'text'" in capsys.readouterr().err
     assert not (tmp_path / "in.predictions.csv").exists()  # nothing half-written
-    assert run_cli(main, ["predict", "--model", str(tmp_path), "--input", "x.csv"]) == 2
+    missing_model = ["predict", "--model", str(tmp_path), "--input", str(tmp_path / "in.csv")]
+    assert run_cli(main, missing_model) == 2
     assert "no meta.json" in capsys.readouterr().err
 
 
