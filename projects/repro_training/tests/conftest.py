@@ -21,11 +21,13 @@ def tiny_config(**train_overrides) -> Config:
     return Config.model_validate(raw)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_mlflow(tmp_path_factory, monkeypatch):
-    # Tests never touch the repo's runs/mlflow.db.
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_mlflow(tmp_path_factory):
+    # Tests never touch the repo's runs/mlflow.db (session scope: module fixtures log too).
     db = tmp_path_factory.getbasetemp() / "mlflow.db"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -10,11 +10,9 @@ import mlflow
 import numpy as np
 import pytest
 import yaml
-
+from conftest import TINY
 from mlcraft.cli import run_cli
 from repro_training.__main__ import main
-
-from conftest import TINY
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -29,7 +27,7 @@ def tiny_yaml(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def finished_run(tiny_yaml):
-    run_dir = tiny_yaml.parent / "run"
+    run_dir = tiny_yaml.parent / f"run-{tiny_yaml.parent.name}"  # unique MLflow run name
     assert run_cli(main, ["run", "--config", str(tiny_yaml), "--run-dir", str(run_dir)]) == 0
     return run_dir
 
@@ -66,7 +64,9 @@ def test_manifest_records_versions_next_to_checkpoint_and_in_mlflow(finished_run
     (run,) = [r for r in runs if r.info.run_name == finished_run.name]
     assert run.data.params["train.epochs"] == "2"
     assert run.data.tags["uv_lock_sha256"] == env["uv_lock_sha256"]
-    artifacts = mlflow.artifacts.list_artifacts(run_id=run.info.run_id, artifact_path="run")
+    artifacts = mlflow.artifacts.list_artifacts(
+        run_id=run.info.run_id, artifact_path=finished_run.name
+    )
     assert any(a.path.endswith("manifest.json") for a in artifacts)
 
 

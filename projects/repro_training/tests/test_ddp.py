@@ -2,9 +2,8 @@
 
 import json
 
-from repro_training.train import effective_lr, fit
-
 from conftest import tiny_config
+from repro_training.train import effective_lr, fit
 
 
 def test_ddp_two_processes_matches_single_process(reference_run, tmp_path):

@@ -7,7 +7,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from repro_training.__main__ import _parser
 
 ROOT = Path(__file__).resolve().parents[3]

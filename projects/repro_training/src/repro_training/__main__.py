@@ -41,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=int, default=8)
     bench.add_argument("--widths", default="16,32,64")
     bench.add_argument("--stem-stride", type=int, default=2)
+    bench.add_argument("--deterministic", action="store_true")
     sub.add_parser("report", help="render README tables from results/")
     return parser
 
@@ -57,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         from repro_training.hardware import bench_cell
 
         widths = [int(w) for w in args.widths.split(",")]
-        print(json.dumps(bench_cell(args.precision, args.grad_checkpointing, args.batch_size,
-                                    args.size, args.steps, widths, args.stem_stride)))  # fmt: skip
+        cell = bench_cell(args.precision, args.grad_checkpointing, args.batch_size, args.size,
+                          args.steps, widths, args.stem_stride, args.deterministic)  # fmt: skip
+        print(json.dumps(cell))
         return 0
     if args.verb == "verify":
         from repro_training.manifest import verify

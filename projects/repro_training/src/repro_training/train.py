@@ -39,6 +39,9 @@ from repro_training.config import Config, to_dict
 from repro_training.models import ResNet
 
 PROJECT = "repro_training"
+# torch's default thread count in this process, restored for runs that do not pin one (a run that
+# pins threads must not leak its setting into the next run in the same process).
+DEFAULT_THREADS = torch.get_num_threads()
 
 
 @dataclass
@@ -172,6 +175,8 @@ def _worker(
         torch.set_num_threads(cfg.train.threads)
     elif world > 1:  # ranks on one machine share its cores
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // fabric.strategy.num_processes))
+    else:
+        torch.set_num_threads(DEFAULT_THREADS)
     # Seeding before building the model makes the initial weights a function of the seed; each rank
     # gets its own augmentation stream (seed + rank) but the same initial weights (DDP broadcasts).
     seed_everything(seed + rank)
