@@ -309,9 +309,11 @@ def run_suite(cfg: Config) -> dict:
         # 7. CI smoke: the smoke config end to end in a fresh process.
         if cfg.results_dir is not None:
             t0 = time.time()
+            smoke = PROJECT_DIR / "configs" / "smoke.yaml"
+            if not smoke.is_file():  # installed non-editable (the container): configs/ in cwd
+                smoke = Path("configs") / "smoke.yaml"
             subprocess.run([sys.executable, "-m", "repro_training", "train", "--config",
-                            str(PROJECT_DIR / "configs" / "smoke.yaml")], check=True,
-                           capture_output=True)  # fmt: skip
+                            str(smoke)], check=True, capture_output=True)  # fmt: skip
             headline["smoke_epoch_seconds"] = time.time() - t0
         else:
             headline["smoke_epoch_seconds"] = first.history[0]["epoch_seconds"]
