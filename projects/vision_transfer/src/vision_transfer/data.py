@@ -238,7 +238,7 @@ def load_fashion_mnist(cfg: DataConfig) -> ImageSet:
         except Exception as exc:
             raise UserInputError(
                 f"Fashion-MNIST not in {folder} and the torchvision download failed "
-                f"({type(exc).__name__}: {str(exc)[:120]}); {how_to}"
+                f"({type(exc).__name__}: {str(exc).splitlines()[0][:120]}); {how_to}"
             ) from None
         arrays = _fashion_from_folder(cache / "FashionMNIST")
         if arrays is None:
