@@ -54,3 +54,17 @@ def test_fingerprint_reads_this_repo():
     assert len(fp["uv_lock_sha256"]) == 64
     assert fp["packages"]["mlflow"]
     assert fp["python"].startswith("3.")
+
+
+def test_summary_credits_the_code_at_the_start_of_the_run(tmp_path, monkeypatch):
+    import mlcraft.tracking as tracking
+
+    monkeypatch.setattr(
+        tracking, "_git", lambda *args, cwd: "a" * 40 if args[0] == "rev-parse" else ""
+    )
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    with TrackedRun("proj", {}, seed=0, results_dir=tmp_path, tracking_uri=uri) as run:
+        # Someone commits while the run trains: the summary must still name the starting commit.
+        monkeypatch.setattr(tracking, "_git", lambda *args, cwd: "b" * 40)
+        summary = run.write_summary({})
+    assert summary["git_sha"] == "a" * 40 and summary["git_dirty"] is False

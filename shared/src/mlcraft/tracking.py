@@ -149,6 +149,8 @@ class TrackedRun:
         else:
             experiment_id = experiment.experiment_id
         self._started = time.time()
+        # Code, lock and hardware as of the start: a commit landing mid-run must not be credited.
+        self._fingerprint = environment_fingerprint()
         self.started_utc = datetime.now(UTC).isoformat(timespec="seconds")
         run = mlflow.start_run(experiment_id=experiment_id, run_name=self.run_name)
         self.run_id = run.info.run_id
@@ -181,10 +183,13 @@ class TrackedRun:
 
         mlflow.log_artifact(str(path), artifact_path=artifact_path)
 
+    def fingerprint(self) -> dict[str, Any]:
+        return {**self._fingerprint, "data": dict(self.data_files)}
+
     def _log_fingerprint(self) -> dict[str, Any]:
         import mlflow
 
-        fingerprint = environment_fingerprint(self.data_files)
+        fingerprint = self.fingerprint()
         tags = {
             "git_sha": str(fingerprint["git_sha"]),
             "git_dirty": str(fingerprint["git_dirty"]),
@@ -201,7 +206,7 @@ class TrackedRun:
     def summary(
         self, headline: dict[str, Any], extra: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        fingerprint = environment_fingerprint(self.data_files)
+        fingerprint = self.fingerprint()
         wall = round(time.time() - self._started, 1)
         return {
             "project": self.project,
