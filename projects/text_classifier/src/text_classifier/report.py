@@ -87,8 +87,9 @@ def build_blocks(results: str | Path) -> dict[str, str]:
     ft = details.get("finetune")
     if ft:
         hist = "; ".join(
-            f"epoch {h['epoch'] + 1}: val loss {h['val_loss']:.4f}, val acc {h['val_accuracy']:.4f}"
-            for h in ft["history"]
+            f"val check {i + 1} (epoch {h['epoch'] + 1}): val loss {h['val_loss']:.4f}, "
+            f"val acc {h['val_accuracy']:.4f}"
+            for i, h in enumerate(ft["history"])
         )
         text += (
             f"\n\nFine-tune budget: {ft['train_examples']:,} training reviews, {ft['steps']} "
