@@ -133,6 +133,8 @@ def build_blocks(results: str | Path) -> dict[str, str]:
     errors = _read(results, "errors")
     if errors is not None:
         shown = errors.copy()
+        # one line per review: a stray \r would not survive the README's round trip
+        shown["text"] = shown["text"].str.replace(r"\s+", " ", regex=True)
         shown["text"] = shown["text"].str.slice(0, 220) + shown["text"].str.len().gt(220).map(
             {True: " …", False: ""}
         )
