@@ -38,8 +38,9 @@ def importance_table(model: Pipeline, X_hold: pd.DataFrame, y_hold: np.ndarray, 
             "mean_abs_shap": np.abs(contrib).mean(axis=0),
         }
     )
-    for column in ("gain_share", "permutation_auc_drop", "mean_abs_shap"):
-        frame[f"rank_{column.split('_')[0]}"] = frame[column].rank(ascending=False).astype(int)
+    for column, short in [("gain_share", "gain"), ("permutation_auc_drop", "permutation"),
+                          ("mean_abs_shap", "shap")]:  # fmt: skip
+        frame[f"rank_{short}"] = frame[column].rank(ascending=False).astype(int)
     return frame.sort_values("mean_abs_shap", ascending=False).reset_index(drop=True)
 
 

@@ -88,6 +88,7 @@ def blocks(results: Path = RESULTS) -> dict[str, str]:
     for name, digits in simple.items():
         frame = _read(results, name)
         if frame is not None:
+            frame = frame.rename(columns={"rank_mean": "rank_shap"})
             out[name] = markdown_table(frame, digits=digits)
     slices = _read(results, "slices")
     if slices is not None:
