@@ -9,6 +9,8 @@ import pandas as pd
 from mlcraft.errors import UserInputError
 from mlcraft.reporting import format_ci, markdown_table, render_readme
 
+from text_classifier import narrative
+
 RUNG_NAMES = {
     "majority": "1. majority class",
     "tfidf": "2. TF-IDF word+char n-grams + LR (Optuna)",
@@ -56,7 +58,11 @@ def build_blocks(results: str | Path) -> dict[str, str]:
             row[f"label {name}"] = count
         row["share of last class"] = counts[-1] / sum(counts)
         rows.append(row)
+    cfg_data = summary["config"]["data"]
+    train_share = 1 - cfg_data["val_fraction"] - cfg_data["test_fraction"]
     blocks["data"] = (
+        f"Split: stratified {train_share:.0%} / {cfg_data['val_fraction']:.0%} / "
+        f"{cfg_data['test_fraction']:.0%} (train / validation / test), seed {summary['seed']}. "
         f"Rows in file: {d['rows_in_file']:,}; dropped for empty text (no title and no review): "
         f"{d['rows_dropped_empty_text']:,}; used: {d['rows_used']:,}.\n\n"
         + markdown_table(rows)
@@ -67,7 +73,10 @@ def build_blocks(results: str | Path) -> dict[str, str]:
     )
 
     ladder = _read(results, "ladder")
+    blocks["summary"] = narrative.summary_block(summary, ladder)
+    blocks["budget"] = narrative.budget_block(summary, ladder)
     details = summary.get("rung_details", {})
+    analysis = summary["config"]["analysis"]
     table = []
     for _, r in ladder.iterrows():
         table.append(
@@ -83,7 +92,12 @@ def build_blocks(results: str | Path) -> dict[str, str]:
                 "p50/p95 ms b32": f"{r['latency_b32_p50_ms']:.1f} / {r['latency_b32_p95_ms']:.1f}",
             }
         )
-    text = markdown_table(table, digits=1)
+    text = (
+        f"Test split, {d['test_rows']:,} reviews; bootstrap 95% intervals "
+        f"({analysis['n_boot']:,} resamples); TF-IDF's train time includes its "
+        f"{summary['config']['tfidf']['n_trials']} Optuna trials.\n\n"
+        + markdown_table(table, digits=1)
+    )
     ft = details.get("finetune")
     if ft:
         hist = "; ".join(
@@ -116,7 +130,7 @@ def build_blocks(results: str | Path) -> dict[str, str]:
             f"[95% CI {comp['lo']:+.4f}, {comp['hi']:+.4f}], P(fine-tuned not better) = "
             f"{comp['p_a_not_better']:.3f}: {verdict}."
         )
-    blocks["ladder"] = text
+    blocks["ladder"] = text + "\n\n" + narrative.ladder_reading(summary, ladder)
 
     cal = _read(results, "calibration")
     if cal is not None:
@@ -128,7 +142,11 @@ def build_blocks(results: str | Path) -> dict[str, str]:
                 f"\n\n{name}: of the {band['n']} test reviews shown as {band['band']} "
                 f"'recommended' (mean shown {band['mean_shown']:.3f}), {band['observed']:.1%} were."
             )
-        blocks["calibration"] = text
+        blocks["calibration"] = (
+            text
+            + "\n\n"
+            + narrative.calibration_reading(summary, cal, _read(results, "reliability"))
+        )
 
     errors = _read(results, "errors")
     if errors is not None:
@@ -140,7 +158,9 @@ def build_blocks(results: str | Path) -> dict[str, str]:
         )
         kinds = _read(results, "error_kinds")
         blocks["errors"] = (
-            markdown_table(kinds)
+            narrative.errors_reading(kinds, errors)
+            + "\n\n"
+            + markdown_table(kinds)
             + "\n\n"
             + markdown_table(
                 shown[["label", "predicted", "confidence", "rating", "kind", "text"]], digits=3
@@ -173,10 +193,16 @@ def build_blocks(results: str | Path) -> dict[str, str]:
             for _, r in slices.iterrows()
         ]
         blocks["slices"] = markdown_table(rows)
+        reading = narrative.slices_reading(slices)
+        if reading:
+            blocks["slices"] += "\n\n" + reading
 
     rob = _read(results, "robustness")
     if rob is not None:
         text = markdown_table(rob)
+        reading = narrative.robustness_reading(rob, analysis["perturb_examples"])
+        if reading:
+            text += "\n\n" + reading
         if "worst_perturbation" in head:
             text += (
                 f"\n\nWorst perturbation for the {head.get('worst_perturbation_model')} model: "
@@ -200,7 +226,10 @@ def build_blocks(results: str | Path) -> dict[str, str]:
             f"dynamic padding {bucket['bucketed_seconds']:.1f} s: **{bucket['speedup']:.2f}x**. "
             f"Projected to one epoch over the full training split: "
             f"{bucket['projected_epoch_seconds_fixed'] / 60:.1f} min vs "
-            f"{bucket['projected_epoch_seconds_bucketed'] / 60:.1f} min."
+            f"{bucket['projected_epoch_seconds_bucketed'] / 60:.1f} min. That is "
+            f"{bucket['examples'] // bucket['batch_size']} batches each way; target >= "
+            f"{narrative.BUCKETING_TARGET}x "
+            f"{'met' if bucket['speedup'] >= narrative.BUCKETING_TARGET else 'missed'}."
         )
     return blocks
 
