@@ -90,9 +90,21 @@ def reset_peak_memory() -> None:
         sys.modules["torch"].cuda.reset_peak_memory_stats()
 
 
+def _vm_hwm_kib() -> int | None:
+    """This process's own peak RSS. ru_maxrss is inherited across fork, so a child spawned by a
+    big parent would report the parent's peak; /proc's VmHWM starts fresh at exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def peak_memory() -> dict[str, Any]:
     """Peak CUDA allocation (None without a GPU) and the process's peak resident set size."""
-    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    rss_kib = _vm_hwm_kib() or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     cuda_peak = None
     if _cuda_available():
         cuda_peak = int(sys.modules["torch"].cuda.max_memory_allocated())
