@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import optuna
+import pandas as pd
 from mlcraft.reporting import stale_blocks
 from vision_transfer.config import load
 from vision_transfer.report import blocks
@@ -50,3 +51,23 @@ def test_readme_agrees_with_results():
         assert key in head, key
     assert summary["config"]["data"]["kind"] == "elpv"
     assert stale_blocks(PROJECT / "README.md", blocks(results)) == []
+
+
+def test_target_verdicts_follow_the_numbers():
+    from vision_transfer import readings
+
+    results = PROJECT / "results"
+    summary = json.loads((results / "summary.json").read_text())
+    ladder = pd.read_csv(results / "ladder.csv")
+    full = ladder["rung"].str.startswith("full fine-tune")
+    summary["headline"].update(wall_seconds=700.0, data_wait_fraction=0.2)
+    ladder.loc[full, "accuracy"] = 0.95
+    table = readings.targets_block(summary, ladder).splitlines()
+    verdict = {line.split(" | ")[0].strip("| "): line.split(" | ")[-1] for line in table[2:]}
+    assert verdict["fine-tuned test accuracy"] == "**met** |"
+    assert verdict["data wait share of step time"] == "**missed** |"
+    assert verdict["reference run wall time (config's own budget)"] == "**met** |"
+    ladder.loc[full, "accuracy"] = 0.80
+    assert "| fine-tuned test accuracy | >= 0.89 | 0.800 | **missed** |" in (
+        readings.targets_block(summary, ladder)
+    )

@@ -10,6 +10,8 @@ import pandas as pd
 from mlcraft.errors import UserInputError
 from mlcraft.reporting import format_value, markdown_table, render_readme
 
+from . import readings
+
 
 def _ci(frame: pd.DataFrame, name: str) -> list[str]:
     out = []
@@ -69,6 +71,9 @@ def blocks(results: str | Path) -> dict[str, str]:
             f"- **{r}**: {n}" for r, n in zip(ladder["rung"], ladder["notes"], strict=True)
         )
         out["ladder"] = markdown_table(table, digits=2) + "\n\n" + notes
+        out["summary"] = readings.summary_block(summary, ladder, _read(results, "slices"))
+        out["targets"] = readings.targets_block(summary, ladder)
+        out["ladder_readings"] = readings.ladder_block(ladder)
 
     ablation = _read(results, "ablation")
     if ablation is not None:
@@ -84,6 +89,9 @@ def blocks(results: str | Path) -> dict[str, str]:
         )
         out["ablation"] = markdown_table(table) + (
             f"\n\nBest by validation accuracy: **{head.get('best_augmentation')}**."
+        )
+        out["ablation_readings"] = readings.ablation_block(
+            ablation, str(head.get("best_augmentation"))
         )
 
     calibration = _read(results, "calibration")
@@ -102,9 +110,11 @@ def blocks(results: str | Path) -> dict[str, str]:
         out["calibration"] = markdown_table(rows, digits=4) + (
             f"\n\nFitted temperature T = {row['temperature']:.3f} (on validation logits)."
         )
+        out["calibration_readings"] = readings.calibration_block(row)
     experts = _read(results, "expert_agreement")
     if experts is not None:
         out["experts"] = markdown_table(experts)
+        out["expert_readings"] = readings.experts_block(experts)
 
     slices = _read(results, "slices")
     if slices is not None:
@@ -119,10 +129,12 @@ def blocks(results: str | Path) -> dict[str, str]:
             }
         )
         out["slices"] = markdown_table(table)
+        out["slice_readings"] = readings.slices_block(slices)
 
     gallery = _read(results, "failure_gallery")
     if gallery is not None:
         out["gallery"] = markdown_table(gallery)
+        out["gallery_readings"] = readings.gallery_block(gallery)
 
     profiling = _read(results, "profiling")
     if profiling is not None:
@@ -141,6 +153,7 @@ def blocks(results: str | Path) -> dict[str, str]:
             ),
         ]
         out["profiling"] = markdown_table(profiling) + "\n\n" + "\n".join(lines)
+        out["profiling_readings"] = readings.profiling_block(profiling)
 
     data = summary.get("data", {})
     if data:
