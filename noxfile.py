@@ -35,8 +35,12 @@ TEST_MEMBERS = {"mlcraft": ("mlcraft", ROOT / "shared")} | {
 
 
 def member_python(session: nox.Session, member: str, *sync_args: str) -> str:
-    """Sync one workspace member (plus its dev group) into its own env; return that env's python."""
-    env_dir = ROOT / ".nox" / f"env-{member}"
+    """Sync one workspace member (plus its dev group) into its own env; return that env's python.
+
+    Extras get an env of their own, so `uv sync`'s exact mode never strips them from a shared one.
+    """
+    extras = [arg for arg in sync_args if not arg.startswith("-")]
+    env_dir = ROOT / ".nox" / "-".join(["env", member, *extras])
     session.run_install(
         "uv", "sync", "--frozen", "--package", member, "--group", "dev", *sync_args,
         env={"UV_PROJECT_ENVIRONMENT": str(env_dir)},

@@ -9,6 +9,7 @@ labels by sha256, the images by one digest over their individual sha256s.
 from __future__ import annotations
 
 import hashlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -83,8 +84,6 @@ def load_arrays(size: int, cache_dir: str | Path | None = None) -> tuple[np.ndar
             if size != img.width:
                 img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None)
             images[i] = np.asarray(img)
-    import io
-
     buffer = io.BytesIO()
     np.save(buffer, images)
     atomic_write_bytes(cache, buffer.getvalue())

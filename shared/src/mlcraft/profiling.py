@@ -85,11 +85,6 @@ class StepTimer:
         }
 
 
-def reset_peak_memory() -> None:
-    if _cuda_available():
-        sys.modules["torch"].cuda.reset_peak_memory_stats()
-
-
 def _vm_hwm_kib() -> int | None:
     """This process's own peak RSS. ru_maxrss is inherited across fork, so a child spawned by a
     big parent would report the parent's peak; /proc's VmHWM starts fresh at exec."""
