@@ -1,16 +1,210 @@
-"""A shared entry wrapper: bad input becomes one clear line on stderr and exit code 2."""
+"""One CLI for every project: the same verbs, the same flags, one error boundary.
+
+    python -m <project> train|search --config X.yaml [--set k=v ...] [--run-dir DIR]
+    python -m <project> evaluate --config X.yaml --model RUN [--set k=v ...] [--run-dir DIR]
+    python -m <project> predict --model RUN --input FILE --output FILE
+    python -m <project> report [--results DIR] [--readme FILE]
+    python -m <project> publish [--run-dir RUN] [--allow-dirty]
+
+train, search and evaluate run pre-flight checks first, then write only into a new run folder
+(mlcraft.runs); `publish` is the only verb that changes the project's results/. The console script
+and `python -m` both go through `run_cli`: bad input, a missing or unwritable path, a full disk or a
+non-UTF-8 file is one line on stderr and exit 2; only a real bug prints a traceback (exit 1).
+"""
 
 from __future__ import annotations
 
+import argparse
+import errno
+import signal
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from mlcraft.errors import UserInputError
+from mlcraft.runs import Run, latest_complete, open_run
+
+Handler = Callable[[Any, Run, argparse.Namespace], Any]
+USER_OS_ERRORS = {
+    errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EISDIR, errno.ENOTDIR,
+    errno.ENOENT, errno.EROFS, errno.EEXIST, errno.ENAMETOOLONG, errno.EFBIG,
+}  # fmt: skip
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so every `with` block unwinds (run folder removed,
+    MLflow run marked FAILED) before the process exits."""
+
+
+@dataclass
+class Project:
+    """What a project gives the shared CLI. Handlers import their heavy modules lazily."""
+
+    name: str
+    project_dir: Path
+    load_config: Callable[[str, list[str]], Any]
+    train: Handler
+    blocks: Callable[[Path], dict[str, str]]
+    predict: Callable[[argparse.Namespace], Any] | None = None
+    search: Handler | None = None
+    evaluate: Handler | None = None
+    # Checks that run before any folder is made: raise UserInputError, or return what the
+    # handler may reuse (e.g. loaded data) as args.checked.
+    preflight: Callable[[Any, argparse.Namespace], Any] | None = None
+    expected_bytes: int = 50_000_000  # free disk needed by a train run (checked first)
+    predict_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    # verb -> (help, add_arguments, handler(args) -> exit code) for project-only verbs
+    extra_verbs: dict[str, tuple[str, Callable, Callable]] = field(default_factory=dict)
+
+
+def _config_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--config", required=required, help="YAML config (configs/default.yaml)")
+    parser.add_argument(
+        "--set", dest="overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+        help="override config keys (repeatable; several after one flag)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--run-dir", default=None, help="the new run folder (default runs/<project>/<run-id>)"
+    )
+
+
+def build_parser(project: Project) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"python -m {project.name}")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+    run_verbs = [("train", "the full run: ladder, analyses, results and model in a run folder")]
+    if project.search:
+        run_verbs.append(("search", "the Optuna search (resumes; several workers may share it)"))
+    if project.evaluate:
+        run_verbs.append(("evaluate", "score a saved model on the configured test split"))
+    for verb, text in run_verbs:
+        sub = verbs.add_parser(verb, help=text)
+        _config_arguments(sub)
+        if verb == "evaluate":
+            sub.add_argument("--model", required=True, help="a complete run folder")
+        sub.set_defaults(handler=_run_verb)
+    if project.predict:
+        sub = verbs.add_parser("predict", help="predict a file with a saved model")
+        sub.add_argument("--model", required=True, help="a complete run folder")
+        sub.add_argument("--input", required=True)
+        sub.add_argument("--output", required=True)
+        if project.predict_arguments:
+            project.predict_arguments(sub)
+        sub.set_defaults(handler=_predict)
+    sub = verbs.add_parser("report", help="render the README's generated blocks from results/")
+    sub.add_argument("--results", default=str(project.project_dir / "results"))
+    sub.add_argument("--readme", default=str(project.project_dir / "README.md"))
+    sub.set_defaults(handler=_report)
+    sub = verbs.add_parser("publish", help="make a complete reference run the published results/")
+    sub.add_argument("--run-dir", default=None, help="default: the newest complete train run")
+    sub.add_argument("--allow-dirty", action="store_true", help="publish a dirty-tree run anyway")
+    sub.set_defaults(handler=_publish)
+    for verb, (text, add_arguments, handler) in project.extra_verbs.items():
+        sub = verbs.add_parser(verb, help=text)
+        add_arguments(sub)
+        sub.set_defaults(handler=lambda _project, args, handler=handler: handler(args))
+    return parser
+
+
+def _run_verb(project: Project, args: argparse.Namespace) -> int:
+    config = project.load_config(args.config, args.overrides)
+    args.checked = project.preflight(config, args) if project.preflight else None
+    handler = {"train": project.train, "search": project.search, "evaluate": project.evaluate}
+    expected = project.expected_bytes if args.verb == "train" else project.expected_bytes // 10
+    with open_run(project.name, args.verb, args.config, args.run_dir, expected) as run:
+        handler[args.verb](config, run, args)
+        if (run.results / "summary.json").is_file():
+            write_run_report(project, run)
+    print(f"run complete: {run.final}")
+    return 0
+
+
+def write_run_report(project: Project, run: Run) -> None:
+    """REPORT.md: the README's section headings with every generated block filled from this run."""
+    from mlcraft.files import atomic_write_text
+    from mlcraft.reporting import run_report
+
+    readme = project.project_dir / "README.md"
+    text = run_report(readme.read_text(), project.blocks(run.results), title=run.mlflow_name)
+    atomic_write_text(run.path / "REPORT.md", text)
+
+
+def _predict(project: Project, args: argparse.Namespace) -> int:
+    out = project.predict(args)
+    print(f"wrote {out or args.output}")
+    return 0
+
+
+def _report(project: Project, args: argparse.Namespace) -> int:
+    from mlcraft.reporting import render_readme
+
+    results = Path(args.results)
+    if not (results / "summary.json").is_file():
+        raise UserInputError(f"--results={results}: no summary.json (publish a run first)")
+    changed = render_readme(args.readme, project.blocks(results))
+    print(f"README blocks updated: {', '.join(changed) or 'none (already current)'}")
+    return 0
+
+
+def _publish(project: Project, args: argparse.Namespace) -> int:
+    from mlcraft.config import config_to_dict
+    from mlcraft.publish import publish
+
+    run_dir = Path(args.run_dir) if args.run_dir else latest_complete(project.name, "train")
+    if run_dir is None:
+        raise UserInputError(f"publish: no complete train run under runs/{project.name}/")
+    reference = project.project_dir / "configs" / "default.yaml"
+    config = config_to_dict(project.load_config(str(reference), []))
+    published = publish(run_dir, project.project_dir, config, args.allow_dirty)
+    print(f"published {run_dir} -> {published}")
+    return 0
+
+
+def main(project: Project, argv: list[str] | None = None) -> int:
+    args = build_parser(project).parse_args(argv)
+    return int(args.handler(project, args) or 0)
+
+
+def describe_os_error(exc: OSError) -> str:
+    where = f": {exc.filename}" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"disk full{where}"
+    return f"{exc.strerror or exc}{where}"
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
 
 
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
+    """Run main with the shared error boundary; returns the exit code."""
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return int(main(argv) or 0)
     except UserInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except UnicodeDecodeError as exc:
+        print(
+            f"error: a file is not UTF-8 text ({exc.reason} at byte {exc.start})", file=sys.stderr
+        )
+        return 2
+    except OSError as exc:
+        if exc.errno not in USER_OS_ERRORS:
+            raise
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
+        return 2
+    except Terminated:
+        print("error: terminated (SIGTERM); the run folder was removed", file=sys.stderr)
+        return 143
+    except KeyboardInterrupt:
+        print("error: interrupted; the run folder was removed", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def console(main: Callable[[list[str] | None], int | None]) -> None:
+    """The body of every console script and `python -m <project>`."""
+    sys.exit(run_cli(main))

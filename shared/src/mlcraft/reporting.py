@@ -102,6 +102,43 @@ def render_readme(path: str | Path, blocks: Mapping[str, str]) -> list[str]:
     return changed
 
 
+def write_table(
+    folder: str | Path, name: str, frame: pd.DataFrame, digits: int = 3
+) -> pd.DataFrame:
+    """One table as CSV (for the report and for tools) and markdown (for a reader), atomically."""
+    folder = Path(folder)
+    atomic_write_text(folder / f"{name}.csv", frame.to_csv(index=False))
+    atomic_write_text(folder / f"{name}.md", markdown_table(frame, digits=digits) + "\n")
+    return frame
+
+
+_HEADING = re.compile(r"^#{1,4} ")
+_BLOCK = re.compile(r"<!-- generated:([\w-]+) -->")
+
+
+def run_report(readme: str, blocks: Mapping[str, str], title: str) -> str:
+    """A run's REPORT.md: the README's section headings, each followed by the generated blocks
+    it holds, filled from this run. The README's hand-written prose is left out on purpose: it
+    describes the reference data, and a run on other data must not borrow its words."""
+    lines = [
+        f"# Run report: {title}",
+        "",
+        "Every table below was rendered from this run's results/.",
+    ]
+    pending: str | None = None
+    for line in readme.splitlines():
+        if _HEADING.match(line) and not line.startswith("# "):
+            pending = line
+            continue
+        match = _BLOCK.search(line)
+        if match and match.group(1) in blocks:
+            if pending is not None:
+                lines += ["", pending]
+                pending = None
+            lines += ["", blocks[match.group(1)].rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
 def slice_table(
     frame: pd.DataFrame,
     by: str,

@@ -1,11 +1,13 @@
 """Run tracking: an MLflow run plus an environment fingerprint, and an atomic summary.json.
 
-    with TrackedRun("tabular_ladder", config=cfg_dict, seed=0, results_dir="results") as run:
+    with TrackedRun("tabular_ladder", config=cfg_dict, seed=0, run_folder=run) as run:
         run.add_data_file("adult", path, rows=48842)
         run.log_metrics({"cv_auc": 0.92})
         run.write_summary({"test_auc": 0.93})
 
 The tracking store defaults to `sqlite:///<repo>/runs/mlflow.db`; MLFLOW_TRACKING_URI overrides it.
+Each MLflow run carries the pid and host of its process; opening the store marks the RUNNING runs
+of dead processes on this host FAILED, so a SIGKILLed run does not stay RUNNING forever.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 
 from mlcraft.config import flatten
 from mlcraft.files import atomic_write_json, default_runs_dir, repo_root, sha256_file
+from mlcraft.runs import Run, is_dead, process_identity
 
 TRACKED_PACKAGES = (
     "numpy", "pandas", "scikit-learn", "scipy", "lightgbm", "optuna", "mlflow", "torch",
@@ -106,6 +109,42 @@ def environment_fingerprint(data_files: dict[str, dict[str, Any]] | None = None)
     }
 
 
+def mark_failed(run_id: str, tracking_uri: str | None = None) -> None:
+    """Mark one MLflow run FAILED if it is still RUNNING (a run whose process was killed)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri or default_tracking_uri())
+    try:
+        if client.get_run(run_id).info.status == "RUNNING":
+            client.set_terminated(run_id, status="FAILED")
+    except Exception:  # noqa: BLE001 - a store without that run: nothing to mark
+        return
+
+
+def reap_dead_runs(experiment_id: str, tracking_uri: str) -> list[str]:
+    """RUNNING runs of this experiment whose process is dead on this host become FAILED."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    reaped = []
+    for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'"):
+        tags = run.data.tags
+        identity = {
+            "host": tags.get("mlcraft.host"),
+            "pid": int(tags.get("mlcraft.pid", 0) or 0),
+            "pid_start": tags.get("mlcraft.pid_start"),
+        }
+        if is_dead(identity):
+            client.set_terminated(run.info.run_id, status="FAILED")
+            reaped.append(run.info.run_id)
+    return reaped
+
+
+def default_run_name(project: str) -> str:
+    # Not from the (seeded) random module: every seed-0 run would get the same name.
+    return f"{project}/{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+
+
 class TrackedRun:
     """An MLflow run that also writes summary.json with the fingerprint and headline metrics."""
 
@@ -117,12 +156,17 @@ class TrackedRun:
         results_dir: str | os.PathLike | None = None,
         run_name: str | None = None,
         tracking_uri: str | None = None,
+        run_folder: Run | None = None,
     ):
         self.project = project
         self.config = config
         self.seed = seed
+        self.run_folder = run_folder
+        if run_folder is not None:
+            results_dir = results_dir or run_folder.results
+            run_name = run_name or run_folder.mlflow_name
         self.results_dir = Path(results_dir) if results_dir else None
-        self.run_name = run_name
+        self.run_name = run_name or default_run_name(project)
         self.tracking_uri = tracking_uri or default_tracking_uri()
         self.data_files: dict[str, dict[str, Any]] = {}
         self.run_id: str | None = None
@@ -148,12 +192,17 @@ class TrackedRun:
             )
         else:
             experiment_id = experiment.experiment_id
+        reap_dead_runs(experiment_id, self.tracking_uri)
         self._started = time.time()
         # Code, lock and hardware as of the start: a commit landing mid-run must not be credited.
         self._fingerprint = environment_fingerprint()
         self.started_utc = datetime.now(UTC).isoformat(timespec="seconds")
         run = mlflow.start_run(experiment_id=experiment_id, run_name=self.run_name)
         self.run_id = run.info.run_id
+        identity = process_identity()
+        mlflow.set_tags({f"mlcraft.{key}": str(value) for key, value in identity.items()})
+        if self.run_folder is not None:
+            self.run_folder.record(mlflow_run_id=self.run_id, tracking_uri=self.tracking_uri)
         params = {k: str(v)[:6000] for k, v in flatten(self.config).items()}
         params["seed"] = str(self.seed)
         for start in range(0, len(params), 100):  # MLflow caps a batch at 100 params
@@ -163,8 +212,13 @@ class TrackedRun:
     def __exit__(self, exc_type, exc, tb) -> None:
         import mlflow
 
-        self._log_fingerprint()
-        mlflow.end_run(status="FAILED" if exc_type else "FINISHED")
+        try:
+            self._log_fingerprint()
+        except Exception:
+            if exc_type is None:
+                raise  # a failing store is a real error; after a failure, keep the first one
+        finally:
+            mlflow.end_run(status="FAILED" if exc_type else "FINISHED")
 
     def add_data_file(self, name: str, path: str | os.PathLike, rows: int | None = None) -> str:
         digest = sha256_file(path)

@@ -1,0 +1,108 @@
+"""Publishing: the only way projects/<p>/results/ changes.
+
+`publish` takes a complete reference run, checks that its config is the reference config and its
+data the reference data, and replaces results/ as a whole with the run's results/ folder: the new
+folder is built beside the old one, then swapped in with two renames, so a reader never sees a mix
+of two runs. A forker's run (other data or config) is refused with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from mlcraft.errors import UserInputError
+from mlcraft.runs import is_complete, read_run_info
+
+
+def _summary(results: Path) -> dict[str, Any]:
+    try:
+        return json.loads((results / "summary.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _data_hashes(summary: dict[str, Any]) -> dict[str, str]:
+    return {name: str(entry.get("sha256")) for name, entry in (summary.get("data") or {}).items()}
+
+
+def check_publishable(
+    run_dir: Path, published: Path, reference_config: dict[str, Any], allow_dirty: bool
+) -> dict[str, Any]:
+    """The reasons a run may not become the published reference, as one UserInputError."""
+    if not is_complete(run_dir):
+        raise UserInputError(f"publish: {run_dir} is not a complete run (no run.json 'complete')")
+    info = read_run_info(run_dir)
+    if info.get("verb") != "train":
+        raise UserInputError(f"publish: {run_dir} is a '{info.get('verb')}' run, not 'train'")
+    summary = _summary(run_dir / "results")
+    if not summary:
+        raise UserInputError(f"publish: {run_dir}/results/summary.json is missing")
+    config = summary.get("config")
+    if config != reference_config:
+        diff = sorted(_diff_keys(config or {}, reference_config))
+        raise UserInputError(
+            f"publish: {run_dir} did not run the reference config (differs at {', '.join(diff[:5])})"
+        )
+    old = _data_hashes(_summary(published))
+    new = _data_hashes(summary)
+    if old and new != old:
+        changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+        raise UserInputError(
+            f"publish: {run_dir} used other data than the published reference ({', '.join(changed)})"
+        )
+    if summary.get("git_dirty") and not allow_dirty:
+        raise UserInputError(
+            f"publish: {run_dir} ran on a tree with uncommitted changes; commit and rerun "
+            "(or pass --allow-dirty to publish it anyway, and say so)"
+        )
+    return summary
+
+
+def _diff_keys(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> set[str]:
+    keys = set()
+    for key in a.keys() | b.keys():
+        left, right = a.get(key), b.get(key)
+        if isinstance(left, dict) and isinstance(right, dict):
+            keys |= _diff_keys(left, right, f"{prefix}{key}.")
+        elif left != right:
+            keys.add(f"{prefix}{key}")
+    return keys
+
+
+def _copy_tree_synced(source: Path, target: Path) -> None:
+    shutil.copytree(source, target)
+    for folder, _, files in os.walk(target):
+        for name in files:
+            with open(Path(folder) / name, "rb") as handle:
+                os.fsync(handle.fileno())
+
+
+def publish(
+    run_dir: str | os.PathLike,
+    project_dir: str | os.PathLike,
+    reference_config: dict[str, Any],
+    allow_dirty: bool = False,
+) -> Path:
+    """Replace project_dir/results with run_dir/results, whole; returns the results folder."""
+    run_dir, project_dir = Path(run_dir), Path(project_dir)
+    published = project_dir / "results"
+    check_publishable(run_dir, published, reference_config, allow_dirty)
+    incoming = project_dir / f".results.incoming-{run_dir.name}"
+    outgoing = project_dir / f".results.outgoing-{run_dir.name}"
+    for leftover in (incoming, outgoing):
+        shutil.rmtree(leftover, ignore_errors=True)
+    _copy_tree_synced(run_dir / "results", incoming)
+    # results/full/, results/serve/ ...: other published budgets travel along unchanged.
+    if published.is_dir():
+        for child in published.iterdir():
+            if child.is_dir() and not (incoming / child.name).exists():
+                shutil.copytree(child, incoming / child.name)
+    if published.exists():
+        os.rename(published, outgoing)
+    os.rename(incoming, published)
+    shutil.rmtree(outgoing, ignore_errors=True)
+    return published
