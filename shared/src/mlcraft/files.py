@@ -90,4 +90,6 @@ def repo_root(start: str | os.PathLike | None = None) -> Path:
 
 
 def default_runs_dir() -> Path:
-    return repo_root() / "runs"
+    """<repo>/runs, or MLCRAFT_RUNS_DIR (fault drills and tests point it at a scratch folder)."""
+    override = os.environ.get("MLCRAFT_RUNS_DIR")
+    return Path(override).absolute() if override else repo_root() / "runs"
