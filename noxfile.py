@@ -7,6 +7,10 @@ Each project gets its own environment under .nox/env-<member>, synced from the o
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 
 import nox
@@ -22,16 +26,14 @@ os.environ["UV_PYTHON_DOWNLOADS"] = "never"
 # Bytecode caching makes the many imports of torch/transformers much faster on repeat runs.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
+# The one project list (projects.toml): folder/import name -> short name, member, search, ...
+REGISTRY = tomllib.loads((ROOT / "projects.toml").read_text())
 # short name -> (workspace member / PyPI name, import name)
-PROJECTS = {
-    "tabular": ("tabular-ladder", "tabular_ladder"),
-    "text": ("text-classifier", "text_classifier"),
-    "vision": ("vision-transfer", "vision_transfer"),
-    "repro": ("repro-training", "repro_training"),
-}
+PROJECTS = {entry["short"]: (entry["member"], module) for module, entry in REGISTRY.items()}
 TEST_MEMBERS = {"mlcraft": ("mlcraft", ROOT / "shared")} | {
     module: (member, ROOT / "projects" / module) for member, module in PROJECTS.values()
 }
+TEMPLATE = ROOT / "templates" / "project"
 
 
 def member_python(session: nox.Session, member: str, *sync_args: str) -> str:
@@ -59,11 +61,27 @@ def require_project(session: nox.Session, short: str) -> tuple[str, str, Path]:
     return member, module, folder
 
 
-def run_project(session: nox.Session, short: str, verb: str, config: str) -> None:
+def run_project(session: nox.Session, short: str, verb: str, config: str, *extra: str) -> None:
     member, module, folder = require_project(session, short)
     python = member_python(session, member)
     with session.chdir(folder):
-        session.run(python, "-m", module, verb, "--config", config, *session.posargs, external=True)
+        session.run(python, "-m", module, verb, "--config", config, *extra, *session.posargs,
+                    external=True)  # fmt: skip
+
+
+def train_and_publish(session: nox.Session, short: str) -> None:
+    """The reference run into its own run folder, then publish it to results/ and render the
+    README. publish refuses a run that is not the reference config and data, or a dirty tree."""
+    member, module, folder = require_project(session, short)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = ROOT / "runs" / module / f"reference-{stamp}"
+    run_project(session, short, "train", "configs/default.yaml", "--run-dir", str(run_dir))
+    python = member_python(session, member)
+    with session.chdir(folder):
+        session.run(python, "-m", module, "publish", "--run-dir", str(run_dir), external=True)
+        session.run(python, "-m", module, "report", external=True)
+    session.run(member_python(session, "mlcraft"), "-m", "mlcraft.portfolio", str(ROOT),
+                external=True)  # fmt: skip
 
 
 @nox.session(python=False)
@@ -121,10 +139,10 @@ def _make_project_sessions() -> None:
 
         @nox.session(name=f"train-{short}", python=False)
         def train(session: nox.Session, short: str = short) -> None:
-            run_project(session, short, "train", "configs/default.yaml")
+            train_and_publish(session, short)
 
-        train.__doc__ = f"The reference run of {PROJECTS[short][1]}: writes its results/."
-        if short == "repro":
+        train.__doc__ = f"The reference run of {PROJECTS[short][1]}, published to its results/."
+        if not REGISTRY[PROJECTS[short][1]].get("search"):
             continue
 
         @nox.session(name=f"search-{short}", python=False)
@@ -132,6 +150,40 @@ def _make_project_sessions() -> None:
             run_project(session, short, "search", "configs/search.yaml")
 
         search.__doc__ = f"The Optuna search of {PROJECTS[short][1]} (resumes from runs/optuna.db)."
+
+
+@nox.session(name="new-project", python=False)
+def new_project(session: nox.Session) -> None:
+    """A fifth project from templates/project: `uvx nox -s new-project -- <name>` (snake_case)."""
+    if len(session.posargs) != 1:
+        session.error("usage: uvx nox -s new-project -- <name>   (e.g. demo or churn_model)")
+    name = session.posargs[0]
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or name in ("mlcraft", "shared"):
+        session.error(f"project name {name!r}: use snake_case letters, digits and _")
+    target = ROOT / "projects" / name
+    if target.exists() or name in REGISTRY or name in [e["short"] for e in REGISTRY.values()]:
+        session.error(f"project {name!r} already exists")
+    member = name.replace("_", "-")
+    shutil.copytree(TEMPLATE, target)
+    (target / "src" / "project_template").rename(target / "src" / name)
+    for path in target.rglob("*"):
+        if (
+            path.is_file()
+            and path.suffix in (".py", ".toml", ".md", ".yaml", "")
+            and path.name != ".gitkeep"
+        ):
+            text = path.read_text()
+            path.write_text(
+                text.replace("project_template", name).replace("project-template", member)
+            )
+    with open(ROOT / "projects.toml", "a") as registry:
+        registry.write(
+            f'\n[{name}]\nshort = "{name}"\nmember = "{member}"\n'
+            f'task = "{name}: a two-rung ladder (edit me in projects.toml)"\n'
+            'headline = "test_accuracy_best"\nlabel = "test accuracy"\nsearch = false\n'
+        )
+    session.run("uv", "lock", external=True)
+    session.log(f"created projects/{name}; next: uvx nox -s tests -- {name}, then train-{name}")
 
 
 _make_project_sessions()
@@ -143,6 +195,7 @@ def report(session: nox.Session) -> None:
     for member, module in PROJECTS.values():
         folder = ROOT / "projects" / module
         if (folder / "results" / "summary.json").is_file():
+            # the shared CLI's report verb: README blocks from the published results/
             python = member_python(session, member)
             with session.chdir(folder):
                 session.run(python, "-m", module, "report", external=True)

@@ -7,22 +7,22 @@ from __future__ import annotations
 
 import json
 import sys
+import tomllib
 from pathlib import Path
 
 from mlcraft.reporting import format_value, markdown_table, render_readme
 
-# project folder -> (what it does, headline key, how to read the number)
-HEADLINES = {
-    "tabular_ladder": ("UCI Adult income, rules to tuned LightGBM", "adult_test_roc_auc_best", "test ROC AUC"),
-    "text_classifier": ("Clothing reviews, TF-IDF to fine-tuned MiniLM", "test_macro_f1_finetuned", "test macro-F1"),
-    "vision_transfer": ("ELPV solar-cell defects, EfficientNet transfer", "test_accuracy_finetuned", "test accuracy"),
-    "repro_training": ("Bitwise-reproducible, resumable training", "bitwise_identical", "same weights twice"),
-}  # fmt: skip
+
+
+def registry(root: Path) -> dict[str, dict]:
+    """The project list (projects.toml at the repository root), in its order."""
+    return tomllib.loads((root / "projects.toml").read_text())
 
 
 def portfolio_rows(root: Path) -> list[dict[str, str]]:
     rows = []
-    for folder, (task, key, label) in HEADLINES.items():
+    for folder, entry in registry(root).items():
+        task, key, label = entry["task"], entry["headline"], entry["label"]
         summary_path = root / "projects" / folder / "results" / "summary.json"
         row = {"project": f"[{folder}](projects/{folder}/)", "task": task, "headline": label}
         if summary_path.is_file():

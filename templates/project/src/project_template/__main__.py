@@ -1,0 +1,56 @@
+"""CLI: python -m project_template train|report|publish --config X.yaml [--set k=v ...]."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlcraft import cli
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def _load(path, overrides):
+    from project_template.config import load
+
+    return load(path, overrides)
+
+
+def _preflight(cfg, args):
+    from project_template.data import read
+
+    return read(cfg.data)  # column, class and file checks before any folder is made
+
+
+def _train(cfg, run, args):
+    from project_template.train import train
+
+    return train(cfg, run, args.checked)
+
+
+def _blocks(results):
+    from project_template.report import blocks
+
+    return blocks(results)
+
+
+PROJECT = cli.Project(
+    name="project_template",
+    project_dir=PROJECT_DIR,
+    load_config=_load,
+    train=_train,
+    blocks=_blocks,
+    preflight=_preflight,
+    expected_bytes=5_000_000,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.main(PROJECT, argv)
+
+
+def console() -> None:
+    cli.console(main)
+
+
+if __name__ == "__main__":
+    console()
