@@ -7,8 +7,6 @@ Each project gets its own environment under .nox/env-<member>, synced from the o
 from __future__ import annotations
 
 import os
-import re
-import shutil
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,30 +156,8 @@ def new_project(session: nox.Session) -> None:
     if len(session.posargs) != 1:
         session.error("usage: uvx nox -s new-project -- <name>   (e.g. demo or churn_model)")
     name = session.posargs[0]
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or name in ("mlcraft", "shared"):
-        session.error(f"project name {name!r}: use snake_case letters, digits and _")
-    target = ROOT / "projects" / name
-    if target.exists() or name in REGISTRY or name in [e["short"] for e in REGISTRY.values()]:
-        session.error(f"project {name!r} already exists")
-    member = name.replace("_", "-")
-    shutil.copytree(TEMPLATE, target)
-    (target / "src" / "project_template").rename(target / "src" / name)
-    for path in target.rglob("*"):
-        if (
-            path.is_file()
-            and path.suffix in (".py", ".toml", ".md", ".yaml", "")
-            and path.name != ".gitkeep"
-        ):
-            text = path.read_text()
-            path.write_text(
-                text.replace("project_template", name).replace("project-template", member)
-            )
-    with open(ROOT / "projects.toml", "a") as registry:
-        registry.write(
-            f'\n[{name}]\nshort = "{name}"\nmember = "{member}"\n'
-            f'task = "{name}: a two-rung ladder (edit me in projects.toml)"\n'
-            'headline = "test_accuracy_best"\nlabel = "test accuracy"\nsearch = false\n'
-        )
+    python = member_python(session, "mlcraft")
+    session.run(python, "-m", "mlcraft.scaffold", str(ROOT), name, external=True)
     session.run("uv", "lock", external=True)
     session.log(f"created projects/{name}; next: uvx nox -s tests -- {name}, then train-{name}")
 
