@@ -13,7 +13,6 @@ from pathlib import Path
 from mlcraft.reporting import format_value, markdown_table, render_readme
 
 
-
 def registry(root: Path) -> dict[str, dict]:
     """The project list (projects.toml at the repository root), in its order."""
     return tomllib.loads((root / "projects.toml").read_text())
