@@ -216,3 +216,25 @@ def test_run_report_keeps_headings_and_blocks_only():
     assert text.splitlines() == ["# Run report: demo/train-x", "",
         "Every table below was rendered from this run's results/.", "", "## Ladder", "", "| a |"]  # fmt: skip
     assert json.dumps(text)
+
+
+def test_opening_the_store_fails_runs_whose_process_died(repo):
+    """Without a run folder too: the next TrackedRun marks a killed process's run FAILED."""
+    from mlcraft.tracking import TrackedRun
+    from mlflow.tracking import MlflowClient
+
+    script = (
+        "import time\nfrom mlcraft.tracking import TrackedRun\n"
+        "with TrackedRun('demo', {}, 0) as t:\n    print(t.run_id, flush=True)\n    time.sleep(600)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=repo
+    )
+    run_id = proc.stdout.readline().strip()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    assert client.get_run(run_id).info.status == "RUNNING"
+    with TrackedRun("demo", {}, 0):
+        pass
+    assert client.get_run(run_id).info.status == "FAILED"
