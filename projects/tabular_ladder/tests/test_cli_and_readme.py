@@ -1,4 +1,6 @@
-"""Config errors name the key; the README agrees with results/; torch is never imported."""
+"""The shared CLI: config errors name the key, old output keys are gone, a train writes only into
+its run folder, the console script goes through the error boundary, the README agrees with
+results/, and torch is never imported."""
 
 from __future__ import annotations
 
@@ -6,38 +8,113 @@ import importlib.util
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 from mlcraft.cli import run_cli
 from mlcraft.reporting import stale_blocks
+from mlcraft.runs import is_complete
 from tabular_ladder.__main__ import main
 from tabular_ladder.report import README, RESULTS, blocks
 
 PROJECT = Path(__file__).resolve().parents[1]
+SMOKE = str(PROJECT / "configs/smoke.yaml")
 
 
 def test_unknown_config_key_is_named(capsys):
-    code = run_cli(main, ["train", "--config", str(PROJECT / "configs/smoke.yaml"),
-                          "--set", "search.n_trail=3"])  # fmt: skip
+    code = run_cli(main, ["train", "--config", SMOKE, "--set", "search.n_trail=3"])
     assert code == 2 and "search.n_trail" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("override", ["output=results", "output=null", "results_dir=out",
+                                      "runs_dir=out", "name=mine"])  # fmt: skip
+def test_old_output_keys_are_errors(override, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLCRAFT_RUNS_DIR", str(tmp_path / "runs"))
+    code = run_cli(main, ["train", "--config", SMOKE, "--set", override])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == f"error: {SMOKE}: unknown config key '{override.split('=')[0]}'"
+    assert not (tmp_path / "runs").exists()
+
+
 def test_configs_validate():
-    from mlcraft.config import load_config
-    from tabular_ladder.config import TrainConfig
+    from tabular_ladder.config import TrainConfig, load
 
     for name in ("default", "smoke", "search"):
-        config = load_config(PROJECT / "configs" / f"{name}.yaml", TrainConfig)
+        config = load(PROJECT / "configs" / f"{name}.yaml")
         assert config.n_jobs <= 2
-    assert load_config(PROJECT / "configs/smoke.yaml", TrainConfig).output is None
+        assert config.faults is (name == "default")  # only the reference run drills faults
+    assert "output" not in TrainConfig.model_fields
+
+
+def test_train_writes_only_into_its_run_folder(smoke_run, sandbox):
+    run, summary, before, after = smoke_run
+    assert before == after, "a smoke train changed results/ or the README"
+    assert is_complete(run) and run.name.startswith("train-smoke-")
+    assert sorted(p.name for p in run.iterdir()) == ["REPORT.md", "model", "results", "run.json"]
+    # Nothing else under the runs folder but the stores, and nothing in the working directory.
+    assert {p.name for p in (sandbox / "runs").iterdir()} <= {
+        "tabular_ladder", "mlflow.db", "optuna.db", "mlartifacts"}  # fmt: skip
+    assert [p.name for p in sandbox.iterdir()] == ["runs"]
+    # No path of the staging folder is recorded anywhere in the run's outputs.
+    for path in run.rglob("*"):
+        if path.suffix in (".json", ".csv", ".md"):
+            assert ".partial" not in path.read_text(), path
+
+
+def test_report_md_in_smoke_run(smoke_run):
+    run = smoke_run[0]
+    report = (run / "REPORT.md").read_text()
+    assert report.startswith(f"# Run report: tabular_ladder/{run.name}")
+    assert "## The ladder" in report and report.count("| lightgbm_tuned |") >= 1
+    assert "| adult_test_roc_auc_best |" in report  # the headline block, from this run
+
+
+def test_console_script_goes_through_the_error_boundary():
+    code = "from tabular_ladder.__main__ import console; console()"
+    out = subprocess.run([sys.executable, "-c", code, "train", "--config", "nope.yaml"],
+                         capture_output=True, text=True, cwd=PROJECT)  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == ["error: config file not found: nope.yaml"]
+
+
+def test_pyproject_script_is_the_console_entry():
+    scripts = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts == {"tabular-ladder": "tabular_ladder.__main__:console"}
+
+
+def test_readme_has_a_faults_block_in_operator_notes():
+    text = README.read_text()
+    section = text.split("## Operator notes", 1)[1].split("\n## ", 1)[0]
+    assert "<!-- generated:faults -->" in section and "<!-- /generated:faults -->" in section
 
 
 @pytest.mark.skipif(not (RESULTS / "summary.json").is_file(), reason="no reference run yet")
 def test_readme_agrees_with_results():
     assert stale_blocks(README, blocks(RESULTS)) == [], "run `python -m tabular_ladder report`"
     summary = json.loads((RESULTS / "summary.json").read_text())
-    assert summary["config"]["output"] == "results" and summary["headline"]["optuna_trials"] > 0
+    assert summary["headline"]["optuna_trials"] > 0
+
+
+def test_blocks_skip_what_a_run_lacks(smoke_results, tmp_path):
+    """A forker's run without optional tables renders what it has and leaves the rest out."""
+    (tmp_path / "summary.json").write_bytes((smoke_results / "summary.json").read_bytes())
+    (tmp_path / "ladder.csv").write_bytes((smoke_results / "ladder.csv").read_bytes())
+    out = blocks(tmp_path)
+    assert {"headline", "reproduce", "data", "ladder", "verdict", "targets"} == set(out)
+    (tmp_path / "ladder.csv").unlink()
+    assert "ladder" not in blocks(tmp_path) and "targets" not in blocks(tmp_path)
+
+
+def test_faults_block_renders_the_table(smoke_results, tmp_path):
+    (tmp_path / "summary.json").write_bytes((smoke_results / "summary.json").read_bytes())
+    (tmp_path / "faults.csv").write_text(
+        "fault,exit_code,message,traceback,files_left,results_unchanged,ok\n"
+        "bad value,2,error: x,False,0,True,True\n"
+    )
+    assert blocks(tmp_path)["faults"].splitlines()[0] == (
+        "| fault | exit_code | message | files_left | results_unchanged |"
+    )
 
 
 def test_source_never_imports_torch():
@@ -53,7 +130,8 @@ def test_source_never_imports_torch():
 )
 def test_never_imports_torch():
     code = (
-        "import sys, tabular_ladder.train, tabular_ladder.predict, tabular_ladder.report;"
-        "assert 'torch' not in sys.modules, 'torch was imported'"
+        "import sys, tabular_ladder.__main__, tabular_ladder.train, tabular_ladder.predict,"
+        " tabular_ladder.report, tabular_ladder.search, tabular_ladder.preflight,"
+        " tabular_ladder.faults; assert 'torch' not in sys.modules, 'torch was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

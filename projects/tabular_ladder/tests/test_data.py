@@ -78,14 +78,27 @@ def test_csv_ok_and_temporal_split(tmp_path):
 @pytest.mark.parametrize(
     "change, overrides, message",
     [
-        (None, {"target": "missing_col"}, "target column 'missing_col' not in data"),
-        (None, {"drop": ["ghost"]}, r"data.drop: column\(s\) \['ghost'\]"),
-        (None, {"time_column": "ghost"}, "data.time_column"),
-        (lambda f: f.assign(y=1), {}, "only one class"),
+        (None, {"target": "missing_col"}, "data.target=missing_col: not in data"),
+        (None, {"drop": ["ghost"]}, r"data.drop=\['ghost'\]: column\(s\) \['ghost'\] not in data"),
+        (None, {"drop": ["y"]}, "would drop the target column 'y'"),
+        (None, {"time_column": "ghost"}, "data.time_column=ghost: not in data"),
+        (None, {"time_column": "colour"}, "data.time_column=colour: does not parse as dates"),
+        (None, {"time_column": "when", "drop": ["when"]}, "is the target or dropped"),
+        (
+            lambda f: f.assign(when=f["when"].where(f.index > 3)),
+            {"time_column": "when"},
+            "data.time_column=when: the column has 4 missing values",
+        ),
+        (lambda f: f.assign(y=1), {}, r"data.target=y: only one class \(1: 200\)"),
         (lambda f: f.assign(y=f["colour"]), {}, "not numeric"),
         (lambda f: f.assign(y=f["y"] * 3), {}, "must be 0/1"),
         (lambda f: f.assign(y=f["y"].where(f.index > 3)), {}, "missing values"),
-        (None, {"target": "colour", "positive_label": "green"}, "never occurs"),
+        (lambda f: f.assign(y=(f.index == 0).astype(int)), {}, "the rarer class has 1 row"),
+        (
+            None,
+            {"target": "colour", "positive_label": "green"},
+            r"data.positive_label='green' never occurs in data.target=colour \(values: ",
+        ),
     ],
 )
 def test_csv_errors_name_the_problem(tmp_path, change, overrides, message):
@@ -99,11 +112,46 @@ def test_csv_errors_name_the_problem(tmp_path, change, overrides, message):
 def test_csv_empty_or_missing_file(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    with pytest.raises(UserInputError, match="is empty"):
+    with pytest.raises(UserInputError, match="data.path=.*: the file is empty"):
         load(DataConfig(source="csv", path=str(empty), target="y"))
     header_only = tmp_path / "header.csv"
     header_only.write_text("x,y\n")
-    with pytest.raises(UserInputError, match="no rows"):
+    with pytest.raises(UserInputError, match="no data rows"):
         load(DataConfig(source="csv", path=str(header_only), target="y"))
-    with pytest.raises(UserInputError, match="not found"):
+    with pytest.raises(UserInputError, match="no such file"):
         load(DataConfig(source="csv", path=str(tmp_path / "nope.csv"), target="y"))
+    with pytest.raises(UserInputError, match="is a folder"):
+        load(DataConfig(source="csv", path=str(tmp_path), target="y"))
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("x,y\nK\xf6ln,1\n".encode("latin-1"))
+    with pytest.raises(UserInputError, match="not UTF-8"):
+        load(DataConfig(source="csv", path=str(latin), target="y"))
+
+
+def test_numeric_time_column_orders_rows(tmp_path):
+    frame = _frame().assign(year=lambda f: 2000 + f.index).sample(frac=1, random_state=0)
+    data = load(DataConfig(source="csv", path=_csv(tmp_path, frame), target="y",
+                           time_column="year", drop=["when"]))  # fmt: skip
+    assert len(data.X_test) == 50 and "year" not in data.X_test
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"path": "my.csv"}, "data.path=my.csv is set but data.source is 'adult'"),
+        ({"target": "label"}, "data.target=label: data.source 'adult' has the fixed value"),
+        ({"positive_label": "yes"}, "data.positive_label=yes: data.source 'adult'"),
+        ({"time_column": "age"}, "data.time_column=age: data.source 'adult' uses its canonical"),
+        ({"drop": ["ghost"]}, r"data.drop=\['ghost'\]: column\(s\) \['ghost'\] not in data"),
+        ({"drop": ["income"]}, "would drop the target column 'income'"),
+    ],
+)
+def test_adult_refuses_keys_it_would_ignore(overrides, message):
+    with pytest.raises(UserInputError, match=message):
+        load(DataConfig(**overrides))
+
+
+def test_adult_accepts_its_own_target_and_drop():
+    data = load(DataConfig(target="income", positive_label=">50K", drop=["fnlwgt"],
+                           max_train_rows=500, max_test_rows=100))  # fmt: skip
+    assert "fnlwgt" not in data.X_train and len(data.X_train) == 500

@@ -16,7 +16,8 @@ HEADLINE = ["adult_test_roc_auc_best", "adult_test_roc_auc_logreg", "adult_best_
 
 
 def test_smoke_run_writes_every_artifact(smoke_run):
-    out, summary = smoke_run
+    run, summary, _, _ = smoke_run
+    out = run / "results"
     assert set(HEADLINE) <= set(summary["headline"])
     for name in ["ladder", "nested_cv", "calibration", "costs", "slices", "confident_errors",
                  "importance", "monotone", "missing_values", "flights", "sampler_curves",
@@ -26,11 +27,12 @@ def test_smoke_run_writes_every_artifact(smoke_run):
                 "importance", "monotone_pdp", "flights_leakage"]:  # fmt: skip
         assert (out / f"{png}.png").stat().st_size < 300_000
     assert summary["data"]["adult"]["rows"] == 48842
-    assert summary["headline"]["wall_seconds"] < 120
+    assert summary["headline"]["wall_seconds"] < 180
+    assert summary["model_dir"] == "model" and (run / "model" / "meta.json").is_file()
 
 
-def test_every_rung_learns(smoke_run):
-    ladder = pd.read_csv(smoke_run[0] / "ladder.csv").set_index("rung")
+def test_every_rung_learns(smoke_results):
+    ladder = pd.read_csv(smoke_results / "ladder.csv").set_index("rung")
     assert list(ladder.index) == ["prior", "rule", "logreg", "knn", "random_forest", "hist_gbm",
                                   "lightgbm_tuned"]  # fmt: skip
     assert ladder.loc["prior", "cv_roc_auc_mean"] == pytest.approx(0.5)
@@ -43,8 +45,8 @@ def test_every_rung_learns(smoke_run):
     assert ladder.loc["logreg", "test_log_loss"] < ladder.loc["prior", "test_log_loss"] - 0.1
 
 
-def test_nested_cv_search_never_sees_outer_test_rows(smoke_run):
-    folds = pd.read_csv(smoke_run[0] / "nested_cv.csv")
+def test_nested_cv_search_never_sees_outer_test_rows(smoke_results):
+    folds = pd.read_csv(smoke_results / "nested_cv.csv")
     assert len(folds) == 2 and (folds["search_saw_test_rows"] == 0).all()
 
 
@@ -78,16 +80,16 @@ def test_optuna_study_resumes(sandbox):
     assert again.params["n_estimators"] >= 10
 
 
-def test_tpe_and_random_curves_are_monotone(smoke_run):
-    curves = pd.read_csv(smoke_run[0] / "sampler_curves.csv").replace(-np.inf, np.nan)
+def test_tpe_and_random_curves_are_monotone(smoke_results):
+    curves = pd.read_csv(smoke_results / "sampler_curves.csv").replace(-np.inf, np.nan)
     for _, group in curves.groupby(["sampler", "seed"]):
         values = group.sort_values("trial")["best"].dropna().to_numpy()
         assert (np.diff(values) >= 0).all()
     assert set(curves["sampler"]) == {"tpe", "random"}
 
 
-def test_calibration_and_costs_are_consistent(smoke_run):
-    out = smoke_run[0]
+def test_calibration_and_costs_are_consistent(smoke_results):
+    out = smoke_results
     calib = pd.read_csv(out / "calibration.csv")
     assert set(calib["calibration"]) == {"uncalibrated", "platt", "isotonic"}
     assert calib["ece_15"].between(0, 0.2).all()

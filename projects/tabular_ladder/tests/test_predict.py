@@ -1,5 +1,6 @@
-"""Deployment: the saved bundle scores a CSV exactly like the in-memory model, and refuses
-input that does not match its schema, naming the column."""
+"""Deployment: the saved bundle in a complete run folder scores a CSV exactly like the in-memory
+model, and refuses input that does not match its schema (naming the column), a file that is not
+text, an --output that is a folder, and a folder that is not a complete run."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from mlcraft.calibration import calibrate_prefit
 from mlcraft.cli import run_cli
 from mlcraft.errors import UserInputError
+from mlcraft.runs import open_run
 from tabular_ladder.__main__ import main
 from tabular_ladder.bundle import load_bundle, save_bundle
 from tabular_ladder.config import DataConfig
@@ -26,17 +28,19 @@ def bundle_dir(tmp_path_factory):
         X.iloc[:1000], y[:1000]
     )
     calibrated = calibrate_prefit(model, X.iloc[1000:], y[1000:], "isotonic")
-    folder = tmp_path_factory.mktemp("model") / "model"
-    save_bundle(folder, calibrated, X.head(), 0.2, data.sha256, {"cost_fn": 5, "cost_fp": 1})
-    return folder, calibrated, data
+    run_dir = tmp_path_factory.mktemp("runs") / "train-test"
+    with open_run("tabular_ladder", "train", None, run_dir) as run:  # a complete run folder
+        save_bundle(run.model, calibrated, X.head(), 0.2, data.sha256, {"cost_fn": 5, "cost_fp": 1})
+    return run_dir, calibrated, data
 
 
 def test_round_trip_matches_in_memory_model(bundle_dir, tmp_path, capsys):
-    folder, calibrated, data = bundle_dir
+    run_dir, calibrated, data = bundle_dir
+    folder = run_dir / "model"
     source = tmp_path / "in.csv"
     data.X_test.assign(extra_column=1).to_csv(source, index=False)  # extra columns are ignored
     out = tmp_path / "out.csv"
-    assert main(["predict", "--model", str(folder.parent), "--input", str(source),
+    assert main(["predict", "--model", str(run_dir), "--input", str(source),
                  "--output", str(out)]) == 0  # fmt: skip
     scored = pd.read_csv(out)
     expected = calibrated.predict_proba(data.X_test)[:, 1]
@@ -48,9 +52,12 @@ def test_round_trip_matches_in_memory_model(bundle_dir, tmp_path, capsys):
     assert [c["name"] for c in meta["schema"]] == list(data.X_train.columns)
 
 
-def _run_predict(folder, frame, tmp_path, capsys):
-    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
-    frame.to_csv(source, index=False)
+def _run_predict(folder, frame, tmp_path, capsys, out=None):
+    source, out = tmp_path / "in.csv", out or tmp_path / "out.csv"
+    if isinstance(frame, bytes):
+        source.write_bytes(frame)
+    else:
+        frame.to_csv(source, index=False)
     code = run_cli(main, ["predict", "--model", str(folder), "--input", str(source),
                           "--output", str(out)])  # fmt: skip
     return code, capsys.readouterr().err, out
@@ -70,11 +77,39 @@ def test_mistyped_column_is_refused_by_name(bundle_dir, tmp_path, capsys):
     assert code == 2 and "'hours-per-week' must be numeric" in err and not out.exists()
 
 
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    return lines[0]
+
+
+def test_binary_input_is_one_line(bundle_dir, tmp_path, capsys):
+    blob = b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe" * 50
+    code, err, out = _run_predict(bundle_dir[0], blob, tmp_path, capsys)
+    assert code == 2 and "--input=" in _one_line(err) and "not UTF-8" in err
+    assert not out.exists()
+
+
+def test_output_folder_is_one_line(bundle_dir, tmp_path, capsys):
+    code, err, _ = _run_predict(bundle_dir[0], bundle_dir[2].X_test, tmp_path, capsys, tmp_path)
+    assert code == 2 and "--output=" in _one_line(err) and "is a folder" in err
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda run: run.parent / "nope", "no such run folder"),
+    (lambda run: run / "model", "not a complete run folder"),  # the model/ folder, not the run
+    (lambda run: run.parent, "not a complete run folder"),
+])  # fmt: skip
+def test_model_must_be_a_complete_run(bundle_dir, tmp_path, capsys, make, message):
+    code, err, out = _run_predict(make(bundle_dir[0]), bundle_dir[2].X_test, tmp_path, capsys)
+    assert code == 2 and message in _one_line(err) and not out.exists()
+
+
 def test_incomplete_bundle_is_refused(tmp_path):
     with pytest.raises(UserInputError, match="not a complete model bundle"):
         load_bundle(tmp_path)
 
 
 def test_bundle_loads_only_allow_listed_types(bundle_dir):
-    bundle = load_bundle(bundle_dir[0])
+    bundle = load_bundle(bundle_dir[0] / "model")
     assert type(bundle.prep).__module__.startswith("sklearn.")

@@ -1,73 +1,101 @@
-"""CLI: python -m tabular_ladder train|search|evaluate|predict|report."""
+"""CLI (mlcraft's shared verbs):
+
+    python -m tabular_ladder train|search --config X.yaml [--set k=v ...] [--run-dir DIR]
+    python -m tabular_ladder evaluate --config X.yaml --model RUN [--run-dir DIR]
+    python -m tabular_ladder predict --model RUN --input in.csv --output out.csv
+    python -m tabular_ladder report [--results DIR] [--readme FILE]
+    python -m tabular_ladder publish [--run-dir RUN]
+
+train, search and evaluate pass pre-flight (tabular_ladder.preflight) and then write only into
+their own run folder runs/tabular_ladder/<run-id>/; only `publish` changes results/.
+"""
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
+from pathlib import Path
 
 # Idle OpenMP threads sleep instead of spinning (before LightGBM loads): on a shared machine
 # spinning threads steal the cores the working ones need.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from mlcraft.cli import run_cli
-from mlcraft.config import load_config
+from mlcraft import cli  # noqa: E402 - after the OpenMP setting
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tabular_ladder", description=__doc__)
-    verbs = parser.add_subparsers(dest="verb", required=True)
-    for verb, text in [
-        ("train", "the full run: ladder, tuning, analyses, results/ and a model bundle"),
-        ("search", "only the Optuna search (a named study resumes where it stopped)"),
-        ("evaluate", "score a saved model bundle on the configured data's test split"),
-    ]:
-        sub = verbs.add_parser(verb, help=text)
-        sub.add_argument("--config", required=True)
-        sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-        if verb == "evaluate":
-            sub.add_argument("--model", required=True, help="run dir or its model/ folder")
-    predict = verbs.add_parser("predict", help="score a CSV with a saved model bundle")
-    predict.add_argument("--model", required=True, help="run dir or its model/ folder")
-    predict.add_argument("--input", required=True)
-    predict.add_argument("--output", required=True)
-    verbs.add_parser("report", help="render README tables from results/")
-    return parser
+def _load(path, overrides):
+    from tabular_ladder.config import load
+
+    return load(path, overrides)
+
+
+def _preflight(config, args):
+    from tabular_ladder.preflight import preflight
+
+    return preflight(config, args)  # the loaded Dataset, reused by the handler
+
+
+def _train(config, run, args):
+    import json
+
+    from tabular_ladder.train import train
+
+    summary = train(config, run, args.checked)
+    print(json.dumps(summary["headline"], indent=2))
+
+
+def _search(config, run, args):
+    from tabular_ladder.search import search
+
+    search(config, run, args.checked)
+
+
+def _evaluate(config, run, args):
+    from tabular_ladder.search import evaluate_verb
+
+    evaluate_verb(config, run, args)
+
+
+def _predict(args):
+    from tabular_ladder.predict import predict_verb
+
+    return predict_verb(args)
+
+
+def _blocks(results):
+    from tabular_ladder.report import blocks
+
+    return blocks(results)
+
+
+def _expected_bytes() -> int:
+    from tabular_ladder.preflight import EXPECTED_BYTES
+
+    return EXPECTED_BYTES
+
+
+PROJECT = cli.Project(
+    name="tabular_ladder",
+    project_dir=PROJECT_DIR,
+    load_config=_load,
+    train=_train,
+    blocks=_blocks,
+    predict=_predict,
+    search=_search,
+    evaluate=_evaluate,
+    preflight=_preflight,
+    expected_bytes=_expected_bytes(),
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.verb == "predict":
-        from tabular_ladder.predict import predict_csv
+    return cli.main(PROJECT, argv)
 
-        rows = predict_csv(args.model, args.input, args.output)
-        print(f"wrote {rows} predictions to {args.output}")
-        return 0
-    if args.verb == "report":
-        from tabular_ladder.report import render
 
-        changed = render()
-        print(f"README blocks updated: {changed or 'none (already current)'}")
-        return 0
-    from tabular_ladder.config import TrainConfig
-
-    config = load_config(args.config, TrainConfig, args.set)
-    if args.verb == "train":
-        from tabular_ladder.train import train
-
-        summary = train(config)
-        print(json.dumps(summary["headline"], indent=2))
-    elif args.verb == "search":
-        from tabular_ladder.search import search
-
-        print(json.dumps(search(config), indent=2))
-    else:
-        from tabular_ladder.search import evaluate_bundle
-
-        print(json.dumps(evaluate_bundle(config, args.model), indent=2))
-    return 0
+def console() -> None:
+    cli.console(main)
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    console()

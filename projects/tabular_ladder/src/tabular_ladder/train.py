@@ -1,5 +1,7 @@
 """The reference run: data -> ladder -> tuned LightGBM -> calibration, costs, slices, studies ->
-flights leakage study -> deployable bundle -> results/ (summary.json, tables, plots).
+flights leakage study -> deployable bundle, all written into one run folder (mlcraft.runs):
+tables, plots and summary.json in run.results, the bundle in run.model. Only `publish` turns a
+complete reference run into the project's results/.
 
 No decision (hyperparameters, thresholds, calibration maps, the choice of best rung) reads the
 test set; it is scored only to report finished models.
@@ -7,6 +9,7 @@ test set; it is scored only to report finished models.
 
 from __future__ import annotations
 
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -15,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from mlcraft.config import config_to_dict
-from mlcraft.files import atomic_write_text, default_runs_dir, new_run_dir
-from mlcraft.reporting import markdown_table, slice_table
+from mlcraft.reporting import slice_table, write_table
+from mlcraft.runs import Run
 from mlcraft.seeding import seed_everything
 from mlcraft.stats import paired_bootstrap_diff
 from mlcraft.tracking import TrackedRun
@@ -38,6 +41,7 @@ from tabular_ladder.evaluate import (
     test_report,
 )
 from tabular_ladder.models import build_rung, describe_rule, lightgbm_pipeline
+from tabular_ladder.preflight import check_analyses
 
 PROJECT = "tabular_ladder"
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -47,56 +51,52 @@ def log(message: str, start: float) -> None:
     print(f"[{time.time() - start:6.1f}s] {message}", flush=True)
 
 
-def output_dirs(config: TrainConfig) -> tuple[Path, Path]:
-    """(results dir, model dir). The reference run writes projects/tabular_ladder/results;
-    output: null writes a fresh runs/smoke/tabular_ladder/<run> folder (never results/)."""
-    if config.output is None:
-        results = new_run_dir(default_runs_dir() / "smoke" / PROJECT, "train")
-        return results, results / "model"
-    results = Path(config.output)
-    results = results if results.is_absolute() else PROJECT_DIR / results
-    results.mkdir(parents=True, exist_ok=True)
-    return results, new_run_dir(default_runs_dir() / PROJECT, "train") / "model"
+def write(folder: Path, name: str, frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    return write_table(folder, name, frame, digits=digits)
 
 
-class Tables:
-    """Each table as CSV (for the report) and markdown (for a reader browsing results/)."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-
-    def write(self, name: str, frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
-        atomic_write_text(self.folder / f"{name}.csv", frame.to_csv(index=False))
-        atomic_write_text(self.folder / f"{name}.md", markdown_table(frame, digits=digits) + "\n")
-        return frame
-
-
-def train(config: TrainConfig) -> dict[str, Any]:
+def train(config: TrainConfig, run: Run, data: Dataset | None = None) -> dict[str, Any]:
+    """The whole run, written only into `run` (tables and plots in run.results, the bundle in
+    run.model). `data` is what pre-flight loaded; loaded here when called without it."""
     start = time.time()
     seed = config.seed
     seed_everything(seed)
-    results_dir, model_dir = output_dirs(config)
-    tables = Tables(results_dir)
-    data = load(config.data)
+    data = data if data is not None else load(config.data)
+    check_analyses(
+        config, data
+    )  # pre-flight made it already; cheap, and train() may be called alone
     log(f"data {data.name}: train {len(data.X_train):,}, test {len(data.X_test):,}", start)
-    with TrackedRun(PROJECT, config_to_dict(config), seed, results_dir) as run:
+    with TrackedRun(PROJECT, config_to_dict(config), seed, run_folder=run) as tracked:
         for name, (path, rows) in data.files.items():
-            run.add_data_file(name, path, rows)
+            tracked.add_data_file(name, path, rows)
         # OpenMP/BLAS pools (HistGradientBoosting, numpy) get the same core budget as LightGBM.
         with threadpool_limits(limits=config.n_jobs):
-            headline, extra = run_all(config, data, results_dir, model_dir, tables, run, start)
+            headline, extra = run_all(config, data, run, tracked, start)
+        if config.faults:
+            extra["faults"] = fault_drills(run)
+            log("fault drills done", start)
         headline["wall_seconds"] = round(time.time() - start, 1)
-        summary = run.write_summary(headline, extra)
-    log(f"done: {results_dir}", start)
+        summary = tracked.write_summary(headline, extra)
+    log(f"done: {run.run_id}", start)
     return summary
 
 
-def run_all(config, data: Dataset, results_dir, model_dir, tables, run, start):
+def fault_drills(run: Run) -> dict[str, int]:
+    """The project's fault drills through the real CLI, each in a scratch folder; faults.csv."""
+    from tabular_ladder.faults import run_faults
+
+    with tempfile.TemporaryDirectory(prefix="tabular_ladder-faults-") as scratch:
+        frame = run_faults(Path(scratch))
+    write(run.results, "faults", frame)
+    return {"drills": len(frame), "ok": int(frame["ok"].sum())}
+
+
+def run_all(config, data: Dataset, run: Run, tracked: TrackedRun, start: float):
     seed, n_jobs, a = config.seed, config.n_jobs, config.analyses
     X, y, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
     numeric, categorical = data.numeric, data.categorical
-    run_name = model_dir.parent.name
-    base = config.search.study_name or f"{PROJECT}-{data.name}-{run_name}"
+    results_dir, model_dir = run.results, run.model
+    base = config.search.study_name or f"{PROJECT}-{data.name}-{run.run_id}"
     trials = 0
 
     # 1. Hyperparameter search: TPE vs random over seeds; the final study extends TPE (resume).
@@ -104,7 +104,7 @@ def run_all(config, data: Dataset, results_dir, model_dir, tables, run, start):
         X, y, numeric, categorical, config.search, base, n_jobs
     )
     trials += n
-    tables.write("sampler_curves", curves)
+    write(results_dir, "sampler_curves", curves)
     tuning.plot_sampler_curves(curves, results_dir / "tpe_vs_random.png")
     final = tuning.tune(X, y, numeric, categorical, config.search, f"{base}-tpe-s{seed}",
                         config.search.n_trials, "tpe", seed, n_jobs)  # fmt: skip
@@ -120,7 +120,7 @@ def run_all(config, data: Dataset, results_dir, model_dir, tables, run, start):
             folds, n = tuning.nested_cv(X, y, numeric, categorical, config.search, f"{base}-nested",
                                         seed, n_jobs)  # fmt: skip
             trials += n
-            tables.write("nested_cv", folds)
+            write(results_dir, "nested_cv", folds)
             cv = summarise_folds(folds)
         else:
             cv = cross_validate(
@@ -153,7 +153,7 @@ def run_all(config, data: Dataset, results_dir, model_dir, tables, run, start):
         probs[row["rung"]] = positive_proba(model, X_test)
         row.update(test_report(y_test, probs[row["rung"]], a.n_boot, seed))
         row["latency_ms_per_1000"] = latency_ms_per_1000(model, X_test, config.ladder.latency_rows)
-    ladder = tables.write("ladder", pd.DataFrame(rows))
+    ladder = write(results_dir, "ladder", pd.DataFrame(rows))
     best = ladder.loc[ladder["cv_roc_auc_mean"].idxmax(), "rung"]  # chosen by CV, not by test
     headline: dict[str, Any] = {
         "adult_best_model": best,
@@ -170,14 +170,14 @@ def run_all(config, data: Dataset, results_dir, model_dir, tables, run, start):
         if "lightgbm_tuned" in probs:
             diff = paired_bootstrap_diff(roc_auc_score, y_test, probs["lightgbm_tuned"],
                                          probs["logreg"], n_boot=a.n_boot, seed=seed)  # fmt: skip
-            tables.write("lightgbm_vs_logreg", pd.DataFrame([diff]))
+            write(results_dir, "lightgbm_vs_logreg", pd.DataFrame([diff]))
             headline["adult_auc_gain_over_logreg"] = diff["diff"]
             headline["adult_auc_gain_over_logreg_lo"] = diff["lo"]
     log("ladder scored on test", start)
 
     # 4. Calibration.
     calib, calibrated = calibration_study(cal_models, X_cal, y_cal, X_test, y_test, results_dir)
-    tables.write("calibration", calib)
+    write(results_dir, "calibration", calib)
     method = a.deploy_calibration
     if method == "auto":  # chosen on calibration rows only
         cv_losses = choose_method(lgbm_fit, X_cal, y_cal, seed)
@@ -227,14 +227,14 @@ def run_all(config, data: Dataset, results_dir, model_dir, tables, run, start):
             "calibrated, TunedThresholdClassifierCV", y_test, p_cal, threshold, a.cost_fn, a.cost_fp
         ),  # fmt: skip
     ]
-    cost_table = tables.write("costs", pd.DataFrame(policies))
+    cost_table = write(results_dir, "costs", pd.DataFrame(policies))
     headline["adult_cost_threshold"] = threshold
     headline["adult_expected_cost_tuned"] = float(cost_table["expected_cost"].iloc[-1])
     headline["adult_expected_cost_default"] = float(cost_table["expected_cost"].iloc[2])
     if a.oversampling:
         greedy = lightgbm_pipeline(numeric, categorical, {"num_leaves": 127, "min_child_samples": 1,
                                    "n_estimators": 150}, seed, n_jobs)  # fmt: skip
-        tables.write("oversampling", costs.oversampling_study(greedy, X, y, X_test, y_test,
+        write(results_dir, "oversampling", costs.oversampling_study(greedy, X, y, X_test, y_test,
                                                              a.study_folds, seed))  # fmt: skip
     log(f"costs done (threshold {threshold:.3f})", start)
 
@@ -253,7 +253,7 @@ def run_all(config, data: Dataset, results_dir, model_dir, tables, run, start):
             for by in a.slices
         ]
     if slices:
-        tables.write("slices", pd.concat(slices, ignore_index=True))
+        write(results_dir, "slices", pd.concat(slices, ignore_index=True))
     errors = X_test.copy()
     errors["label"], errors["probability"] = y_test, p_cal
     wrong = errors[(errors["probability"] >= threshold) != (errors["label"] == 1)]
@@ -261,26 +261,27 @@ def run_all(config, data: Dataset, results_dir, model_dir, tables, run, start):
         wrong[wrong["label"] == 0].nlargest(a.n_errors, "probability").assign(error="false positive"),
         wrong[wrong["label"] == 1].nsmallest(a.n_errors, "probability").assign(error="false negative"),
     ])  # fmt: skip
-    tables.write("confident_errors", confident.reset_index(names="test_row"))
+    if not confident.empty:  # a model without errors at this threshold has no table
+        write(results_dir, "confident_errors", confident.reset_index(names="test_row"))
     log("slices and errors done", start)
 
     # 7. Studies of the boosted model (training data / CV; the monotone test AUC is reported).
     if a.importance:
         importance = boosting.importance_table(lgbm_fit, X_cal, y_cal, seed)
-        tables.write("importance", importance)
+        write(results_dir, "importance", importance)
         boosting.plot_importance(importance, results_dir / "importance.png")
-    monotone = {k: v for k, v in a.monotone.items() if k in numeric}
+    monotone = a.monotone  # pre-flight checked: numeric feature columns
     if monotone:
-        tables.write("monotone", boosting.monotone_study(
+        write(results_dir, "monotone", boosting.monotone_study(
             X, y, X_test, y_test, numeric, categorical, params, monotone, a.study_folds,
             seed, n_jobs, results_dir / "monotone_pdp.png"))  # fmt: skip
     if a.missing_values:
-        tables.write("missing_values", boosting.missing_values_study(
+        write(results_dir, "missing_values", boosting.missing_values_study(
             X, y, numeric, categorical, params, a.study_folds, seed, n_jobs))  # fmt: skip
     if a.depth_lr_grid:
         grid = boosting.depth_lr_grid(X, y, numeric, categorical, [2, 4, 6, 8],
                                       [0.01, 0.03, 0.1, 0.3], a.study_folds, seed, n_jobs)  # fmt: skip
-        tables.write("depth_lr_grid", grid)
+        write(results_dir, "depth_lr_grid", grid)
         boosting.plot_heatmap(grid, results_dir / "depth_lr_heatmap.png", 200)
     log("boosting studies done", start)
 
@@ -288,8 +289,8 @@ def run_all(config, data: Dataset, results_dir, model_dir, tables, run, start):
     if config.flights.enabled:
         frame, files = flights.load_flights()
         for name, (path, n_rows) in files.items():
-            run.add_data_file(name, path, n_rows)
-        leak = tables.write("flights", flights.leakage_study(frame, config.flights, a.n_boot, seed,
+            tracked.add_data_file(name, path, n_rows)
+        leak = write(results_dir, "flights", flights.leakage_study(frame, config.flights, a.n_boot, seed,
                                                              n_jobs))  # fmt: skip
         flights.plot_leakage(leak, results_dir / "flights_leakage.png")
         pick = leak.set_index(["split", "features"])["test_roc_auc"]
@@ -302,10 +303,11 @@ def run_all(config, data: Dataset, results_dir, model_dir, tables, run, start):
 
     # 9. The deployable bundle.
     save_bundle(model_dir, deploy, X.head(5), threshold, data.sha256,
-                {"data": data.name, "run_dir": str(model_dir.parent),
+                {"data": data.name, "run_id": run.run_id,
                  "cost_fn": a.cost_fn, "cost_fp": a.cost_fp, "params": params})  # fmt: skip
     headline["optuna_trials"] = trials
-    extra = {"model_dir": str(model_dir), "best_params": params, "data_stats": data_stats(data)}
+    # Paths relative to the run folder: the staging folder is renamed when the run completes.
+    extra = {"model_dir": "model", "best_params": params, "data_stats": data_stats(data)}
     return headline, extra
 
 

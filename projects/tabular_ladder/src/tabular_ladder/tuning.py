@@ -1,8 +1,9 @@
 """LightGBM tuned with Optuna: the search, nested CV around it, and TPE vs random search.
 
 One search = one Optuna study over an inner holdout (early stopping + LightGBMPruningCallback on
-validation AUC). Studies live in mlcraft's storage (runs/optuna.db by default), so a killed search
-resumes: asking a study for n trials only runs the ones it does not have yet.
+validation AUC). Studies live in mlcraft's storage (runs/optuna.db by default) and run through
+mlcraft.search.run_study, so a killed search resumes (the dead worker's trial is retried) and
+several workers can share one study without exceeding its budget of finished trials.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 import optuna
 import pandas as pd
 from lightgbm import LGBMClassifier, early_stopping
-from mlcraft.search import create_study, finished_trials
+from mlcraft.search import create_study, finished_trials, run_study
 from optuna_integration import LightGBMPruningCallback
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
@@ -60,8 +61,10 @@ def tune(
     sampler: str = "tpe",
     seed: int = 0,
     n_jobs: int = 2,
+    callbacks: list | None = None,
 ) -> SearchResult:
-    """Search LightGBM params on X only (an inner holdout of it); resumes a stored study."""
+    """Search LightGBM params on X only (an inner holdout of it) until the study holds n_trials
+    finished trials; resumes a stored study. callbacks(study, trial) run after every trial."""
     fit_idx, valid_idx = train_test_split(
         np.arange(len(X)), test_size=config.valid_fraction, stratify=y, random_state=seed
     )
@@ -100,14 +103,12 @@ def tune(
     study = create_study(
         study_name, storage=config.storage, sampler={"name": sampler}, pruner=pruner, seed=seed
     )
-    remaining = max(0, n_trials - len(finished_trials(study)))
-    if remaining:
-        study.optimize(objective, n_trials=remaining)
+    new_trials = run_study(study, objective, n_trials, callbacks=callbacks)
     best = study.best_trial
     # Refit on all of X: scale the early-stopped round count up to the larger training set.
     rounds = int(round(best.user_attrs["best_iteration"] / (1 - config.valid_fraction)))
     params = {**best.params, "subsample_freq": 1, "n_estimators": max(rounds, 10)}
-    return SearchResult(study, params, remaining, list(X.index))
+    return SearchResult(study, params, new_trials, list(X.index))
 
 
 Search = Callable[..., SearchResult]
@@ -143,9 +144,10 @@ def nested_cv(
 
 
 def best_so_far(study: optuna.Study, n_trials: int) -> np.ndarray:
-    """Best validation AUC after each of the first n trials (pruned trials keep the best)."""
+    """Best validation AUC after each of the first n finished trials (pruned trials keep the
+    best; failed trials, e.g. of a killed worker or over the budget, are not trials of the curve)."""
     values, best = [], -np.inf
-    for trial in sorted(study.trials, key=lambda t: t.number)[:n_trials]:
+    for trial in sorted(finished_trials(study), key=lambda t: t.number)[:n_trials]:
         if trial.state == optuna.trial.TrialState.COMPLETE and trial.value is not None:
             best = max(best, trial.value)
         values.append(best)

@@ -1,0 +1,151 @@
+"""Fault drills: run by tests/test_faults.py and, with `faults: true`, at the end of the reference
+run (results/faults.csv). Each runs the real CLI on configs/smoke.yaml in a scratch folder and
+must end with a one-line message and exit 2 (or be killed and then recover), leave nothing behind
+outside complete run folders, and leave results/ and the README untouched."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from mlcraft.faults import Fault, drill, leftovers, problems
+
+PROJECT = "tabular_ladder"
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+SMOKE = ["train", "--config", "configs/smoke.yaml"]
+# Enough trials that the search is still going when the first trial's table appears.
+SEARCH = ["search", "--config", "configs/smoke.yaml", "--set", "search.n_trials=8"]
+# The smoke train on your own CSV: no Adult slices, monotone keys or flights study.
+CSV = [*SMOKE, "--set", "data.source=csv", "data.target=y", "analyses.slices=[]",
+       "analyses.monotone={}", "flights.enabled=false"]  # fmt: skip
+
+
+def good_csv(rows: int = 120) -> bytes:
+    """A small valid data set: a numeric and a text feature, a date, a 0/1 target."""
+    lines = ["x,colour,when,y"]
+    for i in range(rows):
+        colour = ("red", "blue", "green")[i % 3]
+        lines.append(f"{(i * 37) % 101 / 10},{colour},2024-01-{i % 28 + 1:02d},{int(i % 4 == 0)}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def _write(name: str, content: bytes):
+    def setup(scratch: Path) -> None:
+        (scratch / name).write_bytes(content)
+
+    return setup
+
+
+def _fake_run(scratch: Path) -> None:
+    """A folder that passes the cheap run-folder check (complete, bundle files present) and an
+    input that is not text: predict must stop at the input, before loading any model."""
+    model = scratch / "run" / "model"
+    model.mkdir(parents=True)
+    (scratch / "run" / "run.json").write_text(json.dumps({"status": "complete", "verb": "train"}))
+    for name in ("prep.skops", "model.txt", "calibrator.skops", "meta.json"):
+        (model / name).write_bytes(b"x")
+    (scratch / "blob.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\xfd" * 20)
+    (scratch / "good.csv").write_bytes(good_csv())
+
+
+PREDICT = ["predict", "--model", "{scratch}/run", "--input", "{scratch}/good.csv"]
+
+FAULTS = [
+    Fault("killed mid-train, then rerun", SMOKE, then=SMOKE,
+          kill_when="tabular_ladder/*.partial/results/sampler_curves.csv"),
+    Fault("killed mid-search, then resumed", SEARCH, then=SEARCH,
+          kill_when="tabular_ladder/*.partial/results/search_trials.csv"),
+    Fault("read-only output", [*SMOKE, "--run-dir", "{mount}/run"], mount="read_only",
+          message="not writable"),
+    Fault("full disk", [*SMOKE, "--run-dir", "{mount}/run"], mount="full", message="MB free"),
+    Fault("run dir under a file", [*SMOKE, "--run-dir", "{scratch}/afile/run"],
+          setup=_write("afile", b"x"), message="is a file"),
+    Fault("old output key", [*SMOKE, "--set", "output=results"],
+          message="unknown config key 'output'"),
+    Fault("bad value", [*SMOKE, "--set", "data.test_fraction=2"], message="data.test_fraction"),
+    Fault("unknown slice column", [*SMOKE, "--set", "analyses.slices=[gender,region]"],
+          message="analyses.slices: 'region'"),
+    Fault("data.path with source adult", [*SMOKE, "--set", "data.path={scratch}/good.csv"],
+          setup=_write("good.csv", good_csv()), message="data.source"),
+    Fault("missing data file", [*CSV, "--set", "data.path={scratch}/nope.csv"],
+          message="no such file"),
+    Fault("folder given as data file", [*CSV, "--set", "data.path={scratch}"],
+          message="is a folder"),
+    Fault("empty data file", [*CSV, "--set", "data.path={scratch}/empty.csv"],
+          setup=_write("empty.csv", b""), message="empty"),
+    Fault("non-UTF-8 data file", [*CSV, "--set", "data.path={scratch}/latin1.csv"],
+          setup=_write("latin1.csv", "x,city,y\n1,K\xf6ln,0\n2,Z\xfcrich,1\n".encode("latin-1")),
+          message="not UTF-8"),
+    Fault("unknown target column", [*CSV, "--set", "data.path={scratch}/good.csv",
+          "data.target=label"], setup=_write("good.csv", good_csv()), message="data.target=label"),
+    Fault("one-class target", [*CSV, "--set", "data.path={scratch}/one.csv"],
+          setup=_write("one.csv", b"x,y\n1,1\n2,1\n3,1\n4,1\n"), message="only one class"),
+    Fault("positive label never occurs", [*CSV, "--set", "data.path={scratch}/good.csv",
+          "data.target=colour", "data.positive_label=yes"], setup=_write("good.csv", good_csv()),
+          message="data.positive_label='yes'"),
+    Fault("time column that is not a date", [*CSV, "--set", "data.path={scratch}/good.csv",
+          "data.time_column=colour"], setup=_write("good.csv", good_csv()),
+          message="does not parse as dates"),
+    Fault("evaluate a folder that is not a run", ["evaluate", "--config", "configs/smoke.yaml",
+          "--model", "{scratch}"], message="not a complete run folder"),
+    Fault("predict with a missing model", ["predict", "--model", "{scratch}/nope", "--input",
+          "{scratch}/good.csv", "--output", "{scratch}/out.csv"], message="no such run folder"),
+    Fault("predict on a binary input", [*PREDICT[:4], "{scratch}/blob.csv", "--output",
+          "{scratch}/out.csv"], setup=_fake_run, message="not UTF-8"),
+    Fault("predict --output is a folder", [*PREDICT, "--output", "{scratch}"], setup=_fake_run,
+          message="is a folder"),
+]  # fmt: skip
+
+
+def outside_runs(runs: Path) -> list[Path]:
+    """mlcraft.faults.leftovers, less MLflow's artifact store: TrackedRun keeps artifacts in
+    runs/mlartifacts/ beside runs/mlflow.db, which leftovers() takes for a project folder, so
+    every drill in which a run completes (the `then` of a kill) would count them."""
+    return [p for p in leftovers(runs) if p.relative_to(runs).parts[0] != "mlartifacts"]
+
+
+_STORE: list[Path] = []
+
+
+def empty_mlflow_store() -> Path:
+    """An MLflow store with its tables already made (once per process). After each drill,
+    mlcraft.faults asks the scratch store for RUNNING runs, and on a scratch folder without a
+    store that first creates one and migrates its schema: seconds per drill, most of a
+    pre-flight drill's time. A drill starts from a copy of this store instead, like a user's
+    runs/ that has been used before."""
+    if not _STORE or not _STORE[0].is_file():
+        from mlflow.tracking import MlflowClient
+
+        folder = Path(tempfile.mkdtemp(prefix="tabular_ladder-mlflow-"))
+        atexit.register(shutil.rmtree, folder, True)
+        MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
+        _STORE[:] = [folder / "mlflow.db"]
+    return _STORE[0]
+
+
+def run_fault(fault: Fault, scratch: Path) -> dict:
+    """One drill (mlcraft.faults.drill) with files_left counted by outside_runs, starting from
+    a runs/ folder that holds an empty MLflow store."""
+    (scratch / "runs").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(empty_mlflow_store(), scratch / "runs" / "mlflow.db")
+    row = drill(PROJECT, PROJECT_DIR, fault, scratch)
+    if not row.get("skipped"):
+        row["files_left"] = len(outside_runs(scratch / "runs"))
+    return row
+
+
+def run_faults(scratch: Path, faults: list[Fault] = FAULTS) -> pd.DataFrame:
+    """Every drill in its own scratch folder: the faults table (mlcraft.faults.run_drills)."""
+    rows = []
+    for i, fault in enumerate(faults):
+        row = run_fault(fault, scratch / f"{i:02d}")
+        row.pop("stderr")
+        row["ok"] = not problems(row, fault)
+        rows.append(row)
+        print(f"fault drill {fault.name}: exit {row['exit_code']}, ok={row['ok']}", flush=True)
+    return pd.DataFrame(rows)
