@@ -30,6 +30,13 @@ def _isolated_mlflow(tmp_path_factory):
         yield
 
 
+@pytest.fixture
+def scratch_runs(tmp_path, monkeypatch):
+    """Run folders in a scratch folder (MLCRAFT_RUNS_DIR): tests never touch the repo's runs/."""
+    monkeypatch.setenv("MLCRAFT_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
 @pytest.fixture(scope="session")
 def reference_run(tmp_path_factory):
     """One uninterrupted tiny run, shared by the determinism and resume tests."""

@@ -57,3 +57,53 @@ def test_bad_inputs_are_clear_errors(tmp_path):
         data.EpochSampler(100, 10, seed=0, world_size=3)
     with pytest.raises(UserInputError, match="exceeds"):
         data.EpochSampler(5, 10, seed=0)
+
+
+def _npz(path, **arrays):
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def test_your_own_images_as_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (60, 12, 12), dtype=np.uint8)
+    y = np.array(["ok", "crack", "ok"] * 20)
+    groups = np.array(["a", "b"] * 30)
+    path = _npz(tmp_path / "mine.npz", x=x, y=y, g=groups)
+    split = data.load(DataConfig(name="npz", path=path, group_key="g"))
+    assert split.classes == ["crack", "ok"] and split.x_train.shape[1:] == (12, 12)
+    assert len(split.y_train) + len(split.y_test) == 60 and len(split.y_test) == 15
+    assert set(split.test_groups) == {"a", "b"}
+    assert len(split.files["npz"]["sha256"]) == 64
+
+
+@pytest.mark.parametrize(
+    ("arrays", "overrides", "message"),
+    [
+        ({"x": np.zeros((10, 4, 4), np.uint8), "y": np.ones(10, int)}, {}, "one class only"),
+        ({"x": np.zeros((10, 4, 4), np.uint8), "y": np.arange(10) % 2}, {"y_key": "label"},
+         "data.y_key=label: no such array"),
+        ({"x": np.zeros((10, 4, 4), np.float32), "y": np.arange(10) % 2}, {},
+         "data.x_key=x: expected uint8"),
+        ({"x": np.zeros((10, 4, 4), np.uint8), "y": np.arange(9) % 2}, {},
+         "one value per image"),
+        ({"x": np.zeros((10, 4, 4), np.uint8), "y": np.array([0] * 9 + [1])}, {},
+         "cannot split"),
+    ],
+)  # fmt: skip
+def test_npz_problems_are_one_line_naming_the_key(tmp_path, arrays, overrides, message):
+    path = _npz(tmp_path / "d.npz", **arrays)
+    with pytest.raises(UserInputError, match=message):
+        data.load(DataConfig(name="npz", path=path, **overrides))
+
+
+def test_npz_file_problems(tmp_path):
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip file at all")
+    np.save(tmp_path / "one.npy", np.zeros(3))
+    cases = [(None, "data.path: required"), (tmp_path / "nope.npz", "no such file"),
+             (tmp_path, "is a folder"), (tmp_path / "empty.npz", "empty"),
+             (tmp_path / "junk.npz", "not a NumPy .npz"), (tmp_path / "one.npy", "single .npy")]  # fmt: skip
+    for path, message in cases:
+        with pytest.raises(UserInputError, match=message):
+            data.load(DataConfig(name="npz", path=None if path is None else str(path)))

@@ -2,8 +2,9 @@
 
 A resumable checkpoint must hold every piece of state that changes what the next step computes:
 weights and BatchNorm buffers, optimizer (momentum buffers), LR scheduler, grad scaler, the three
-global RNGs (Python, NumPy, torch) and the sampler's position. Missing any one of them gives a
-different model, silently; tests/test_resume.py proves each is needed.
+global RNGs (Python, NumPy, torch) and the sampler's position; and everything the run records: the
+per-epoch history and the running sums of the epoch under way. Missing any one of them gives a
+different model or a different record, silently; tests/test_resume.py proves each is needed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ import torch
 from mlcraft.errors import UserInputError
 from mlcraft.files import atomic_write_bytes
 
-STATE_KEYS = ("python_rng", "numpy_rng", "torch_rng", "sampler", "optimizer", "scheduler", "scaler")
+STATE_KEYS = (
+    "python_rng", "numpy_rng", "torch_rng", "sampler", "optimizer", "scheduler", "scaler", "history",
+)  # fmt: skip
 
 
 def save(path: str | Path, state: dict[str, Any]) -> Path:

@@ -6,19 +6,26 @@ from pathlib import Path
 from typing import Literal
 
 from mlcraft.config import StrictModel, config_to_dict, load_config
+from mlcraft.errors import UserInputError
 from pydantic import Field
 
 Precision = Literal["fp32", "bf16"]
 
 
 class DataConfig(StrictModel):
-    name: Literal["elpv", "fashion_mnist", "digits"] = "elpv"
+    name: Literal["elpv", "fashion_mnist", "digits", "npz"] = "elpv"
     size: int = Field(64, ge=8, le=300)  # ELPV only: images are downscaled to size x size
     test_fraction: float = Field(0.25, gt=0, lt=1)
     split_seed: int = 0  # fixed across training seeds: seeds vary the training, not the split
     max_train: int | None = Field(None, ge=2)  # subsample the training set (tests, quick looks)
     fashion_mnist_dir: str = "/usr/share/datasets/fashion-mnist"
     download: bool = False  # Fashion-MNIST via torchvision when the Debian files are absent
+    # Your own images (data.name: npz): an .npz holding uint8 images (n, h, w) under x_key and
+    # one label per image under y_key; group_key optionally names a slice label per image.
+    path: str | None = None
+    x_key: str = "x"
+    y_key: str = "y"
+    group_key: str | None = None
 
 
 class ModelConfig(StrictModel):
@@ -70,6 +77,7 @@ class ChecksConfig(StrictModel):
     ddp: bool = True  # devices=2 (gloo) vs single process
     hardware: bool = True  # fp32/bf16 x grad checkpointing throughput and memory table
     profile: bool = True  # torch.profiler trace + data-wait vs compute split
+    smoke: bool = True  # the smoke config end to end in a fresh process (its wall time)
     check_epochs: int = Field(2, ge=1)  # epochs of the determinism/resume/thread runs
 
 
@@ -80,12 +88,21 @@ class Config(StrictModel):
     train: TrainConfig = Field(default_factory=TrainConfig)
     numpy_mlp: NumpyMLPConfig = Field(default_factory=NumpyMLPConfig)
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
-    runs_dir: str | None = None  # None: <repo>/runs/repro_training
-    results_dir: str | None = None  # the reference run writes results/; smoke leaves it null
-    tracking: bool = True  # log to MLflow (mlcraft.tracking)
+    tracking: bool = True  # log single `run`s to MLflow (a train run is always tracked)
+    faults: bool = False  # run the fault drills at the end of a train (the reference run does)
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> Config:
+    path = Path(path)
+    if path.is_dir():
+        raise UserInputError(f"--config={path}: is a folder, not a YAML file")
+    if path.is_file():
+        try:
+            path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UserInputError(
+                f"--config={path}: not UTF-8 text (byte {exc.start}); re-save it as UTF-8"
+            ) from None
     return load_config(path, Config, overrides)
 
 

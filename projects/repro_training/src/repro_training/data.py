@@ -10,17 +10,20 @@ from __future__ import annotations
 import gzip
 import hashlib
 import random
+import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from mlcraft.errors import UserInputError
 from mlcraft.files import sha256_file
-from sklearn.model_selection import train_test_split
 
 from repro_training.config import DataConfig
+
+if TYPE_CHECKING:  # torch and scikit-learn load lazily: pre-flight errors stay fast
+    import torch
 
 FASHION_FILES = {
     "train_x": "train-images-idx3-ubyte.gz",
@@ -54,15 +57,36 @@ class Split:
         return float(x.mean()), float(x.std() + 1e-8)
 
 
-def _split(x, y, cfg: DataConfig, groups=None):
+def class_counts(y: np.ndarray, classes: list[str]) -> dict[str, int]:
+    counts = np.bincount(y, minlength=len(classes))
+    return {name: int(n) for name, n in zip(classes, counts, strict=True) if n}
+
+
+def _label_key(cfg: DataConfig) -> str:
+    return f"data.y_key={cfg.y_key}" if cfg.name == "npz" else f"data.name={cfg.name}"
+
+
+def _split(x, y, cfg: DataConfig, groups=None, classes: list[str] | None = None):
+    from sklearn.model_selection import train_test_split
+
+    classes = classes or [str(c) for c in range(int(y.max()) + 1)]
     if len(np.unique(y)) < 2:
-        raise UserInputError(f"data set {cfg.name} has a single class; need at least two")
+        raise UserInputError(
+            f"{_label_key(cfg)}: one class only ({class_counts(y, classes)}); need at least two"
+        )
     strata = (
         y if groups is None else np.asarray([f"{a}-{b}" for a, b in zip(y, groups, strict=True)])
     )
-    idx_train, idx_test = train_test_split(
-        np.arange(len(y)), test_size=cfg.test_fraction, random_state=cfg.split_seed, stratify=strata
-    )
+    try:
+        idx_train, idx_test = train_test_split(
+            np.arange(len(y)), test_size=cfg.test_fraction, random_state=cfg.split_seed,
+            stratify=strata,
+        )  # fmt: skip
+    except ValueError as exc:  # a class too small to appear on both sides of the split
+        raise UserInputError(
+            f"{_label_key(cfg)}: cannot split {class_counts(y, classes)} with "
+            f"data.test_fraction={cfg.test_fraction} ({exc})"
+        ) from None
     return idx_train, idx_test
 
 
@@ -74,10 +98,11 @@ def _digits(cfg: DataConfig) -> Split:
     # 0..16 grey levels -> 0..255 uint8, so every data set shares one pipeline.
     x = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)
     y = bunch.target.astype(np.int64)
-    tr, te = _split(x, y, cfg)
+    classes = [str(c) for c in range(10)]
+    tr, te = _split(x, y, cfg, classes=classes)
     path = Path(sklearn.__file__).parent / "datasets" / "data" / "digits.csv.gz"
     files = {"digits": {"path": str(path), "sha256": sha256_file(path), "rows": len(y)}}
-    return Split(x[tr], y[tr], x[te], y[te], [str(c) for c in range(10)], files)
+    return Split(x[tr], y[tr], x[te], y[te], classes, files)
 
 
 def _elpv(cfg: DataConfig) -> Split:
@@ -86,14 +111,15 @@ def _elpv(cfg: DataConfig) -> Split:
     images, frame = elpv.load_arrays(cfg.size)
     y = frame["defective"].to_numpy(np.int64)
     cell = frame["cell_type"].to_numpy()
-    tr, te = _split(images, y, cfg, groups=cell)
+    classes = ["functional", "defective"]
+    tr, te = _split(images, y, cfg, groups=cell, classes=classes)
     labels = elpv.locate(elpv.LABELS)
     files = {
         "elpv_labels": {"path": str(labels), "sha256": elpv.LABELS.sha256, "rows": len(y)},
         "elpv_images": {"path": str(labels.parent / "images"), "sha256": elpv.IMAGES_DIGEST,
                         "rows": len(y)},
     }  # fmt: skip
-    return Split(images[tr], y[tr], images[te], y[te], ["functional", "defective"], files, cell[te])
+    return Split(images[tr], y[tr], images[te], y[te], classes, files, cell[te])
 
 
 def _read_idx(path: Path) -> np.ndarray:
@@ -109,9 +135,10 @@ def _fashion(cfg: DataConfig) -> Split:
     paths = {key: folder / name for key, name in FASHION_FILES.items()}
     if not all(p.is_file() for p in paths.values()):
         if not cfg.download:
+            missing = next(p.name for p in paths.values() if not p.is_file())
             raise UserInputError(
-                f"Fashion-MNIST not found in {folder} (data.fashion_mnist_dir); install Debian's "
-                "dataset-fashion-mnist or set data.download=true to fetch it with torchvision"
+                f"data.fashion_mnist_dir={folder}: Fashion-MNIST not found (no {missing}); install "
+                "Debian's dataset-fashion-mnist or set data.download=true to fetch it with torchvision"
             )
         folder = _download_fashion()
         paths = {key: folder / name for key, name in FASHION_FILES.items()}
@@ -138,10 +165,69 @@ def _download_fashion() -> Path:
     return root / "FashionMNIST" / "raw"
 
 
+def _npz(cfg: DataConfig) -> Split:
+    """Your own images: an .npz with uint8 (n, h, w) images and one label per image."""
+    from mlcraft.inputs import existing_file
+
+    if cfg.path is None:
+        raise UserInputError(
+            "data.path: required with data.name=npz (an .npz of images and labels)"
+        )
+    path = existing_file(cfg.path, "data.path")
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise UserInputError(f"data.path={path}: not a NumPy .npz file ({exc})") from None
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise UserInputError(f"data.path={path}: a single .npy array, not an .npz of x and y")
+    with archive:
+        wanted = {"data.x_key": cfg.x_key, "data.y_key": cfg.y_key, "data.group_key": cfg.group_key}
+        arrays = {}
+        for key, name in wanted.items():
+            if name is None:
+                continue
+            if name not in archive.files:
+                raise UserInputError(
+                    f"{key}={name}: no such array in {path} (it holds {', '.join(archive.files)})"
+                )
+            try:
+                arrays[key] = archive[name]
+            except ValueError as exc:  # object arrays need pickle: never loaded
+                raise UserInputError(f"{key}={name}: unreadable array in {path} ({exc})") from None
+    x, labels = arrays["data.x_key"], arrays["data.y_key"]
+    if x.dtype != np.uint8 or x.ndim != 3 or len(x) < 2:
+        raise UserInputError(
+            f"data.x_key={cfg.x_key}: expected uint8 images of shape (n, h, w), got {x.dtype} "
+            f"{x.shape}"
+        )
+    for key, values in arrays.items():
+        if key != "data.x_key" and (values.ndim != 1 or len(values) != len(x)):
+            raise UserInputError(
+                f"{key}={wanted[key]}: expected one value per image ({len(x)}), got shape "
+                f"{values.shape}"
+            )
+    if labels.dtype.kind not in "iuUSb":
+        raise UserInputError(
+            f"data.y_key={cfg.y_key}: labels must be integers or strings, got {labels.dtype}"
+        )
+    names, y = np.unique(labels, return_inverse=True)
+    classes = [str(c) for c in names]
+    groups = arrays.get("data.group_key")
+    groups = None if groups is None else groups.astype(str)
+    tr, te = _split(x, y.astype(np.int64), cfg, groups=groups, classes=classes)
+    y = y.astype(np.int64)
+    files = {"npz": {"path": str(path.absolute()), "sha256": sha256_file(path), "rows": len(y)}}
+    test_groups = None if groups is None else groups[te]
+    return Split(x[tr], y[tr], x[te], y[te], classes, files, test_groups)
+
+
+LOADERS = {"digits": _digits, "elpv": _elpv, "fashion_mnist": _fashion, "npz": _npz}
+
+
 @lru_cache(maxsize=4)
 def _load_cached(cfg_json: str) -> Split:
     cfg = DataConfig.model_validate_json(cfg_json)
-    loader = {"digits": _digits, "elpv": _elpv, "fashion_mnist": _fashion}[cfg.name]
+    loader = LOADERS[cfg.name]
     split = loader(cfg)
     if cfg.max_train is not None and cfg.max_train < len(split.y_train):
         split.x_train, split.y_train = (
@@ -149,7 +235,7 @@ def _load_cached(cfg_json: str) -> Split:
             split.y_train[: cfg.max_train],
         )
     if len(split.y_train) == 0 or len(split.y_test) == 0:
-        raise UserInputError(f"data set {cfg.name}: empty train or test split")
+        raise UserInputError(f"data.name={cfg.name}: empty train or test split")
     return split
 
 
@@ -191,6 +277,8 @@ class EpochSampler:
 
 
 def to_tensor(x_uint8: np.ndarray, mean: float, std: float) -> torch.Tensor:
+    import torch
+
     x = torch.from_numpy(np.ascontiguousarray(x_uint8)).float().div_(255.0)
     return x.sub_(mean).div_(std).unsqueeze(1)  # (n, 1, h, w)
 
@@ -213,6 +301,8 @@ def augment(x_uint8: np.ndarray) -> np.ndarray:
 
 
 def make_batch(split: Split, idx: np.ndarray, train: bool, augment_on: bool):
+    import torch
+
     mean, std = split.mean_std
     x = split.x_train[idx] if train else split.x_test[idx]
     y = split.y_train[idx] if train else split.y_test[idx]

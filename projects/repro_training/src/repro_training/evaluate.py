@@ -1,61 +1,161 @@
-"""Evaluate or predict with a finished run: rebuild the model from its config, load weights_only."""
+"""Evaluate or predict with a finished model: rebuild it from its config, load weights_only.
+
+`--model` names either a complete train run (its `model/` folder holds the first seed's weights)
+or a finished single run (`python -m repro_training run --run-dir D`).
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
 from mlcraft.errors import UserInputError
 from mlcraft.files import atomic_write_text
+from mlcraft.runs import PARTIAL, is_complete, read_run_info
 
-from repro_training import checkpoint as ckpt
-from repro_training import data as data_mod
 from repro_training.config import Config
-from repro_training.train import build_model, predict_proba
+
+MODEL_FILES = ("config.yaml", "manifest.json", "weights.pt")
 
 
-def load_run(run_dir: str | Path):
-    run_dir = Path(run_dir)
-    config_path = run_dir / "config.yaml"
-    if not config_path.is_file():
-        raise UserInputError(f"{run_dir} is not a run folder (no config.yaml)")
-    cfg = Config.model_validate(yaml.safe_load(config_path.read_text()))
-    split = data_mod.load(cfg.data)
-    net = build_model(cfg, len(split.classes))
-    net.load_state_dict(ckpt.load(run_dir / "weights.pt"))
+@dataclass
+class Model:
+    folder: Path  # the folder holding config.yaml, manifest.json and weights.pt
+    config: Config
+    manifest: dict
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.manifest["input"]["classes"])
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return tuple(self.manifest["input"]["image_shape"])
+
+    @property
+    def mean_std(self) -> tuple[float, float]:
+        return tuple(self.manifest["input"]["mean_std"])
+
+
+def resolve_model(path: str | Path, key: str = "--model") -> Model:
+    """The model behind --model, checked before anything is loaded or written."""
+    path = Path(path)
+    if not path.exists():
+        raise UserInputError(f"{key}={path}: no such folder")
+    if not path.is_dir():
+        raise UserInputError(f"{key}={path}: not a folder (give a run folder)")
+    if path.name.endswith(PARTIAL):
+        raise UserInputError(f"{key}={path}: not a complete run (an unfinished .partial folder)")
+    folder = path
+    if (path / "run.json").is_file():  # a train run folder (mlcraft.runs)
+        info = read_run_info(path)
+        if not is_complete(path):
+            raise UserInputError(
+                f"{key}={path}: not a complete run (status {info.get('status')!r})"
+            )
+        folder = path / "model"
+        if not (folder / "weights.pt").is_file():
+            raise UserInputError(f"{key}={path}: not a complete run with a model (no model/)")
+    elif not (path / "manifest.json").is_file():
+        raise UserInputError(
+            f"{key}={path}: not a complete run folder (no run.json or manifest.json)"
+        )
+    missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
+    if missing:
+        raise UserInputError(f"{key}={path}: not a complete run (missing {', '.join(missing)})")
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        config = Config.model_validate(yaml.safe_load((folder / "config.yaml").read_text()))
+    except (ValueError, yaml.YAMLError) as exc:
+        raise UserInputError(f"{key}={path}: unreadable manifest or config ({exc})") from None
+    if manifest.get("status") != "finished" or "input" not in manifest:
+        raise UserInputError(
+            f"{key}={path}: not a complete run (status {manifest.get('status')!r}; "
+            "resume it with `run --resume`)"
+        )
+    return Model(folder, config, manifest)
+
+
+def load_net(model: Model):
+    from repro_training import checkpoint as ckpt
+    from repro_training.train import build_model
+
+    net = build_model(model.config, len(model.classes))
+    net.load_state_dict(ckpt.load(model.folder / "weights.pt"))
     net.eval()
-    return cfg, split, net
+    return net
 
 
-def evaluate_run(run_dir: str | Path) -> dict:
-    cfg, split, net = load_run(run_dir)
-    probs = predict_proba(net, split, cfg.train.precision)
-    accuracy = float((probs.argmax(1) == split.y_test).mean())
-    return {"run_dir": str(run_dir), "test_accuracy": accuracy, "n_test": len(split.y_test),
-            "weights_sha256": ckpt.tensor_digest(net.state_dict())}  # fmt: skip
+def check_compatible(model: Model, cfg: Config, split, key: str = "--model") -> None:
+    """The configured data has the model's classes and image shape."""
+    if list(split.classes) != model.classes:
+        raise UserInputError(
+            f"{key}={model.folder}: trained on classes {model.classes}, but data.name="
+            f"{cfg.data.name} has {list(split.classes)}"
+        )
+    if tuple(split.x_test.shape[1:]) != model.image_shape:
+        raise UserInputError(
+            f"{key}={model.folder}: trained on {model.image_shape} images, but data.name="
+            f"{cfg.data.name} has {tuple(split.x_test.shape[1:])}"
+        )
 
 
-def predict_file(run_dir: str | Path, input_path: str | Path, output_path: str | Path) -> None:
-    import torch
+def evaluate(cfg: Config, run, model: Model, split) -> dict:
+    """Test accuracy of the model on the configured test split, into the run's results/."""
+    import pandas as pd
+    from mlcraft.config import config_to_dict
+    from mlcraft.reporting import write_table
+    from mlcraft.tracking import TrackedRun
 
-    cfg, split, net = load_run(run_dir)
-    input_path = Path(input_path)
-    if not input_path.is_file():
-        raise UserInputError(f"input file not found: {input_path}")
+    from repro_training import checkpoint as ckpt
+    from repro_training.train import PROJECT, predict_images
+
+    net = load_net(model)
+    with TrackedRun(PROJECT, config_to_dict(cfg), model.manifest["seed"], run_folder=run) as tr:
+        for name, info in split.files.items():
+            tr.data_files[name] = info
+        probs = predict_images(net, split.x_test, model.mean_std, model.config.train.precision)
+        pred = probs.argmax(1)
+        row = {
+            "model": str(model.folder),
+            "data": cfg.data.name,
+            "n_test": len(split.y_test),
+            "test_accuracy": float((pred == split.y_test).mean()),
+            "weights_sha256": ckpt.tensor_digest(net.state_dict()),
+        }
+        write_table(run.results, "evaluation", pd.DataFrame([row]))
+        tr.write_summary(
+            {"test_accuracy": row["test_accuracy"], "n_test": row["n_test"]},
+            {"model": row["model"], "weights_sha256": row["weights_sha256"]},
+        )
+    print(json.dumps(row, indent=2))
+    return row
+
+
+def predict_file(model: Model, input_path: str | Path, output_path: Path) -> Path:
+    from mlcraft.inputs import existing_file
+
+    from repro_training.train import predict_images
+
+    input_path = existing_file(input_path, "--input")
     try:
         x = np.load(input_path, allow_pickle=False)
-    except ValueError as exc:
-        raise UserInputError(f"{input_path} is not a .npy array: {exc}") from None
-    expected = split.x_train.shape[1:]
-    if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != expected:
+    except (ValueError, OSError, EOFError) as exc:
+        raise UserInputError(f"--input={input_path}: not a .npy array ({exc})") from None
+    if not isinstance(x, np.ndarray):
+        x.close()
+        raise UserInputError(f"--input={input_path}: an .npz archive; give one .npy array")
+    expected = model.image_shape
+    if x.dtype != np.uint8 or x.ndim != 3 or tuple(x.shape[1:]) != expected or not len(x):
         raise UserInputError(
-            f"{input_path}: expected uint8 images of shape (n, {expected[0]}, {expected[1]}), "
-            f"got {x.dtype} {x.shape}"
+            f"--input={input_path}: expected uint8 images of shape (n, {expected[0]}, "
+            f"{expected[1]}), got {x.dtype} {x.shape}"
         )
-    mean, std = split.mean_std
-    with torch.no_grad():
-        probs = torch.softmax(net(data_mod.to_tensor(x, mean, std)), dim=1).numpy()
-    header = ",".join(f"p_{c}" for c in split.classes)
+    probs = predict_images(load_net(model), x, model.mean_std, model.config.train.precision)
+    header = ",".join(f"p_{c}" for c in model.classes)
     lines = [header] + [",".join(f"{v:.6f}" for v in row) for row in probs]
     atomic_write_text(output_path, "\n".join(lines) + "\n")
+    return output_path

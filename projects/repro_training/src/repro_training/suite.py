@@ -1,25 +1,34 @@
-"""`train`: the configured runs plus every reproducibility check, written as results + summary.
+"""`train`: the configured runs plus every reproducibility check, written into one run folder.
 
 The reference config (configs/default.yaml) turns every check on; the smoke config only trains.
+
+<run folder>/                 (mlcraft.runs: <run-id>.partial while it runs, renamed when complete)
+  results/                    summary.json, tables (CSV + markdown), curves.png, profile top ops,
+                              faults.csv when `faults: true`: what `publish` copies to results/
+  model/                      the first seed's config.yaml, manifest.json, weights.pt, metrics.json
+  runs/<name>/                every single run of the suite (seed0, check-a, ddp, smoke, ...)
+  profile/                    the torch.profiler Chrome trace
+  config.yaml, run.json, REPORT.md
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-import yaml
-from mlcraft.files import atomic_write_json, atomic_write_text, new_run_dir, sha256_file
+from mlcraft.files import atomic_write_text, sha256_file
 from mlcraft.plots import plt, save_figure
-from mlcraft.reporting import markdown_table, slice_table
+from mlcraft.reporting import slice_table, write_table
 from mlcraft.stats import bootstrap_ci
 from mlcraft.tracking import TrackedRun
 from scipy import stats as sps
@@ -28,9 +37,16 @@ from repro_training import checkpoint as ckpt
 from repro_training import data as data_mod
 from repro_training.config import Config, to_dict
 from repro_training.numpy_mlp import gradient_check, train_digits
-from repro_training.train import PROJECT, RunResult, fit, runs_root, write_config
+from repro_training.train import PROJECT, RunResult, fit, recorded_history, write_config
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+MODEL_FILES = ("config.yaml", "manifest.json", "weights.pt", "metrics.json")
+
+
+def project_dir() -> Path:
+    """The project folder (configs/, results/, README.md): the source tree, or the current folder
+    when the package is installed non-editable (the container runs from a folder with configs/)."""
+    return PROJECT_DIR if (PROJECT_DIR / "configs").is_dir() else Path.cwd()
 
 
 def _accuracy(y, p):
@@ -66,9 +82,7 @@ def _max_abs_diff(run_a: Path, run_b: Path) -> float:
 def _identical(a: RunResult, b: RunResult) -> bool:
     """Same weights (canonical tensor digest), same weight file bytes and same metric history."""
     same_file = sha256_file(a.run_dir / "weights.pt") == sha256_file(b.run_dir / "weights.pt")
-    same_hist = [{k: v for k, v in r.items() if k != "epoch_seconds"} for r in a.history] == [
-        {k: v for k, v in r.items() if k != "epoch_seconds"} for r in b.history
-    ]
+    same_hist = recorded_history(a.history) == recorded_history(b.history)
     return a.weights_sha256 == b.weights_sha256 and same_file and same_hist
 
 
@@ -114,7 +128,7 @@ def kill_and_resume(cfg: Config, seed: int, run_dir: Path, timeout: float = 300)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     return {**killed, "weights_sha256": metrics["weights_sha256"],
             "final_state_sha256": metrics["final_state_sha256"],
-            "test_accuracy": metrics["test_accuracy"]}  # fmt: skip
+            "test_accuracy": metrics["test_accuracy"], "history": metrics["history"]}  # fmt: skip
 
 
 def resume_variants(cfg: Config, seed: int, root: Path, reference: RunResult, stop: int) -> list:
@@ -130,6 +144,8 @@ def resume_variants(cfg: Config, seed: int, root: Path, reference: RunResult, st
         rows.append({
             "state_not_restored": skipped,
             "weights_identical": result.weights_sha256 == reference.weights_sha256,
+            "history_identical":
+                recorded_history(result.history) == recorded_history(reference.history),
             "full_state_identical": state == ref_state,
             "test_accuracy": result.test_accuracy,
         })  # fmt: skip
@@ -137,10 +153,7 @@ def resume_variants(cfg: Config, seed: int, root: Path, reference: RunResult, st
 
 
 def _write_table(out: Path, name: str, rows, digits: int = 4) -> pd.DataFrame:
-    frame = pd.DataFrame(rows)
-    frame.to_csv(out / f"{name}.csv", index=False)
-    atomic_write_text(out / f"{name}.md", markdown_table(frame, digits=digits) + "\n")
-    return frame
+    return write_table(out, name, pd.DataFrame(rows), digits=digits)
 
 
 def _curves_plot(results: list[RunResult], path: Path, title: str) -> None:
@@ -156,17 +169,19 @@ def _curves_plot(results: list[RunResult], path: Path, title: str) -> None:
     save_figure(fig, path)
 
 
-def run_suite(cfg: Config) -> dict:
+def run_suite(cfg: Config, run, split: data_mod.Split | None = None) -> dict:
+    """Everything `train` does, written only into `run` (an mlcraft.runs.Run)."""
     started = time.time()
-    suite_dir = new_run_dir(runs_root(cfg), "suite")
-    out = Path(cfg.results_dir) if cfg.results_dir else suite_dir
+    out = run.results
     out.mkdir(parents=True, exist_ok=True)
+    children = run.path / "runs"  # every single run of the suite, each in its own folder
     checks = cfg.checks
     headline: dict = {}
-    extra: dict = {"suite_dir": str(suite_dir)}
-    split = data_mod.load(cfg.data)
+    extra: dict = {}
+    split = split or data_mod.load(cfg.data)
     digits_cfg = _variant(cfg, data__name="digits", model__stem_stride=1)
-    with TrackedRun(PROJECT, to_dict(cfg), cfg.seeds[0], out, run_name=suite_dir.name) as tracker:
+    write_config(cfg, run.path / "config.yaml")
+    with TrackedRun(PROJECT, to_dict(cfg), cfg.seeds[0], run_folder=run) as tracker:
         for name, info in split.files.items():
             tracker.data_files[name] = info  # hashes come pinned from the carriers
         ladder = []
@@ -191,13 +206,13 @@ def run_suite(cfg: Config) -> dict:
                            "ci95_hi": float("nan")})  # fmt: skip
 
         if checks.digits_cnn and cfg.data.name != "digits":
-            r = fit(digits_cfg, cfg.seeds[0], suite_dir / "digits-cnn", tracker=tracker)
+            r = fit(digits_cfg, cfg.seeds[0], children / "digits-cnn", tracker=tracker)
             ladder.append({"data": "digits", "model": "ResNet (Fabric)", "seeds": 1,
                            "test_accuracy": r.test_accuracy, "ci95_lo": float("nan"),
                            "ci95_hi": float("nan")})  # fmt: skip
 
         # 2. The main model over seeds.
-        results = [fit(cfg, s, suite_dir / f"seed{s}", tracker=tracker) for s in cfg.seeds]
+        results = [fit(cfg, s, children / f"seed{s}", tracker=tracker) for s in cfg.seeds]
         accs = [r.test_accuracy for r in results]
         mean, lo, hi = seed_ci(accs)
         headline.update(test_accuracy=mean, test_accuracy_ci95=[lo, hi])
@@ -209,6 +224,9 @@ def run_suite(cfg: Config) -> dict:
                      for r in results]  # fmt: skip
         _write_table(out, "seeds", seed_rows)
         first = results[0]
+        run.model.mkdir(parents=True, exist_ok=True)
+        for name in MODEL_FILES:  # what evaluate and predict --model read
+            shutil.copy2(first.run_dir / name, run.model / name)
         headline["smoke_epoch_seconds"] = None
         probs = np.load(first.run_dir / "test_probs.npy")
         pred = probs.argmax(1)
@@ -227,10 +245,10 @@ def run_suite(cfg: Config) -> dict:
         ref = None
         # 3. Bitwise determinism, and what the thread count changes.
         if checks.determinism or checks.resume or checks.threads:
-            ref = fit(check_cfg, seed, suite_dir / "check-a")
+            ref = fit(check_cfg, seed, children / "check-a")
         det_rows = []
         if checks.determinism:
-            again = fit(check_cfg, seed, suite_dir / "check-b")
+            again = fit(check_cfg, seed, children / "check-b")
             headline["bitwise_identical"] = _identical(ref, again)
             det_rows.append({"comparison": "same seed, same threads, run twice",
                              "threads": f"{ref.threads} vs {again.threads}",
@@ -240,7 +258,7 @@ def run_suite(cfg: Config) -> dict:
                              "test_accuracy_b": again.test_accuracy})  # fmt: skip
         if checks.threads:
             other = 1 if ref.threads != 1 else 2
-            alt = fit(_variant(check_cfg, train__threads=other), seed, suite_dir / "check-threads")
+            alt = fit(_variant(check_cfg, train__threads=other), seed, children / "check-threads")
             det_rows.append({"comparison": "same seed, different torch threads",
                              "threads": f"{ref.threads} vs {alt.threads}",
                              "weights_identical": alt.weights_sha256 == ref.weights_sha256,
@@ -254,10 +272,22 @@ def run_suite(cfg: Config) -> dict:
         # 4. Resume after a real SIGKILL, plus the "forgot one piece of state" variants.
         if checks.resume:
             kill_cfg = _variant(check_cfg, train__step_sleep_s=0.05)
-            killed = kill_and_resume(kill_cfg, seed, suite_dir / "check-killed")
-            headline["resume_identical"] = (killed["weights_sha256"] == ref.weights_sha256) and (
-                killed["final_state_sha256"]
-                == json.loads((ref.run_dir / "metrics.json").read_text())["final_state_sha256"]
+            killed = kill_and_resume(kill_cfg, seed, children / "check-killed")
+            ref_state = json.loads((ref.run_dir / "metrics.json").read_text())
+            killed_history = killed.pop("history")
+            # Whole: weights, the full final state (optimizer, scheduler, scaler, RNGs, history)
+            # and the recorded per-epoch history, each equal to the uninterrupted run's.
+            killed["weights_identical"] = killed["weights_sha256"] == ref.weights_sha256
+            killed["final_state_identical"] = (
+                killed["final_state_sha256"] == ref_state["final_state_sha256"]
+            )
+            killed["history_identical"] = recorded_history(killed_history) == recorded_history(
+                ref.history
+            )
+            headline["resume_identical"] = bool(
+                killed["weights_identical"]
+                and killed["final_state_identical"]
+                and killed["history_identical"]
             )
             extra["resume_kill"] = killed
             # The variants run on digits (seconds each): 8 resumes of the ELPV run would cost
@@ -265,17 +295,17 @@ def run_suite(cfg: Config) -> dict:
             # The grad scaler is on here (as for fp16) so that its state exists to be forgotten.
             var_cfg = _variant(digits_cfg, train__epochs=max(2, checks.check_epochs),
                                train__grad_scaler=True, tracking=False)  # fmt: skip
-            var_ref = fit(var_cfg, seed, suite_dir / "variants-reference")
+            var_ref = fit(var_cfg, seed, children / "variants-reference")
             steps = len(data_mod.load(var_cfg.data).y_train) // var_cfg.train.batch_size
             stop = steps + steps // 2
-            variants = resume_variants(var_cfg, seed, suite_dir, var_ref, stop=stop)
+            variants = resume_variants(var_cfg, seed, children, var_ref, stop=stop)
             _write_table(out, "resume_variants", variants)
             extra["resume_variants"] = {"data": "digits", "stop_step": stop,
                                         "steps_per_epoch": steps}  # fmt: skip
 
         # 5. Scale out: the same recipe on 2 processes (gloo).
         if checks.ddp:
-            ddp = fit(_variant(cfg, train__devices=2), seed, suite_dir / "ddp", tracker=tracker)
+            ddp = fit(_variant(cfg, train__devices=2), seed, children / "ddp", tracker=tracker)
             headline["ddp_test_accuracy"] = ddp.test_accuracy
             headline["ddp_within_seed_range"] = bool(
                 min(accs) - 0.02 <= ddp.test_accuracy <= max(accs) + 0.02
@@ -299,28 +329,35 @@ def run_suite(cfg: Config) -> dict:
         if checks.profile:
             from repro_training.hardware import profile_training
 
-            prof_dir = suite_dir / "profile"
+            prof_dir = run.path / "profile"
             prof = profile_training(cfg, prof_dir)
             for name in ("top_ops.csv", "top_ops.txt"):
                 atomic_write_text(out / f"profile_{name}", (prof_dir / name).read_text())
-            extra["profile"] = {**prof, "trace": str(prof_dir / "trace.json")}
+            # Relative to the run folder: the staging folder is renamed when the run completes.
+            extra["profile"] = {**prof, "trace": "profile/trace.json"}
             headline["data_wait_fraction"] = prof["data_wait_fraction"]
 
-        # 7. CI smoke: the smoke config end to end in a fresh process.
-        if cfg.results_dir is not None:
+        # 7. CI smoke: the smoke config end to end in a fresh process, as its own run folder.
+        if checks.smoke:
             t0 = time.time()
-            smoke = PROJECT_DIR / "configs" / "smoke.yaml"
-            if not smoke.is_file():  # installed non-editable (the container): configs/ in cwd
-                smoke = Path("configs") / "smoke.yaml"
+            smoke = project_dir() / "configs" / "smoke.yaml"
             subprocess.run([sys.executable, "-m", "repro_training", "train", "--config",
-                            str(smoke)], check=True, capture_output=True)  # fmt: skip
+                            str(smoke), "--run-dir", str(children / "smoke")],
+                           check=True, capture_output=True)  # fmt: skip
             headline["smoke_epoch_seconds"] = time.time() - t0
         else:
             headline["smoke_epoch_seconds"] = first.history[0]["epoch_seconds"]
+
+        # 8. Fault drills: the real CLI under each fault (faults.py), in a scratch folder.
+        if cfg.faults:
+            from mlcraft.faults import run_drills
+
+            from repro_training.faults import FAULTS
+
+            with tempfile.TemporaryDirectory(prefix="repro-faults-") as scratch:
+                frame = run_drills(PROJECT, project_dir(), FAULTS, Path(scratch))
+            write_table(out, "faults", frame)
         headline["wall_seconds"] = time.time() - started
         extra["seeds_test_accuracy"] = accs
         extra["threads"] = torch.get_num_threads()
-        summary = tracker.write_summary(headline, extra)
-    atomic_write_text(suite_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
-    atomic_write_json(suite_dir / "summary.json", summary)
-    return summary
+        return tracker.write_summary(headline, extra)

@@ -8,7 +8,9 @@ run_dir/
   config.yaml          resolved config (rerun with `run --config run_dir/config.yaml`)
   manifest.json        git sha + dirty, uv.lock sha256, data sha256, config, seed, threads, hardware,
                        and at the end the weights' sha256 and test accuracy
-  checkpoints/last.pt  the full resumable state, rewritten atomically every N steps and each epoch
+  checkpoints/last.pt  the full resumable state, rewritten atomically every N steps and each epoch:
+                       weights, optimizer, scheduler, scaler, RNGs, sampler position, and the
+                       recorded history with the running sums of the epoch under way
   weights.pt           the final state dict (torch.load(weights_only=True))
   metrics.json         per-epoch history and final metrics
 """
@@ -29,7 +31,7 @@ import torch
 import yaml
 from lightning.fabric import Fabric
 from mlcraft.errors import UserInputError
-from mlcraft.files import atomic_write_json, atomic_write_text, default_runs_dir
+from mlcraft.files import atomic_write_json, atomic_write_text
 from mlcraft.seeding import seed_everything, set_deterministic
 from mlcraft.tracking import TrackedRun, environment_fingerprint
 
@@ -56,16 +58,17 @@ class RunResult:
     threads: int | None = None
 
 
-def runs_root(cfg: Config) -> Path:
-    """runs_dir is relative to <repo>/runs (absolute paths are kept)."""
-    return default_runs_dir() / (cfg.runs_dir or PROJECT)
-
-
 def effective_lr(cfg: Config) -> float:
     """Learning rate scaled to the global batch (Goyal et al. 2017's linear rule by default)."""
     ratio = cfg.train.batch_size / cfg.train.base_batch_size
     scale = {"linear": ratio, "sqrt": math.sqrt(ratio), "none": 1.0}[cfg.train.lr_scaling]
     return cfg.train.base_lr * scale
+
+
+def recorded_history(history: list[dict]) -> list[dict]:
+    """The history without wall-clock times: what must be equal between two runs of one recipe
+    (an uninterrupted run and a killed-and-resumed one included)."""
+    return [{k: v for k, v in row.items() if k != "epoch_seconds"} for row in history]
 
 
 def build_model(cfg: Config, num_classes: int) -> ResNet:
@@ -91,15 +94,21 @@ def _autocast(precision: str):
 
 
 @torch.no_grad()
-def predict_proba(net: torch.nn.Module, split, precision: str = "fp32", batch: int = 512):
+def predict_images(net: torch.nn.Module, images: np.ndarray, mean_std: tuple[float, float],
+                   precision: str = "fp32", batch: int = 512) -> np.ndarray:  # fmt: skip
+    """Class probabilities of uint8 images (n, h, w), normalised with the training mean/std."""
     net.eval()
-    mean, std = split.mean_std
     out = []
-    for start in range(0, len(split.y_test), batch):
-        x = data_mod.to_tensor(split.x_test[start : start + batch], mean, std)
+    for start in range(0, len(images), batch):
+        x = data_mod.to_tensor(images[start : start + batch], *mean_std)
         with _autocast(precision):
             out.append(torch.softmax(net(x).float(), dim=1))
     return torch.cat(out).numpy()
+
+
+def predict_proba(net: torch.nn.Module, split, precision: str = "fp32", batch: int = 512):
+    """The test split's class probabilities."""
+    return predict_images(net, split.x_test, split.mean_std, precision, batch)
 
 
 def write_config(cfg: Config, path: Path) -> None:
@@ -204,6 +213,10 @@ def _worker(
     model = fabric.setup_module(net)
 
     epoch, step_in_epoch, global_step, history = 0, 0, 0, []
+    # The epoch under way: running loss sum and step count, and the seconds trained so far. They
+    # are checkpointed with the history, so a resumed epoch records exactly what an uninterrupted
+    # one does (not just the steps after the resume).
+    running = {"loss_sum": 0.0, "steps": 0, "seconds": 0.0}
     last = run_dir / "checkpoints" / "last.pt"
     if resume:
         state = ckpt.load(last)
@@ -217,7 +230,10 @@ def _worker(
         ckpt.restore_rng(state["rng"], skip_restore)
         epoch, global_step = state["sampler"]["epoch"], state["global_step"]
         step_in_epoch = 0 if "sampler" in skip_restore else state["sampler"]["step"]
-        history = list(state["history"])
+        if "history" not in skip_restore:
+            history = [dict(row) for row in state["history"]]
+            if step_in_epoch:
+                running = dict(state["running"])
 
     def save_checkpoint(next_epoch: int, next_step: int) -> None:
         if rank != 0:
@@ -231,16 +247,18 @@ def _worker(
             "sampler": {"epoch": next_epoch, "step": next_step},
             "global_step": global_step,
             "history": history,
+            "running": running,
         })  # fmt: skip
 
     def final_state() -> dict[str, Any]:
         return {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(), "rng": ckpt.capture_rng()}  # fmt: skip
+                "scaler": scaler.state_dict(), "rng": ckpt.capture_rng(),
+                "history": recorded_history(history)}  # fmt: skip
 
     every = cfg.train.checkpoint_every_steps
     while epoch < cfg.train.epochs:
         model.train()
-        started, losses = time.perf_counter(), []
+        started, seconds_before = time.perf_counter(), running["seconds"]
         for step, idx in sampler.batches(epoch, step_in_epoch):
             x, y = data_mod.make_batch(split, idx, train=True, augment_on=cfg.train.augment)
             with _autocast(cfg.train.precision):
@@ -251,7 +269,9 @@ def _worker(
             scaler.update()
             scheduler.step()
             global_step += 1
-            losses.append(loss.item())
+            running["loss_sum"] += loss.item()
+            running["steps"] += 1
+            running["seconds"] = seconds_before + time.perf_counter() - started
             mid_epoch = step + 1 < sampler.steps_per_epoch
             if mid_epoch and (global_step % every == 0 or global_step == stop_after_step):
                 save_checkpoint(epoch, step + 1)
@@ -259,8 +279,11 @@ def _worker(
                 return _partial(run_dir, seed, global_step, final_state())
             if cfg.train.step_sleep_s:
                 time.sleep(cfg.train.step_sleep_s)
-        row = {"epoch": epoch, "train_loss": float(np.mean(losses)) if losses else float("nan"),
-               "epoch_seconds": time.perf_counter() - started, "lr": scheduler.get_last_lr()[0]}  # fmt: skip
+        steps = running["steps"]
+        row = {"epoch": epoch,
+               "train_loss": running["loss_sum"] / steps if steps else float("nan"),
+               "epoch_seconds": seconds_before + time.perf_counter() - started,
+               "lr": scheduler.get_last_lr()[0]}  # fmt: skip
         if rank == 0:
             probs = predict_proba(net, split, cfg.train.precision)
             row["test_accuracy"] = float((probs.argmax(1) == split.y_test).mean())
@@ -268,6 +291,7 @@ def _worker(
                 f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"), file=sys.stderr)  # fmt: skip
         history.append(row)
         epoch, step_in_epoch = epoch + 1, 0
+        running = {"loss_sum": 0.0, "steps": 0, "seconds": 0.0}
         save_checkpoint(epoch, 0)
         if stop_after_step is not None and global_step >= stop_after_step:
             return _partial(run_dir, seed, global_step, final_state())
@@ -302,16 +326,37 @@ def _partial(run_dir: Path, seed: int, global_step: int, state: dict) -> RunResu
     return RunResult(run_dir, seed, False, global_step)
 
 
+def _portable(arg: str, run_dir: Path) -> str:
+    """A command-line path inside the run folder, relative to it: the folder may be renamed
+    (a train run's staging folder) or moved, and the manifest must still read true."""
+    if "/" not in arg:
+        return arg
+    try:
+        return str(Path(arg).absolute().relative_to(run_dir.absolute())) or "."
+    except ValueError:
+        return arg
+
+
 def _write_manifest(cfg, seed, run_dir, split, status, result: RunResult | None = None) -> None:
+    argv = list(sys.argv)
+    if argv and argv[0].endswith("__main__.py"):  # python -m repro_training ...
+        argv[0:1] = ["-m", PROJECT]
+    command = [Path(sys.executable).name, *(_portable(a, run_dir) for a in argv)]
     manifest = {
         "project": PROJECT,
         "status": status,
         "seed": seed,
         "config": to_dict(cfg),
         "data_digest": split.digest,
+        # What predict needs without the training data: input shape, normalisation, class names.
+        "input": {
+            "image_shape": list(split.x_train.shape[1:]),
+            "mean_std": list(split.mean_std),
+            "classes": list(split.classes),
+        },  # fmt: skip
         "threads": cfg.train.threads or torch.get_num_threads(),
         "deterministic": cfg.train.deterministic,
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": " ".join(command),
         "environment": environment_fingerprint(split.files),
     }
     if result is not None:

@@ -1,0 +1,153 @@
+"""Fault drills: tests/test_faults.py runs each one, and the reference run writes the table
+(results/faults.csv). Every drill runs the real CLI in a fresh process (mlcraft.faults)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from mlcraft.faults import Fault
+
+SMOKE = ["train", "--config", "configs/smoke.yaml"]
+NPZ = [*SMOKE, "--set", "data.name=npz"]
+_MODEL_CACHE: list[Path] = []
+_EMPTY_STORE: list[tempfile.TemporaryDirectory] = []
+
+
+def _write(name: str, content: bytes):
+    def setup(scratch: Path) -> None:
+        (scratch / name).write_bytes(content)
+
+    return setup
+
+
+def _empty_mlflow_store(scratch: Path) -> None:
+    """Speed only: after each drill mlcraft.faults opens the drill's MLflow store, and creating a
+    new SQLite store (its schema migrations) costs seconds. An empty store made once per process
+    and copied in takes a fraction of that, for the drill's check and for the drilled train."""
+    if not _EMPTY_STORE:
+        from mlflow.tracking import MlflowClient
+
+        folder = tempfile.TemporaryDirectory(prefix="repro-faults-mlflow-")
+        MlflowClient(f"sqlite:///{folder.name}/mlflow.db").search_experiments()
+        _EMPTY_STORE.append(folder)
+    runs = scratch / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    if not (runs / "mlflow.db").exists():
+        shutil.copy(Path(_EMPTY_STORE[0].name) / "mlflow.db", runs / "mlflow.db")
+
+
+def _with_empty_store(fault: Fault) -> Fault:
+    def setup(scratch: Path, inner=fault.setup) -> None:
+        _empty_mlflow_store(scratch)
+        if inner:
+            inner(scratch)
+
+    return dataclasses.replace(fault, setup=setup)
+
+
+def _mlflow_artifacts_beside_runs(scratch: Path) -> None:
+    """Workaround (an mlcraft limitation): mlcraft.faults.leftovers() counts every file under
+    runs/ outside a complete run folder, MLflow's artifact store (runs/mlartifacts/, written by
+    every successful train) included. Creating the experiment first, with its artifacts in
+    scratch/mlartifacts, keeps the count to what a killed run really leaves. The store URI is the
+    one mlcraft.faults gives the drill."""
+    from mlflow.tracking import MlflowClient
+
+    runs = scratch / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    client = MlflowClient(f"sqlite:///{runs / 'mlflow.db'}")
+    client.create_experiment("repro_training", (scratch / "mlartifacts").as_uri())
+
+
+def _npz(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def _images(n: int) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (n, 8, 8), dtype=np.uint8)
+
+
+def _with_model(*then):
+    """A finished single run at {scratch}/model (a tiny digits model: trained once per process,
+    copied into each drill that needs one), plus any other setup."""
+
+    def setup(scratch: Path) -> None:
+        if not _MODEL_CACHE or not (_MODEL_CACHE[0] / "weights.pt").is_file():
+            from repro_training.config import Config
+            from repro_training.train import fit
+
+            cfg = Config.model_validate({
+                "seeds": [0], "tracking": False,
+                "data": {"name": "digits", "max_train": 128},
+                "model": {"widths": [4], "stem_stride": 1},
+                "train": {"epochs": 1, "batch_size": 32, "base_batch_size": 32, "threads": 1},
+            })  # fmt: skip
+            _MODEL_CACHE[:] = [fit(cfg, 0, scratch / "model").run_dir]
+        if _MODEL_CACHE[0] != scratch / "model":
+            shutil.copytree(_MODEL_CACHE[0], scratch / "model")
+        for step in then:
+            step(scratch)
+
+    return setup
+
+
+PREDICT = ["predict", "--model", "{scratch}/model", "--input", "{scratch}/x.npy"]
+
+_FAULTS = [
+    Fault("kill mid-train, then train again", SMOKE,
+          kill_when="repro_training/*.partial/runs/seed0/manifest.json", then=SMOKE,
+          setup=_mlflow_artifacts_beside_runs),
+    Fault("read-only output", [*SMOKE, "--run-dir", "{mount}/run"], mount="read_only",
+          message="not writable"),
+    Fault("full disk", [*SMOKE, "--run-dir", "{mount}/run"], mount="full", message="MB free"),
+    Fault("run dir under a file", [*SMOKE, "--run-dir", "{scratch}/afile/run"],
+          setup=_write("afile", b"x"), message="is a file"),
+    Fault("missing data folder (Fashion-MNIST)",
+          [*SMOKE, "--set", "data.name=fashion_mnist", "data.fashion_mnist_dir={scratch}/nope"],
+          message="data.fashion_mnist_dir="),
+    Fault("missing data file", [*NPZ, "data.path={scratch}/nope.npz"], message="no such file"),
+    Fault("old output key", [*SMOKE, "--set", "results_dir=results"],
+          message="unknown config key 'results_dir'"),
+    Fault("bad value", [*SMOKE, "--set", "train.epochs=0"], message="train.epochs"),
+    Fault("unknown label array (column)", [*NPZ, "data.path={scratch}/d.npz", "data.y_key=label"],
+          setup=_write("d.npz", _npz(x=_images(40), y=np.arange(40) % 2)),
+          message="data.y_key=label"),
+    Fault("non-UTF-8 config", ["train", "--config", "{scratch}/latin1.yaml"],
+          setup=_write("latin1.yaml", "seeds: [0]  # caf\xe9\n".encode("latin-1")),
+          message="UTF-8"),
+    Fault("folder given as data file", [*NPZ, "data.path={scratch}"], message="folder"),
+    Fault("empty data file", [*NPZ, "data.path={scratch}/empty.npz"],
+          setup=_write("empty.npz", b""), message="empty"),
+    Fault("one-class labels", [*NPZ, "data.path={scratch}/one.npz"],
+          setup=_write("one.npz", _npz(x=_images(40), y=np.ones(40, dtype=np.int64))),
+          message="one class"),
+    Fault("repeated seed", [*SMOKE, "--set", "seeds=[0, 0]"], message="seeds="),
+    Fault("predict on bad input", [*PREDICT, "--output", "{scratch}/p.csv"],
+          setup=_with_model(_write("x.npy", _npy(np.zeros((2, 8, 8), np.float32)))),
+          message="expected uint8 images"),
+    Fault("predict --output is a folder", [*PREDICT, "--output", "{scratch}"],
+          setup=_with_model(_write("x.npy", _npy(_images(2)))), message="is a folder"),
+    Fault("evaluate a folder that is no run",
+          ["evaluate", "--config", "configs/smoke.yaml", "--model", "{scratch}"],
+          message="not a complete run"),
+    Fault("resume with nothing to resume",
+          ["run", "--config", "configs/smoke.yaml", "--run-dir", "{scratch}/r", "--resume"],
+          message="nothing to resume"),
+    Fault("missing config file", ["train", "--config", "configs/nope.yaml"], message="not found"),
+    Fault("publish a folder that is no run", ["publish", "--run-dir", "{scratch}"],
+          message="not a complete run"),
+]  # fmt: skip
+FAULTS = [_with_empty_store(fault) for fault in _FAULTS]
