@@ -74,11 +74,12 @@ def test_own_multiclass_csv_and_jsonl(tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda f: f.drop(columns="body"), "no column 'body'"),
-        (lambda f: f.drop(columns="y"), "no column 'y'"),
-        (lambda f: f.assign(body=""), "every text in column 'body' is empty"),
-        (lambda f: f.assign(y="pos"), "single class"),
-        (lambda f: f.iloc[:0], "no rows"),
+        (lambda f: f.drop(columns="body"), "data.text_column=body: no such column"),
+        (lambda f: f.drop(columns="y"), "data.label_column=y: no such column"),
+        (lambda f: f.assign(body=""), "data.text_column=body: every text in .* is empty"),
+        (lambda f: f.assign(y="pos"), r"data.label_column=y: one class only \(pos: 30\)"),
+        (lambda f: f.iloc[:0], "no data rows"),
+        (lambda f: f.assign(y=["a", "b"] * 14 + ["c", "c"]), r"class 'c' has 2 rows \(a: 14"),
     ],
 )
 def test_own_data_errors(tmp_path, change, message):
@@ -87,12 +88,29 @@ def test_own_data_errors(tmp_path, change, message):
         load_dataset(DataConfig(path=path, text_column="body", label_column="y"))
 
 
-def test_missing_file_and_bad_suffix(tmp_path):
-    with pytest.raises(UserInputError, match="not found"):
-        load_dataset(DataConfig(path=str(tmp_path / "nope.csv")))
-    (tmp_path / "x.txt").write_text("a")
-    with pytest.raises(UserInputError, match=".csv or .jsonl"):
-        load_dataset(DataConfig(path=str(tmp_path / "x.txt")))
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("nope.csv", None, "data.path=.*nope.csv: no such file"),
+        ("x.txt", b"a", "must be a .csv or .jsonl file"),
+        ("empty.csv", b"", "the file is empty"),
+        ("latin1.csv", "body,y\ncaf\xe9,a\n".encode("latin-1"), "not UTF-8"),
+        ("latin1.jsonl", '{"body": "caf\xe9"}\n'.encode("latin-1"), "not UTF-8"),
+        ("broken.jsonl", b'{"body": "a", "y": \n', "not readable JSON lines"),
+        ("ragged.csv", b"body,y\na,b\nc,d,e,f\n", "not a readable CSV"),
+    ],
+)
+def test_unreadable_files_are_one_line(tmp_path, name, content, message):
+    if content is not None:
+        (tmp_path / name).write_bytes(content)
+    with pytest.raises(UserInputError, match=message) as info:
+        load_dataset(DataConfig(path=str(tmp_path / name), text_column="body", label_column="y"))
+    assert "\n" not in str(info.value)
+
+
+def test_folder_given_as_data_file(tmp_path):
+    with pytest.raises(UserInputError, match="is a folder"):
+        load_dataset(DataConfig(path=str(tmp_path)))
 
 
 def test_unknown_label_is_an_error():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from mlcraft.errors import UserInputError
 from text_classifier.config import FinetuneConfig
 from text_classifier.finetune import fit
 from text_classifier.models import (
@@ -61,3 +62,20 @@ def test_smoke_finetune_lowers_loss(source):
     assert len(losses) == 6
     assert np.mean(losses[-2:]) < 0.7 * np.mean(losses[:2])
     assert info["history"][-1]["val_accuracy"] == 1.0
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda tmp: tmp / "missing", "no such folder"),
+        (lambda tmp: tmp, "no config.json"),
+        (lambda tmp: (tmp / "f.bin").write_bytes(b"x") and tmp / "f.bin", "is a file"),
+        (lambda tmp: "./no-such-model", "no such folder"),
+        (lambda tmp: "no-such-org/no-such-model-xyz", "cannot load it from the Hugging Face Hub"),
+    ],
+)
+def test_model_source_errors_are_one_line(tmp_path, make, message):
+    value = str(make(tmp_path))
+    with pytest.raises(UserInputError, match=message) as info:
+        resolve_model(value)
+    assert f"model.name_or_path={value}" in str(info.value) and "\n" not in str(info.value)

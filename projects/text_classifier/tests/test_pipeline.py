@@ -1,15 +1,20 @@
-"""The real entrypoints on the smoke config: train, predict round trip, search + resume, CLI errors."""
+"""The real entrypoints on the smoke config: train into a run folder, a rung subset, predict,
+evaluate, search + resume, REPORT.md, config and CLI errors."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
-from conftest import PROJECT
+import pytest
+from conftest import PROJECT, SMOKE
 from mlcraft.cli import run_cli
 from text_classifier.__main__ import main
 from text_classifier.config import load
+from text_classifier.report import blocks
 
 HEADLINE = [
     "test_accuracy_finetuned", "test_accuracy_tfidf", "test_accuracy_majority",
@@ -17,32 +22,105 @@ HEADLINE = [
     "ece_after_temperature", "worst_perturbation", "worst_perturbation_flip_rate",
     "inference_examples_per_s", "wall_seconds",
 ]  # fmt: skip
+PUBLISHED = sorted(p.name for p in (PROJECT / "results").iterdir() if p.name != "faults.csv")
 
 
 def test_smoke_train_writes_a_complete_run(smoke_run):
-    summary, run_dir = smoke_run
+    summary, run_dir, _, _ = smoke_run
     head = summary["headline"]
     for key in HEADLINE:
         assert head[key] is not None, key
     # TF-IDF must learn something even on ~170 reviews: above the majority's macro-F1 (~0.45).
     assert head["test_macro_f1_tfidf"] > 0.55
     results = run_dir / "results"
-    for name in ("ladder.csv", "calibration.csv", "robustness.csv", "slices.csv", "errors.csv",
-                 "reliability.png", "summary.json", "tokenizer_splits.csv"):  # fmt: skip
-        assert (results / name).is_file(), name
+    # the same file names as the published results/ (what `publish` copies), nothing else
+    names = sorted(p.name for p in results.iterdir())
+    assert names == [n for n in PUBLISHED if not n.startswith("faults.")]
     assert json.loads((results / "summary.json").read_text())["headline"] == head
     ladder = pd.read_csv(results / "ladder.csv")
     assert list(ladder["rung"]) == ["majority", "tfidf", "frozen", "finetune"]
     assert (ladder["accuracy_lo"] <= ladder["accuracy"]).all()
     assert (ladder["accuracy"] <= ladder["accuracy_hi"]).all()
-    assert (run_dir / "model" / "model.safetensors").is_file()
-    assert (
-        summary["finetune_vs_tfidf_macro_f1"]["lo"] <= summary["finetune_vs_tfidf_macro_f1"]["hi"]
-    )
+    assert (run_dir / "model" / "finetune" / "model.safetensors").is_file()
+    meta = json.loads((run_dir / "model" / "meta.json").read_text())
+    assert meta["files"] == {"tfidf": "model/tfidf.skops", "finetune": "model/finetune"}
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "complete"
+    comparison = summary["finetune_vs_tfidf_macro_f1"]
+    assert comparison["lo"] <= comparison["hi"]
+
+
+def test_train_writes_only_its_run_folder(smoke_run, scratch_runs):
+    summary, run_dir, before, after = smoke_run
+    assert after == before  # results/, README.md, configs: the project tree is byte-identical
+    assert summary["run_id"] == run_dir.name
+    # no output names the staging folder (it is renamed when the run completes)
+    for path in run_dir.rglob("*"):
+        if path.suffix in {".json", ".csv", ".md"}:
+            assert ".partial" not in path.read_text(), path
+    assert not list(scratch_runs.glob("text_classifier/*"))  # --run-dir: nothing under runs/
+
+
+def test_report_md_renders_this_run(smoke_run):
+    summary, run_dir, _, _ = smoke_run
+    report = (run_dir / "REPORT.md").read_text()
+    assert report.startswith(f"# Run report: text_classifier/{run_dir.name}")
+    assert "## The ladder" in report and "| 4. fine-tuned MiniLM (Lightning) |" in report
+    assert "## Calibration" in report and "## Slices" in report
+    assert "Clothing reviews" not in report  # the README's prose is not borrowed
+
+
+def test_rung_subset_majority_tfidf(scratch_runs, tmp_path, capsys):
+    """How a CPU user skips the transformer rungs: every block tolerates the missing rungs."""
+    run_dir = tmp_path / "run"
+    argv = [
+        "train",
+        "--config",
+        SMOKE,
+        "--run-dir",
+        str(run_dir),
+        "--set",
+        "rungs=[majority,tfidf]",
+    ]
+    assert main(argv) == 0
+    ladder = pd.read_csv(run_dir / "results" / "ladder.csv")
+    assert list(ladder["rung"]) == ["majority", "tfidf"]
+    meta = json.loads((run_dir / "model" / "meta.json").read_text())
+    assert meta["files"] == {"tfidf": "model/tfidf.skops"}
+    assert not (run_dir / "model" / "finetune").exists()
+    head = json.loads((run_dir / "results" / "summary.json").read_text())["headline"]
+    assert head["test_accuracy_finetuned"] is None and head["worst_perturbation_model"] == "tfidf"
+    report = (run_dir / "REPORT.md").read_text()
+    assert "| 2. TF-IDF word+char n-grams + LR (Optuna) |" in report
+    assert "fine-tuned MiniLM (Lightning)" not in report and "## Length bucketing" not in report
+    found = blocks(run_dir / "results")
+    assert "bucketing" not in found and {"ladder", "calibration", "robustness"} <= set(found)
+    # predict: the saved rung works, the missing one is one line
+    (tmp_path / "in.csv").write_text("text\nlove it\nreturned it\n")
+    base = ["predict", "--model", str(run_dir), "--input", str(tmp_path / "in.csv")]
+    assert run_cli(main, [*base, "--output", str(tmp_path / "o.csv"), "--rung", "tfidf"]) == 0
+    assert len(pd.read_csv(tmp_path / "o.csv")) == 2
+    capsys.readouterr()
+    assert run_cli(main, [*base, "--output", str(tmp_path / "f.csv")]) == 2
+    assert "saved no 'finetune' model" in capsys.readouterr().err
+    assert not (tmp_path / "f.csv").exists()
+
+
+def test_blocks_skip_missing_tables_but_not_broken_ones(smoke_run, tmp_path):
+    _, run_dir, _, _ = smoke_run
+    results = tmp_path / "results"
+    results.mkdir()
+    for name in ("summary.json", "ladder.csv"):
+        (results / name).write_bytes((run_dir / "results" / name).read_bytes())
+    found = blocks(results)
+    assert {"ladder", "summary", "budget", "data"} <= set(found)
+    assert not {"calibration", "errors", "slices", "robustness", "faults"} & set(found)
+    (results / "slices.csv").write_text("model,slice\nfinetune,x\n")  # present but malformed
+    with pytest.raises(KeyError):
+        blocks(results)
 
 
 def test_predict_round_trip(smoke_run, tmp_path):
-    _, run_dir = smoke_run
+    _, run_dir, _, _ = smoke_run
     texts = ["Love it! Fits perfectly, so soft.", "Cheap fabric, ripped after one wash. Returned."]
     pd.DataFrame({"text": texts, "id": [1, 2]}).to_csv(tmp_path / "in.csv", index=False)
     out = tmp_path / "out.csv"
@@ -62,48 +140,74 @@ def test_predict_round_trip(smoke_run, tmp_path):
     assert pd.read_csv(again).equals(pd.read_csv(out))
 
 
-def test_evaluate_rescores_a_saved_run(smoke_run, capsys):
-    _, run_dir = smoke_run
-    smoke = str(PROJECT / "configs" / "smoke.yaml")
-    assert run_cli(main, ["evaluate", "--config", smoke, "--model", str(run_dir)]) == 0
-    out = capsys.readouterr().out
-    assert "accuracy" in out and "macro_f1" in out
+def test_evaluate_rescores_a_saved_run_into_its_own_folder(smoke_run, tmp_path, capsys):
+    _, run_dir, _, _ = smoke_run
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--config", SMOKE, "--model", str(run_dir), "--run-dir", str(out)]
+    assert run_cli(main, argv) == 0
+    assert "macro_f1" in capsys.readouterr().out
+    table = pd.read_csv(out / "results" / "evaluation.csv")
+    assert list(table["rung"]) == ["finetune", "tfidf"]
+    # the same model on the same test split scores what the train run measured
+    ladder = pd.read_csv(run_dir / "results" / "ladder.csv").set_index("rung")
+    assert table.set_index("rung").loc["tfidf", "accuracy"] == pytest.approx(
+        ladder.loc["tfidf", "accuracy"]
+    )
+    assert not (out / "model").exists()
 
 
 def test_predict_bad_inputs(smoke_run, tmp_path, capsys):
-    _, run_dir = smoke_run
+    _, run_dir, _, _ = smoke_run
     pd.DataFrame({"body": ["x"]}).to_csv(tmp_path / "in.csv", index=False)
+    out = tmp_path / "out.csv"
     args = ["predict", "--model", str(run_dir), "--input", str(tmp_path / "in.csv")]
-    assert run_cli(main, args) == 2
+    assert run_cli(main, [*args, "--output", str(out)]) == 2
     assert "no text column 'text'" in capsys.readouterr().err
-    assert not (tmp_path / "in.predictions.csv").exists()  # nothing half-written
-    missing_model = ["predict", "--model", str(tmp_path), "--input", str(tmp_path / "in.csv")]
+    assert not out.exists()  # nothing half-written
+    assert run_cli(main, [*args, "--output", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    missing_model = ["predict", "--model", str(tmp_path), "--input", str(tmp_path / "in.csv"),
+                     "--output", str(out)]  # fmt: skip
     assert run_cli(main, missing_model) == 2
-    assert "no meta.json" in capsys.readouterr().err
+    assert "not a complete run folder" in capsys.readouterr().err
 
 
 def test_config_errors_name_the_key(capsys):
-    smoke = str(PROJECT / "configs" / "smoke.yaml")
-    assert run_cli(main, ["train", "--config", smoke, "--set", "finetune.lrr=1"]) == 2
+    assert run_cli(main, ["train", "--config", SMOKE, "--set", "finetune.lrr=1"]) == 2
     assert "finetune.lrr" in capsys.readouterr().err
-    assert run_cli(main, ["train", "--config", smoke, "--set", "finetune.epochs=many"]) == 2
+    assert run_cli(main, ["train", "--config", SMOKE, "--set", "finetune.epochs=many"]) == 2
     assert "finetune.epochs" in capsys.readouterr().err
+    assert run_cli(main, ["train", "--config", SMOKE, "--set", "rungs=[tfidf,tfidf]"]) == 2
+    assert "rungs" in capsys.readouterr().err
 
 
-def test_search_runs_two_trials_and_resumes(tmp_store):
-    from text_classifier.search import search
+@pytest.mark.parametrize("key", ["name=mine", "results_dir=results", "runs_dir=/tmp/runs"])
+def test_old_output_keys_are_unknown(key, capsys):
+    assert run_cli(main, ["train", "--config", SMOKE, "--set", key]) == 2
+    assert f"unknown config key '{key.split('=')[0]}'" in capsys.readouterr().err
 
-    storage = f"sqlite:///{tmp_store / 'optuna.db'}"
-    overrides = [
-        f"search.storage={storage}", "search.n_trials=2", "data.max_rows=120",
-        "finetune.train_subsample=16", "finetune.max_steps=1", "finetune.val_subsample=16",
-        "search.epochs=[1, 2]", "model.max_length=16", "finetune.batch_size=8",
-    ]  # fmt: skip
-    cfg = load(PROJECT / "configs" / "search.yaml", overrides)
-    study = search(cfg)
-    assert len(study.trials) == 2
-    resumed = search(load(PROJECT / "configs" / "search.yaml", [*overrides, "search.n_trials=3"]))
-    assert len(resumed.trials) == 3  # two kept from storage, one new
-    assert resumed.trials[0].params == study.trials[0].params
-    # the committed search config parses and names the study the reference run documents
+
+def test_console_script_goes_through_the_error_boundary():
+    code = "from text_classifier.__main__ import console; console()"
+    out = subprocess.run([sys.executable, "-c", code, "train", "--config", "nope.yaml"],
+                         capture_output=True, text=True, cwd=PROJECT)  # fmt: skip
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == ["error: config file not found: nope.yaml"]
+
+
+def test_search_runs_the_budget_and_resumes(tmp_path):
+    tiny = ["--set", "finetune.max_steps=1", "finetune.train_subsample=16", "model.max_length=16",
+            "finetune.batch_size=8", "search.study_name=resume_test"]  # fmt: skip
+    first, second = tmp_path / "s1", tmp_path / "s2"
+    assert main(["search", "--config", SMOKE, "--run-dir", str(first), *tiny]) == 0
+    trials = pd.read_csv(first / "results" / "trials.csv")
+    assert list(trials["state"]) == ["COMPLETE", "COMPLETE"]
+    more = [*tiny, "search.n_trials=3"]
+    assert main(["search", "--config", SMOKE, "--run-dir", str(second), *more]) == 0
+    resumed = pd.read_csv(second / "results" / "trials.csv")
+    assert len(resumed) == 3  # two kept from storage, one new
+    assert resumed.iloc[:2].equals(trials)
+    best = json.loads((second / "results" / "search.json").read_text())
+    assert best["finished_trials"] == 3 and best["trials_run_by_this_worker"] == 1
+    # the committed search config parses and keeps the documented budget
     assert load(PROJECT / "configs" / "search.yaml").search.n_trials >= 20

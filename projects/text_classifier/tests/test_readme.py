@@ -7,14 +7,14 @@ import json
 import pytest
 from conftest import PROJECT
 from mlcraft.reporting import stale_blocks
-from text_classifier.report import build_blocks
+from text_classifier.report import blocks
 
 RESULTS = PROJECT / "results"
 
 
 @pytest.mark.skipif(not (RESULTS / "summary.json").is_file(), reason="no reference run yet")
 def test_readme_agrees_with_results():
-    stale = stale_blocks(PROJECT / "README.md", build_blocks(RESULTS))
+    stale = stale_blocks(PROJECT / "README.md", blocks(RESULTS))
     assert stale == [], f"README blocks {stale} are stale: run `python -m text_classifier report`"
 
 

@@ -1,73 +1,103 @@
-"""CLI: python -m text_classifier train|search|evaluate|predict|report --config X.yaml [--set k=v]."""
+"""CLI: python -m text_classifier train|search|evaluate|predict|report|publish (mlcraft.cli).
+
+    python -m text_classifier train --config configs/smoke.yaml [--set k=v ...] [--run-dir DIR]
+    python -m text_classifier search --config configs/search.yaml
+    python -m text_classifier evaluate --config configs/default.yaml --model RUN
+    python -m text_classifier predict --model RUN --input in.csv --output out.csv [--rung tfidf]
+    python -m text_classifier report          # README blocks from results/
+    python -m text_classifier publish         # the newest complete reference run -> results/
+
+Heavy imports (torch, transformers, sklearn) stay inside the handlers, so a bad flag or config
+fails in a fraction of a second.
+"""
 
 from __future__ import annotations
 
-import argparse
 import os
+from pathlib import Path
 
-from mlcraft.cli import run_cli
+from mlcraft import cli
+
+from text_classifier.preflight import TRAIN_BYTES
 
 # Tokenizers' own thread pool fights torch for the 2 cores and warns after fork: keep it off.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m text_classifier", description=__doc__)
-    verbs = parser.add_subparsers(dest="verb", required=True)
-    for verb, help_text in (
-        ("train", "run the ladder and analyses (configs/default.yaml = the reference run)"),
-        ("search", "Optuna search over fine-tuning hyperparameters (resumes a killed study)"),
-        ("evaluate", "re-score a saved run folder on the configured test split"),
-    ):
-        sub = verbs.add_parser(verb, help=help_text)
-        sub.add_argument("--config", required=True)
-        sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-        if verb == "evaluate":
-            sub.add_argument("--model", required=True, help="a run folder written by train")
-    predict = verbs.add_parser("predict", help="predict a CSV/JSONL with a saved run folder")
-    predict.add_argument("--model", required=True, help="a run folder written by train")
-    predict.add_argument("--input", required=True)
-    predict.add_argument("--output", default=None, help="default: <input>.predictions.csv")
-    predict.add_argument("--rung", default="finetune", choices=["finetune", "tfidf"])
-    predict.add_argument("--config", default=None, help="unused; accepted for symmetry")
-    report = verbs.add_parser("report", help="render README blocks from results/")
-    report.add_argument("--results", default="results")
-    report.add_argument("--readme", default="README.md")
-    report.add_argument("--config", default=None, help="unused; accepted for symmetry")
-    return parser
+
+def _load(path, overrides):
+    from text_classifier.config import load
+
+    return load(path, overrides)
+
+
+def _preflight(cfg, args):
+    from text_classifier.preflight import preflight
+
+    return preflight(cfg, args)
+
+
+def _train(cfg, run, args):
+    from text_classifier.train import run as train
+
+    return train(cfg, run, args.checked)
+
+
+def _search(cfg, run, args):
+    from text_classifier.search import search
+
+    return search(cfg, run, args.checked)
+
+
+def _evaluate(cfg, run, args):
+    from text_classifier.predict import evaluate_run
+
+    data, meta = args.checked
+    return evaluate_run(cfg, run, data, Path(args.model), meta)
+
+
+def _predict(args):
+    from text_classifier.predict import predict_file
+
+    return predict_file(args.model, args.input, args.output, args.rung)
+
+
+def _predict_arguments(parser) -> None:
+    parser.add_argument(
+        "--rung", default="finetune", choices=["finetune", "tfidf"],
+        help="which saved model answers (default: the fine-tuned transformer)",
+    )  # fmt: skip
+
+
+def _blocks(results):
+    from text_classifier.report import blocks
+
+    return blocks(results)
+
+
+PROJECT = cli.Project(
+    name="text_classifier",
+    project_dir=PROJECT_DIR,
+    load_config=_load,
+    train=_train,
+    blocks=_blocks,
+    predict=_predict,
+    search=_search,
+    evaluate=_evaluate,
+    preflight=_preflight,
+    expected_bytes=TRAIN_BYTES,  # the fine-tuned MiniLM (~90 MB) + TF-IDF + tables
+    predict_arguments=_predict_arguments,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.verb == "report":
-        from text_classifier.report import report
+    return cli.main(PROJECT, argv)
 
-        changed = report(args.results, args.readme)
-        print(f"README blocks updated: {changed or 'none (already current)'}")
-        return 0
-    if args.verb == "predict":
-        from text_classifier.predict import predict_file
 
-        out = predict_file(args.model, args.input, args.output, args.rung)
-        print(f"wrote {out}")
-        return 0
-    from text_classifier.config import load
-
-    cfg = load(args.config, args.set)
-    if args.verb == "train":
-        from text_classifier.train import run
-
-        run(cfg)
-    elif args.verb == "search":
-        from text_classifier.search import search
-
-        search(cfg)
-    elif args.verb == "evaluate":
-        from text_classifier.predict import evaluate_run
-
-        print(evaluate_run(args.model, cfg))
-    return 0
+def console() -> None:
+    cli.console(main)
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_cli(main))
+    console()

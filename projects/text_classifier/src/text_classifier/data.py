@@ -7,6 +7,7 @@ class names in label order.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 from mlcraft.carriers import CarrierFile, locate
 from mlcraft.errors import UserInputError
-from sklearn.model_selection import train_test_split
+from mlcraft.inputs import existing_file, read_csv
 
 from text_classifier.config import DataConfig
 
@@ -58,18 +59,28 @@ def load_reviews() -> tuple[pd.DataFrame, Path]:
     return frame, path
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise UserInputError(f"data file not found: {path}")
+def read_table(path: str | Path, key: str = "data.path") -> pd.DataFrame:
+    """A UTF-8 CSV or JSONL file as a frame; every failure a user can cause is one line naming key."""
+    path = existing_file(path, key)
     suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return read_csv(path, key)
+    if suffix not in {".jsonl", ".ndjson"}:
+        raise UserInputError(f"{key}={path}: must be a .csv or .jsonl file, got '{suffix}'")
     try:
-        if suffix == ".csv":
-            return pd.read_csv(path)
-        if suffix in {".jsonl", ".ndjson"}:
-            return pd.read_json(path, lines=True)
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise UserInputError(f"could not parse {path}: {exc}") from None
-    raise UserInputError(f"data file {path} must be .csv or .jsonl, got '{suffix}'")
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserInputError(
+            f"{key}={path}: not UTF-8 text (byte {exc.start}); re-save it as UTF-8"
+        ) from None
+    try:
+        frame = pd.read_json(io.StringIO(text), lines=True)
+    except ValueError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserInputError(f"{key}={path}: not readable JSON lines ({first})") from None
+    if frame.empty:
+        raise UserInputError(f"{key}={path}: no data rows")
+    return frame
 
 
 def load_own(cfg: DataConfig) -> tuple[pd.DataFrame, Path]:
@@ -78,7 +89,7 @@ def load_own(cfg: DataConfig) -> tuple[pd.DataFrame, Path]:
     for key, column in (("text_column", cfg.text_column), ("label_column", cfg.label_column)):
         if column not in frame.columns:
             raise UserInputError(
-                f"{path}: no column '{column}' (data.{key}); columns are {list(frame.columns)}"
+                f"data.{key}={column}: no such column in {path}; columns are {list(frame.columns)}"
             )
     frame = frame.copy()
     frame["text"] = frame[cfg.text_column].astype(object).fillna("").astype(str).str.strip()
@@ -86,7 +97,7 @@ def load_own(cfg: DataConfig) -> tuple[pd.DataFrame, Path]:
     if frame["label_raw"].isna().any():
         bad = int(frame["label_raw"].isna().sum())
         raise UserInputError(
-            f"{path}: {bad} rows have no value in label column '{cfg.label_column}'"
+            f"data.label_column={cfg.label_column}: {bad} rows of {path} have no label"
         )
     return frame, path
 
@@ -103,35 +114,42 @@ def encode_labels(raw: pd.Series, classes: list[str] | None = None) -> tuple[np.
     return as_str.map(index).to_numpy(dtype=np.int64), classes
 
 
+def class_counts(labels: np.ndarray, classes: list[str]) -> str:
+    counts = np.bincount(labels, minlength=len(classes))
+    return ", ".join(f"{name}: {int(n)}" for name, n in zip(classes, counts, strict=True))
+
+
 def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
+    """Read, check and split the data (no fitting): every check a user's data can fail."""
     frame, path = load_reviews() if cfg.path is None else load_own(cfg)
+    label_key = f"data.label_column={cfg.label_column if cfg.path else REVIEWS_LABEL}"
     rows = len(frame)
     if rows == 0:
-        raise UserInputError(f"{path}: the file has no rows")
+        raise UserInputError(f"data.path={path}: the file has no rows")
     empty = frame["text"].fillna("").astype(str).str.strip() == ""
     frame = frame.loc[~empty].reset_index(drop=True)
     if frame.empty:
-        raise UserInputError(f"{path}: every text in column '{cfg.text_column}' is empty")
+        raise UserInputError(f"data.text_column={cfg.text_column}: every text in {path} is empty")
     labels, classes = encode_labels(frame["label_raw"])
     if len(classes) < 2:
         raise UserInputError(
-            f"{path}: label column '{cfg.label_column}' has a single class {classes}; need two or more"
+            f"{label_key}: one class only ({class_counts(labels, classes)}); need two or more"
         )
     frame["label"] = labels
     counts = np.bincount(labels, minlength=len(classes))
     if counts.min() < 3:
         raise UserInputError(
-            f"{path}: class '{classes[int(counts.argmin())]}' has {counts.min()} rows; "
-            "need at least 3 per class for a stratified train/val/test split"
+            f"{label_key}: class '{classes[int(counts.argmin())]}' has {counts.min()} rows "
+            f"({class_counts(labels, classes)}); need at least 3 per class for a stratified "
+            "train/val/test split"
         )
     if cfg.max_rows is not None and cfg.max_rows < len(frame):
-        frame, _ = train_test_split(
-            frame, train_size=cfg.max_rows, stratify=frame["label"], random_state=seed
-        )
-        frame = frame.reset_index(drop=True)
+        frame = stratified_subsample(frame, cfg.max_rows, seed, "data.max_rows")
     data = Dataset(frame, classes, str(path), int(empty.sum()), rows)
     data.splits = split(frame, cfg.val_fraction, cfg.test_fraction, seed)
-    data.splits["val"] = stratified_subsample(data.splits["val"], cfg.val_subsample, seed)
+    data.splits["val"] = stratified_subsample(
+        data.splits["val"], cfg.val_subsample, seed, "data.val_subsample"
+    )
     return data
 
 
@@ -139,12 +157,20 @@ def split(frame: pd.DataFrame, val: float, test: float, seed: int) -> dict[str, 
     """Fixed stratified train/val/test split: val tunes stopping/temperature/threshold, test once."""
     if not (0 < val < 1 and 0 < test < 1 and val + test < 1):
         raise UserInputError("data.val_fraction and data.test_fraction must be in (0, 1), sum < 1")
-    rest, test_part = train_test_split(
-        frame, test_size=test, stratify=frame["label"], random_state=seed
-    )
-    train_part, val_part = train_test_split(
-        rest, test_size=val / (1 - test), stratify=rest["label"], random_state=seed
-    )
+    from sklearn.model_selection import train_test_split  # lazy: pre-flight errors stay fast
+
+    try:
+        rest, test_part = train_test_split(
+            frame, test_size=test, stratify=frame["label"], random_state=seed
+        )
+        train_part, val_part = train_test_split(
+            rest, test_size=val / (1 - test), stratify=rest["label"], random_state=seed
+        )
+    except ValueError as exc:
+        raise UserInputError(
+            f"data.test_fraction={test}, data.val_fraction={val}: {len(frame)} rows cannot be "
+            f"split with every class in every split ({exc})"
+        ) from None
     return {
         "train": train_part.reset_index(drop=True),
         "val": val_part.reset_index(drop=True),
@@ -152,10 +178,19 @@ def split(frame: pd.DataFrame, val: float, test: float, seed: int) -> dict[str, 
     }
 
 
-def stratified_subsample(frame: pd.DataFrame, n: int | None, seed: int) -> pd.DataFrame:
+def stratified_subsample(
+    frame: pd.DataFrame, n: int | None, seed: int, key: str = "subsample"
+) -> pd.DataFrame:
     if n is None or n >= len(frame):
         return frame
-    part, _ = train_test_split(frame, train_size=n, stratify=frame["label"], random_state=seed)
+    from sklearn.model_selection import train_test_split
+
+    try:
+        part, _ = train_test_split(frame, train_size=n, stratify=frame["label"], random_state=seed)
+    except ValueError as exc:
+        raise UserInputError(
+            f"{key}={n}: too few rows for a stratified sample of {len(frame)} ({exc})"
+        ) from None
     return part.reset_index(drop=True)
 
 

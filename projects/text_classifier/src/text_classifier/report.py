@@ -1,4 +1,10 @@
-"""Render the README's generated blocks from results/ (never from memory or by hand)."""
+"""The README's generated blocks, rendered from a results folder (never from memory or by hand).
+
+`blocks(results)` serves both the README (`report`, from the published results/) and each train
+run's REPORT.md (from that run's results/). A run with fewer rungs or analyses lacks some tables:
+their blocks are left out (the README keeps its old block, REPORT.md skips the section); a table
+that is present but malformed still raises, so a bug is never hidden.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 from mlcraft.errors import UserInputError
-from mlcraft.reporting import format_ci, markdown_table, render_readme
+from mlcraft.reporting import format_ci, markdown_table
 
 from text_classifier import narrative
 
@@ -28,11 +34,12 @@ def _read(results: Path, name: str) -> pd.DataFrame | None:
     return pd.read_csv(path) if path.is_file() else None
 
 
-def build_blocks(results: str | Path) -> dict[str, str]:
+def blocks(results: str | Path) -> dict[str, str]:
     results = Path(results)
     path = results / "summary.json"
     if not path.is_file():
         raise UserInputError(f"{path} not found: run `python -m text_classifier train` first")
+    ladder = pd.read_csv(results / "ladder.csv")  # every train run has at least one rung
     summary = json.loads(path.read_text())
     head = summary["headline"]
     blocks: dict[str, str] = {}
@@ -72,7 +79,6 @@ def build_blocks(results: str | Path) -> dict[str, str]:
         f"({lengths['truncated_fraction']:.1%} of training texts truncated)."
     )
 
-    ladder = _read(results, "ladder")
     blocks["summary"] = narrative.summary_block(summary, ladder)
     blocks["budget"] = narrative.budget_block(summary, ladder)
     details = summary.get("rung_details", {})
@@ -94,8 +100,14 @@ def build_blocks(results: str | Path) -> dict[str, str]:
         )
     text = (
         f"Test split, {d['test_rows']:,} reviews; bootstrap 95% intervals "
-        f"({analysis['n_boot']:,} resamples); TF-IDF's train time includes its "
-        f"{summary['config']['tfidf']['n_trials']} Optuna trials.\n\n"
+        f"({analysis['n_boot']:,} resamples)"
+        + (
+            f"; TF-IDF's train time includes its {summary['config']['tfidf']['n_trials']} "
+            "Optuna trials"
+            if "tfidf" in set(ladder["rung"])
+            else ""
+        )
+        + ".\n\n"
         + markdown_table(table, digits=1)
     )
     ft = details.get("finetune")
@@ -130,7 +142,8 @@ def build_blocks(results: str | Path) -> dict[str, str]:
             f"[95% CI {comp['lo']:+.4f}, {comp['hi']:+.4f}], P(fine-tuned not better) = "
             f"{comp['p_a_not_better']:.3f}: {verdict}."
         )
-    blocks["ladder"] = text + "\n\n" + narrative.ladder_reading(summary, ladder)
+    reading = narrative.ladder_reading(summary, ladder)
+    blocks["ladder"] = text + ("\n\n" + reading if reading else "")
 
     cal = _read(results, "calibration")
     if cal is not None:
@@ -231,8 +244,14 @@ def build_blocks(results: str | Path) -> dict[str, str]:
             f"{narrative.BUCKETING_TARGET}x "
             f"{'met' if bucket['speedup'] >= narrative.BUCKETING_TARGET else 'missed'}."
         )
+
+    faults = _read(results, "faults")
+    if faults is not None:
+        columns = ["fault", "exit_code", "message", "files_left", "results_unchanged"]
+        blocks["faults"] = (
+            f"{int(faults['ok'].sum())} of {len(faults)} drills behaved as a user should see "
+            "(expected exit code, one line, no traceback, nothing left behind, results/ and "
+            "README unchanged); exit -9 is the drill's own SIGKILL.\n\n"
+            + markdown_table(faults[columns])
+        )
     return blocks
-
-
-def report(results="results", readme="README.md") -> list[str]:
-    return render_readme(readme, build_blocks(results))

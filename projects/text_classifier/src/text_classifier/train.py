@@ -1,11 +1,14 @@
-"""The reference run: data -> four rungs -> metrics with CIs -> analyses -> results/ + a run folder.
+"""One train run: data -> the rungs -> metrics with CIs -> analyses, all into its run folder.
 
-One obvious path from top to bottom; every number written here comes from this code.
+Tables, figures and summary.json go to run.results (what `publish` copies to results/), the saved
+models to run.model (see artifacts.py). One obvious path from top to bottom; every number written
+here comes from this code. Any non-empty subset of the four rungs works.
 """
 
 from __future__ import annotations
 
 import copy
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,8 +16,8 @@ import numpy as np
 import pandas as pd
 from mlcraft.calibration import fit_temperature, reliability_diagram, softmax_with_temperature
 from mlcraft.config import config_to_dict
-from mlcraft.files import atomic_write_json, atomic_write_text, default_runs_dir, new_run_dir
-from mlcraft.reporting import markdown_table
+from mlcraft.reporting import write_table
+from mlcraft.runs import Run
 from mlcraft.seeding import seed_everything
 from mlcraft.stats import paired_bootstrap_diff
 from mlcraft.tracking import TrackedRun
@@ -23,7 +26,7 @@ from sklearn.metrics import f1_score
 from text_classifier import analysis, artifacts, robustness
 from text_classifier.baselines import Majority, fit_frozen_probe, tune_tfidf
 from text_classifier.config import Config
-from text_classifier.data import describe, load_dataset, stratified_subsample
+from text_classifier.data import Dataset, describe, stratified_subsample
 from text_classifier.evaluate import decide, latency, score_with_ci, tune_threshold
 from text_classifier.finetune import fit, time_one_pass
 from text_classifier.models import (
@@ -34,23 +37,11 @@ from text_classifier.models import (
     predict_logits,
     resolve_model,
     tokenize,
+    use_threads,
 )
 
 PROJECT = "text_classifier"
-
-
-def output_dirs(cfg: Config) -> tuple[Path, Path]:
-    runs_root = Path(cfg.runs_dir) if cfg.runs_dir else default_runs_dir() / PROJECT
-    run_dir = new_run_dir(runs_root, cfg.name)
-    # Smoke and ad-hoc runs never write into the committed results/.
-    results = Path(cfg.results_dir) if cfg.results_dir else run_dir / "results"
-    results.mkdir(parents=True, exist_ok=True)
-    return run_dir, results
-
-
-def write_table(frame: pd.DataFrame, results: Path, name: str, digits: int = 3) -> None:
-    atomic_write_text(results / f"{name}.csv", frame.to_csv(index=False))
-    atomic_write_text(results / f"{name}.md", markdown_table(frame, digits=digits) + "\n")
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 class Rung:
@@ -74,17 +65,18 @@ def transformer_predictor(model, tokenizer, max_length, batch_size=64):
     return predict
 
 
-def run(cfg: Config) -> dict:
+def run(cfg: Config, run: Run, data: Dataset) -> dict:
+    """The train handler: `data` is what pre-flight loaded and checked (args.checked)."""
     wall_started = time.perf_counter()
     seed_everything(cfg.seed)
-    run_dir, results = output_dirs(cfg)
-    data = load_dataset(cfg.data, cfg.seed)
+    use_threads(cfg.torch_threads)
+    results = run.results
     train, val, test = data.splits["train"], data.splits["val"], data.splits["test"]
     y_train, y_val, y_test = (s["label"].to_numpy() for s in (train, val, test))
     k = data.n_classes
     print(f"data: {describe(data)}")
 
-    with TrackedRun(PROJECT, config_to_dict(cfg), cfg.seed, results_dir=results) as tracked:
+    with TrackedRun(PROJECT, config_to_dict(cfg), cfg.seed, run_folder=run) as tracked:
         tracked.add_data_file(
             "reviews" if cfg.data.path is None else "data", data.source, data.rows_in_file
         )
@@ -103,6 +95,7 @@ def run(cfg: Config) -> dict:
         ids = {n: tokenize(tokenizer, s["text"].tolist(), max_len) for n, s in data.splits.items()}
         rungs: dict[str, Rung] = {}
         timings: dict[str, float] = {}
+        saved: dict[str, str] = {}  # rung -> path relative to the run folder
 
         if "majority" in cfg.rungs:
             t0 = time.perf_counter()
@@ -122,8 +115,9 @@ def run(cfg: Config) -> dict:
                 train["text"].tolist(), y_train, val["text"].tolist(), y_val, cfg.tfidf, cfg.seed
             )
             tfidf = tuned["pipeline"]
-            artifacts.save_tfidf(tfidf, run_dir / "tfidf.skops")
-            write_table(pd.DataFrame(tuned["trials"]), results, "tfidf_trials", digits=4)
+            artifacts.save_tfidf(tfidf, run.path / artifacts.TFIDF)
+            saved["tfidf"] = artifacts.TFIDF
+            write_table(results, "tfidf_trials", pd.DataFrame(tuned["trials"]), digits=4)
             rungs["tfidf"] = Rung(
                 "tfidf",
                 tfidf.predict_log_proba(val["text"].tolist()),
@@ -164,7 +158,7 @@ def run(cfg: Config) -> dict:
             print(f"frozen probe: C={probe['C']} on {len(sub)} examples, {train_seconds:.0f}s")
 
         finetune_info = None
-        model = None
+        model = initial = None
         if "finetune" in cfg.rungs:
             model = load_classifier(source, k)
             sub = stratified_subsample(train, cfg.finetune.train_subsample, cfg.seed)
@@ -194,8 +188,9 @@ def run(cfg: Config) -> dict:
                     for k2 in ("steps", "epochs_run", "train_examples", "history")
                 },
             )
-            model.save_pretrained(run_dir / "model")
-            tokenizer.save_pretrained(run_dir / "model")
+            model.save_pretrained(run.path / artifacts.FINETUNE)
+            tokenizer.save_pretrained(run.path / artifacts.FINETUNE)
+            saved["finetune"] = artifacts.FINETUNE
             write_training_curve(finetune_info, results)
 
         # --- the ladder: temperature + threshold from val, then test once -----------------------
@@ -220,7 +215,7 @@ def run(cfg: Config) -> dict:
             )
             print(f"{name}: acc {scores['accuracy']:.4f} macro-F1 {scores['macro_f1']:.4f}")
         ladder = pd.DataFrame(ladder_rows)
-        write_table(ladder, results, "ladder")
+        write_table(results, "ladder", ladder)
 
         comparison = None
         if "finetune" in probs and "tfidf" in probs:
@@ -259,9 +254,9 @@ def run(cfg: Config) -> dict:
                 n: {"temperature": t, "threshold": th} for n, (t, th) in decisions.items()
             },
             "model_source": cfg.model.name_or_path,
+            "files": saved,
         }
-        artifacts.save_meta(run_dir, meta)
-        atomic_write_json(run_dir / "config.json", config_to_dict(cfg))
+        artifacts.save_meta(run.path, meta)
 
         row = {r["rung"]: r for r in ladder_rows}
 
@@ -284,11 +279,27 @@ def run(cfg: Config) -> dict:
             "token_length_p95": lengths["p95"],
             "wall_seconds": round(time.perf_counter() - wall_started, 1),
         }
-        extra["run_dir"] = str(run_dir)
+        extra["run_id"] = run.run_id
         summary = tracked.write_summary(headline, extra)
         tracked.log_artifact(results / "ladder.csv")
-    print(f"results: {results}\nrun folder (for predict --model): {run_dir}")
+    if cfg.faults:
+        run_fault_drills(run)
     return summary
+
+
+def run_fault_drills(run: Run) -> None:
+    """The fault drills (faults.py) against this code, in a scratch folder: results/faults.csv.
+    They run after summary.json is written, so the run's wall time is the model's alone."""
+    from mlcraft.faults import run_drills
+
+    from text_classifier.faults import FAULTS
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="text_classifier-faults-") as scratch:
+        frame = run_drills(PROJECT, PROJECT_DIR, FAULTS, Path(scratch))
+    write_table(run.results, "faults", frame)
+    print(f"fault drills: {int(frame['ok'].sum())}/{len(frame)} ok in "
+          f"{time.perf_counter() - started:.0f}s")  # fmt: skip
 
 
 def write_training_curve(info: dict, results: Path) -> None:
@@ -333,7 +344,7 @@ def run_analyses(
             band = analysis.what_a_shown_probability_means(y_test, p["after"])
             extra.setdefault("shown_probability", {})[name] = band
     if cal_rows:
-        write_table(pd.DataFrame(cal_rows), results, "calibration", digits=4)
+        write_table(results, "calibration", pd.DataFrame(cal_rows), digits=4)
         main = cal_rows[0]
         headline["ece_before_temperature"] = main["ece_before"]
         headline["ece_after_temperature"] = main["ece_after"]
@@ -342,7 +353,7 @@ def run_analyses(
         reliability_diagram(
             curves, results / "reliability.png", n_bins=10, title="Test reliability (T fit on val)"
         )
-        write_table(analysis.reliability_frame(y_test, rel_probs), results, "reliability")
+        write_table(results, "reliability", analysis.reliability_frame(y_test, rel_probs))
 
     best = "finetune" if "finetune" in probs else ("tfidf" if "tfidf" in probs else None)
     if best is not None:
@@ -351,9 +362,10 @@ def run_analyses(
             test, probs[best], threshold, data.classes, cfg.analysis.errors_top_k
         )
         errors.insert(0, "model", best)
-        write_table(errors, results, "errors")
-        kinds = errors["kind"].value_counts().rename_axis("kind").reset_index(name="count")
-        write_table(kinds, results, "error_kinds")
+        if len(errors):  # a model without a single test error has no error table
+            write_table(results, "errors", errors)
+            kinds = errors["kind"].value_counts().rename_axis("kind").reset_index(name="count")
+            write_table(results, "error_kinds", kinds)
         slice_frames = []
         for name in ("finetune", "tfidf"):
             if name in probs:
@@ -362,7 +374,7 @@ def run_analyses(
                 )
                 frame.insert(0, "model", name)
                 slice_frames.append(frame)
-        write_table(pd.concat(slice_frames, ignore_index=True), results, "slices")
+        write_table(results, "slices", pd.concat(slice_frames, ignore_index=True))
 
     contradictions = analysis.rating_contradictions(data.frame)
     if contradictions:
@@ -408,7 +420,7 @@ def run_analyses(
         wide.insert(1, "changed_texts", wide["perturbation"].map(changed))
         order = ["none", *robustness.PERTURBATIONS]
         wide = wide.set_index("perturbation").loc[order].reset_index()
-        write_table(wide, results, "robustness")
+        write_table(results, "robustness", wide)
         main = "finetune" if "finetune" in rungs else "tfidf"
         worst = rob[(rob["model"] == main) & (rob["perturbation"] != "none")]
         worst = worst.sort_values("flip_rate", ascending=False).iloc[0]
@@ -419,7 +431,7 @@ def run_analyses(
         {"perturbation": name, "text": text, "tokens": " ".join(tokenizer.tokenize(text))}
         for name, text in robustness.SPLIT_EXAMPLES
     ]
-    write_table(pd.DataFrame(splits), results, "tokenizer_splits")
+    write_table(results, "tokenizer_splits", pd.DataFrame(splits))
 
     # Length bucketing vs fixed max-length padding: one training pass each, same start weights.
     if model is not None and initial is not None:

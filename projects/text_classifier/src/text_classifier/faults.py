@@ -1,0 +1,126 @@
+"""Fault drills, run by tests/test_faults.py and by the reference run (results/faults.csv).
+
+Each drill runs the real CLI (`python -m text_classifier ...`) in a subprocess on the smoke config
+with runs/, MLflow and Optuna in a scratch folder (mlcraft.faults). All but two fail in pre-flight,
+in a second or two; the two kill drills train or search for real and then rerun, which must
+succeed and reap the killed run's folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+from mlcraft.faults import Fault
+
+SMOKE = ["train", "--config", "configs/smoke.yaml"]
+SEARCH = ["search", "--config", "configs/smoke.yaml"]
+GOOD_CSV = "body,y\n" + "".join(f"review {i},{'pos' if i % 2 else 'neg'}\n" for i in range(30))
+
+
+_EMPTY_STORE: list[Path] = []  # one migrated, empty MLflow store per process, copied per drill
+
+
+def _empty_mlflow_store(scratch: Path) -> None:
+    """Workaround for drill cost: after every drill mlcraft.faults asks runs/mlflow.db for RUNNING
+    runs, which creates and migrates a new SQLite store (seconds) when the run never got that far.
+    A copy of one empty store made once gives the same answer in milliseconds. The path is the
+    store mlcraft.faults points the drill's MLFLOW_TRACKING_URI at."""
+    if not _EMPTY_STORE or not _EMPTY_STORE[0].is_file():
+        from mlflow.tracking import MlflowClient
+
+        template = scratch / "empty-mlflow.db"
+        MlflowClient(f"sqlite:///{template}").search_experiments()
+        _EMPTY_STORE[:] = [template]
+    (scratch / "runs").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(_EMPTY_STORE[0], scratch / "runs" / "mlflow.db")
+
+
+def _write(name: str, content: bytes):
+    def setup(scratch: Path) -> None:
+        _empty_mlflow_store(scratch)
+        (scratch / name).write_bytes(content)
+
+    return setup
+
+
+def _mlflow_artifacts_beside_runs(scratch: Path) -> None:
+    """Workaround: mlcraft.faults.leftovers() counts every file under runs/ outside a complete run
+    folder, MLflow's artifact store (runs/mlartifacts/, written by a successful train) included.
+    Creating the experiment first, with its artifacts in scratch/mlartifacts, keeps the count to
+    what a killed run really leaves."""
+    from mlflow.tracking import MlflowClient
+
+    _empty_mlflow_store(scratch)
+    client = MlflowClient(f"sqlite:///{scratch / 'runs' / 'mlflow.db'}")
+    client.create_experiment("text_classifier", (scratch / "mlartifacts").as_uri())
+
+
+def _fake_partial_run(scratch: Path) -> None:
+    """A run folder that never completed (no run.json 'complete'), as a crashed train leaves."""
+    _empty_mlflow_store(scratch)
+    (scratch / "half-run" / "model").mkdir(parents=True)
+    (scratch / "half-run" / "model" / "meta.json").write_text("{}")
+    (scratch / "in.csv").write_text("text\nlove it\n")
+
+
+def _data(name: str) -> list[str]:
+    return [
+        "--set",
+        f"data.path={{scratch}}/{name}",
+        "data.text_column=body",
+        "data.label_column=y",
+    ]
+
+
+FAULTS = [
+    Fault("kill mid-train (SIGKILL), then rerun", SMOKE,
+          kill_when="text_classifier/*.partial/results/tfidf_trials.csv", then=SMOKE,
+          setup=_mlflow_artifacts_beside_runs),
+    Fault("kill mid-search (SIGKILL), then resume", SEARCH,
+          kill_when="text_classifier/*.partial/results/trials.csv", then=SEARCH),
+    Fault("read-only output folder", [*SMOKE, "--run-dir", "{mount}/run"], mount="read_only",
+          message="not writable"),
+    Fault("full disk", [*SMOKE, "--run-dir", "{mount}/run"], mount="full", message="MB free"),
+    Fault("run dir under a file", [*SMOKE, "--run-dir", "{scratch}/afile/run"],
+          setup=_write("afile", b"x"), message="is a file"),
+    Fault("missing data file", [*SMOKE, "--set", "data.path={scratch}/nope.csv"],
+          message="no such file"),
+    Fault("missing model folder", [*SMOKE, "--set", "model.name_or_path={scratch}/no-model"],
+          message="model.name_or_path"),
+    Fault("bad config key", [*SMOKE, "--set", "finetune.lrr=1"], message="unknown config key"),
+    Fault("old output key", [*SMOKE, "--set", "results_dir=results"],
+          message="unknown config key 'results_dir'"),
+    Fault("bad value", [*SMOKE, "--set", "data.test_fraction=2"], message="data.test_fraction"),
+    Fault("no rungs", [*SMOKE, "--set", "rungs=[]"], message="rungs"),
+    Fault("unknown text column", [*SMOKE, *_data("own.csv"), "data.text_column=review"],
+          setup=_write("own.csv", GOOD_CSV.encode()), message="data.text_column=review"),
+    Fault("non-UTF-8 data file", [*SMOKE, *_data("latin1.csv")],
+          setup=_write("latin1.csv", "body,y\ncaf\xe9 ok,pos\nbad,neg\n".encode("latin-1")),
+          message="UTF-8"),
+    Fault("folder given as data file", [*SMOKE, "--set", "data.path={scratch}"], message="folder"),
+    Fault("empty data file", [*SMOKE, *_data("empty.csv")], setup=_write("empty.csv", b""),
+          message="empty"),
+    Fault("one-class label", [*SMOKE, *_data("one.csv")],
+          setup=_write("one.csv", b"body,y\na,pos\nb,pos\nc,pos\n"), message="one class only"),
+    Fault("evaluate a run that never completed",
+          ["evaluate", "--config", "configs/smoke.yaml", "--model", "{scratch}/half-run"],
+          setup=_fake_partial_run, message="not a complete run"),
+    Fault("predict on a non-UTF-8 input",
+          ["predict", "--model", "{scratch}/half-run", "--input", "{scratch}/latin1.csv",
+           "--output", "{scratch}/out.csv"],
+          setup=_write("latin1.csv", "text\ncaf\xe9\n".encode("latin-1")), message="UTF-8"),
+    Fault("predict with --output a folder",
+          ["predict", "--model", "{scratch}/half-run", "--input", "{scratch}/in.csv",
+           "--output", "{scratch}"], setup=_fake_partial_run, message="is a folder"),
+    Fault("predict with a run that never completed",
+          ["predict", "--model", "{scratch}/half-run", "--input", "{scratch}/in.csv",
+           "--output", "{scratch}/out.csv"], setup=_fake_partial_run,
+          message="not a complete run"),
+    Fault("missing config file", ["train", "--config", "configs/nope.yaml"], message="not found"),
+    Fault("publish a folder that is not a run", ["publish", "--run-dir", "{scratch}"],
+          message="not a complete run"),
+]  # fmt: skip
+# Every drill starts from a copy of the empty MLflow store (see _empty_mlflow_store).
+FAULTS = [f if f.setup else replace(f, setup=_empty_mlflow_store) for f in FAULTS]
