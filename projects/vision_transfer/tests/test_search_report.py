@@ -1,41 +1,42 @@
-"""The Optuna search resumes; the README agrees with the committed results."""
+"""The Optuna search resumes; the README agrees with the committed results; blocks() skips what a\nrun lacks and nothing else."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import os
+import shutil
 
 import optuna
 import pandas as pd
+import pytest
+from conftest import PROJECT, SMOKE
 from mlcraft.reporting import stale_blocks
-from vision_transfer.config import load
+from vision_transfer.__main__ import main
 from vision_transfer.report import blocks
-from vision_transfer.search import run_search
-
-PROJECT = Path(__file__).resolve().parents[1]
 
 
-def test_search_two_tiny_trials_then_resume(tmp_path):
-    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    overrides = [
-        f"search.storage={storage}", "search.n_trials=2", "search.pruner=none",
-        "data.kind=synthetic", "data.image_size=32", "data.synthetic_per_class=12",
-        "finetune.epochs=1", "finetune.batch_size=8", "channels_last=false",
-        f"output.results_dir={tmp_path / 'out'}",
-    ]  # fmt: skip
-    study = run_search(load(PROJECT / "configs" / "search.yaml", overrides))
-    assert len(study.trials) == 2
-    assert {"lr_head", "lr_backbone", "unfrozen_stages", "augment_strength"} <= set(
-        study.trials[0].params
+def test_search_two_tiny_trials_then_resume(scratch_runs):
+    """Each search run writes the trial table into its own run folder; a rerun with a larger
+    budget resumes the same study (run_study counts finished trials) instead of starting over."""
+    assert main(["search", "--config", SMOKE]) == 0
+    (first,) = (scratch_runs / "vision_transfer").iterdir()
+    trials = pd.read_csv(first / "results" / "search_trials.csv")
+    assert len(trials) == 2 and (trials["state"] == "COMPLETE").all()
+    assert {"params_lr_head", "params_lr_backbone", "params_unfrozen_stages"} <= set(trials)
+    assert main(["search", "--config", SMOKE, "--set", "search.n_trials=3"]) == 0
+    second = next(p for p in (scratch_runs / "vision_transfer").iterdir() if p != first)
+    assert json.loads((second / "run.json").read_text())["status"] == "complete"
+    resumed = pd.read_csv(second / "results" / "search_trials.csv")
+    assert resumed["number"].tolist() == [0, 1, 2]
+    assert (resumed["state"] == "COMPLETE").all()
+    best = json.loads((second / "results" / "search_best.json").read_text())
+    assert best["trials_run_here"] == 1 and best["trials_complete"] == 3
+    # The first run's table is its own: the second run did not rewrite it.
+    assert len(pd.read_csv(first / "results" / "search_trials.csv")) == 2
+    study = optuna.load_study(
+        study_name="vision_transfer_smoke", storage=os.environ["OPTUNA_STORAGE"]
     )
-    # Rerunning with a larger budget resumes the same study instead of starting over.
-    resumed = run_search(
-        load(PROJECT / "configs" / "search.yaml", [*overrides, "search.n_trials=3"])
-    )
-    assert len(resumed.trials) == 3
-    states = {t.state for t in resumed.trials}
-    assert states == {optuna.trial.TrialState.COMPLETE}
-    assert (tmp_path / "out" / "search_trials.csv").is_file()
+    assert len(study.trials) == 3
 
 
 def test_readme_agrees_with_results():
@@ -71,3 +72,52 @@ def test_target_verdicts_follow_the_numbers():
     assert "| fine-tuned test accuracy | >= 0.89 | 0.800 | **missed** |" in (
         readings.targets_block(summary, ladder)
     )
+
+
+def test_blocks_skip_what_a_run_lacks_but_not_bugs(smoke_run, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(smoke_run["results"], results)
+    full = blocks(results)
+    assert {"headline", "split", "ladder", "ablation", "calibration", "profiling"} <= set(full)
+    # Synthetic data: the ELPV-anchored verdicts and the ELPV-only analyses are left out.
+    assert not {"summary", "targets", "ladder_readings", "slices", "experts", "gallery"} & set(full)
+    assert "faults" not in full  # no faults.csv in a smoke run
+    # A forker's run with fewer rungs and analyses: those blocks go, the rest still renders.
+    for name in ("ablation", "calibration", "profiling", "history"):
+        for ext in ("csv", "md"):
+            (results / f"{name}.{ext}").unlink()
+    ladder = pd.read_csv(results / "ladder.csv")
+    ladder[~ladder["rung"].str.startswith("full fine-tune")].to_csv(
+        results / "ladder.csv", index=False
+    )
+    fewer = blocks(results)
+    assert set(fewer) == {"headline", "split", "ladder"}
+    assert "full fine-tune" not in fewer["ladder"]
+    # A multi-class run has no positive-class columns: the ladder table drops them.
+    multi = ladder.drop(
+        columns=[c for c in ladder if c.split("_")[0] in {"recall", "precision", "roc"}]
+    )
+    multi.to_csv(results / "ladder.csv", index=False)
+    assert "ROC AUC" not in blocks(results)["ladder"]
+    # A broken table is a bug, not a missing block.
+    ladder.drop(columns=["accuracy_lo"]).to_csv(results / "ladder.csv", index=False)
+    with pytest.raises(KeyError):
+        blocks(results)
+
+
+def test_faults_block_when_faults_csv_exists(smoke_run, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(smoke_run["results"], results)
+    rows = [{"fault": "bad value", "exit_code": 2, "message": "error: x", "traceback": False,
+             "files_left": 0, "results_unchanged": True}]  # fmt: skip
+    pd.DataFrame(rows).to_csv(results / "faults.csv", index=False)
+    block = blocks(results)["faults"]
+    assert (
+        block.splitlines()[0] == "| fault | exit_code | message | files_left | results_unchanged |"
+    )
+    assert "| bad value | 2 | error: x | 0 | yes |" in block
+    # The README has the markers inside its Operator notes section.
+    readme = (PROJECT / "README.md").read_text()
+    notes = readme[readme.index("## Operator notes") :]
+    notes = notes[: notes.index("\n## ", 1)]
+    assert "<!-- generated:faults -->" in notes and "<!-- /generated:faults -->" in notes

@@ -1,64 +1,110 @@
-"""CLI: python -m vision_transfer train|search|evaluate|predict|report [--config X.yaml] [--set k=v]."""
+"""CLI (mlcraft.cli, the same verbs and flags as every project):
+
+    python -m vision_transfer train|search --config configs/X.yaml [--set k=v ...] [--run-dir DIR]
+    python -m vision_transfer evaluate --config configs/X.yaml --model RUN [--run-dir DIR]
+    python -m vision_transfer predict --model RUN --input IMAGES --output FILE.csv
+    python -m vision_transfer report [--results DIR] [--readme FILE]
+    python -m vision_transfer publish [--run-dir RUN] [--allow-dirty]
+
+train, search and evaluate run the pre-flight checks (vision_transfer.preflight), then write only
+into a new run folder runs/vision_transfer/<run-id>/ (or --run-dir). Heavy imports (torch, timm)
+happen inside the handlers.
+"""
 
 from __future__ import annotations
 
-import argparse
+from pathlib import Path
 
-from mlcraft.cli import run_cli
+from mlcraft import cli
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def _load(path, overrides):
+    import yaml
+    from mlcraft.errors import UserInputError
+
+    from vision_transfer.config import load
+
+    config = Path(path)
+    if config.is_dir():
+        raise UserInputError(f"--config={config}: is a folder; give a YAML file")
+    if config.is_file():
+        try:
+            text = config.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UserInputError(
+                f"--config={config}: not UTF-8 text (byte {exc.start}); re-save it as UTF-8"
+            ) from None
+        try:
+            empty = not yaml.safe_load(text)
+        except yaml.YAMLError:
+            empty = False  # load() reports the YAML error with its position
+        if empty:
+            raise UserInputError(
+                f"--config={config}: the file sets no keys; start from configs/default.yaml "
+                "(an empty config would silently run the reference run)"
+            )
+    return load(path, overrides)
+
+
+def _preflight(cfg, args):
+    from vision_transfer.preflight import check
+
+    return check(cfg, args)
+
+
+def _train(cfg, run, args):
+    from vision_transfer.pipeline import run_train
+
+    return run_train(cfg, run, args.checked)
+
+
+def _search(cfg, run, args):
+    from vision_transfer.search import run_search
+
+    return run_search(cfg, run, args.checked)
+
+
+def _evaluate(cfg, run, args):
+    from vision_transfer.evaluate import evaluate_run
+
+    return evaluate_run(cfg, run, args.checked, args.model)
+
+
+def _predict(args):
+    from vision_transfer.predict import predict
+
+    return predict(args.model, args.input, args.output)[1]
+
+
+def _blocks(results):
+    from vision_transfer.report import blocks
+
+    return blocks(results)
+
+
+PROJECT = cli.Project(
+    name="vision_transfer",
+    project_dir=PROJECT_DIR,
+    load_config=_load,
+    train=_train,
+    search=_search,
+    evaluate=_evaluate,
+    predict=_predict,
+    blocks=_blocks,
+    preflight=_preflight,
+    expected_bytes=60_000_000,  # vision_transfer.preflight.EXPECTED_BYTES
+)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="vision_transfer", description=__doc__)
-    sub = parser.add_subparsers(dest="verb", required=True)
-    for verb in ("train", "search", "evaluate"):
-        p = sub.add_parser(verb)
-        p.add_argument("--config", required=True)
-        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
-        if verb == "evaluate":
-            p.add_argument("--model", help="a model run dir to score on the config's test split")
-    p = sub.add_parser("predict", help="predict every image under a folder")
-    p.add_argument(
-        "--model", required=True, help="a model run dir (model.json + model.safetensors)"
-    )
-    p.add_argument("--input", required=True, help="a folder of images (searched recursively)")
-    p.add_argument("--output", help="CSV path (default: <model>/predictions.csv)")
-    p = sub.add_parser("report", help="render README blocks from results/")
-    p.add_argument("--results", default="results")
-    p.add_argument("--readme", default="README.md")
-    args = parser.parse_args(argv)
+    return cli.main(PROJECT, argv)
 
-    if args.verb == "predict":
-        from .predict import predict_folder
 
-        predict_folder(args.model, args.input, args.output)
-        return 0
-    if args.verb == "report":
-        from .report import render
-
-        changed = render(args.results, args.readme)
-        print(f"README blocks updated: {changed or 'none (already current)'}")
-        return 0
-    from .config import load
-
-    cfg = load(args.config, args.set)
-    if args.verb == "train":
-        from .pipeline import run_train
-
-        run_train(cfg)
-    elif args.verb == "evaluate":
-        from mlcraft.errors import UserInputError
-
-        from .evaluate import evaluate_run
-
-        if not args.model:
-            raise UserInputError("evaluate needs --model <run dir> (a folder written by train)")
-        evaluate_run(cfg, args.model)
-    else:
-        from .search import run_search
-
-        run_search(cfg)
-    return 0
+def console() -> None:
+    cli.console(main)
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_cli(main))
+    console()

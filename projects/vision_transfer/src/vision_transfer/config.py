@@ -1,4 +1,8 @@
-"""Typed run configuration. Every key in configs/*.yaml is declared here; a typo is an error."""
+"""Typed run configuration. Every key in configs/*.yaml is declared here; a typo is an error.
+
+There is no output-location key: every train, search and evaluate writes into its own run folder
+(runs/vision_transfer/<run-id>/, or --run-dir), and only `publish` changes results/.
+"""
 
 from __future__ import annotations
 
@@ -83,12 +87,6 @@ class AnalysisConfig(StrictModel):
     n_boot: int = Field(1000, ge=10)
 
 
-class OutputConfig(StrictModel):
-    results_dir: str = "results"  # relative to the project folder (cwd for nox)
-    runs_dir: str | None = None  # None: <repo>/runs/vision_transfer
-    run_name: str = "elpv"
-
-
 class SearchConfig(StrictModel):
     study_name: str = "vision_transfer"
     storage: str | None = None  # None: mlcraft default (runs/optuna.db or OPTUNA_STORAGE)
@@ -115,8 +113,10 @@ class Config(StrictModel):
     ladder: LadderConfig = LadderConfig()
     ablation: AblationConfig = AblationConfig()
     analysis: AnalysisConfig = AnalysisConfig()
-    output: OutputConfig = OutputConfig()
     search: SearchConfig = SearchConfig()
+    # Run the fault drills (vision_transfer.faults) at the end of a train and write
+    # results/faults.csv; true only in the reference config.
+    faults: bool = False
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> Config:

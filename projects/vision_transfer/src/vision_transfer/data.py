@@ -9,7 +9,6 @@ input repeats a single channel to RGB.
 from __future__ import annotations
 
 import gzip
-import logging
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +20,8 @@ from mlcraft.files import default_runs_dir
 from sklearn.model_selection import train_test_split
 
 from .config import DataConfig
+from .sources import class_folders, image_files
 
-log = logging.getLogger(__name__)
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".ppm", ".pgm"}
 FASHION_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_CLASSES = [
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -140,16 +137,14 @@ def load_folder(cfg: DataConfig) -> ImageSet:
     root = Path(cfg.path)
     if not root.is_dir():
         raise UserInputError(f"data.path {root} is not a folder")
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    classes = class_folders(root)
     if len(classes) < 2:
         raise UserInputError(
             f"{root}: an ImageFolder needs one sub-folder per class (>= 2), found {classes}"
         )
     arrays, labels, paths, skipped, reasons = [], [], [], 0, []
     for label, name in enumerate(classes):
-        files = sorted(
-            p for p in (root / name).rglob("*") if p.is_file() and not p.name.startswith(".")
-        )
+        files = image_files(root / name)
         for path in files:
             try:
                 arrays.append(_read_image(path, cfg.image_size))
@@ -160,7 +155,6 @@ def load_folder(cfg: DataConfig) -> ImageSet:
             labels.append(label)
             paths.append(str(path))
     if skipped:
-        log.warning("skipped %d unreadable file(s) under %s (%s)", skipped, root, reasons[:3])
         print(f"data: skipped {skipped} unreadable file(s) under {root}, e.g. {reasons[:3]}")
     if not arrays:
         raise UserInputError(f"{root}: no readable images")
@@ -202,26 +196,34 @@ def _find_idx(folder: Path, stem: str) -> Path | None:
     return None
 
 
+FASHION_STEMS = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+FASHION_HOW_TO = (
+    "get it with the Debian/Ubuntu package `dataset-fashion-mnist` "
+    f"(sudo apt-get install dataset-fashion-mnist, files in {FASHION_DEBIAN_DIR}), "
+    "or set data.path to a folder holding the four *-ubyte.gz files, "
+    "or run online with data.source=torchvision"
+)
+
+
+def fashion_files(folder: Path) -> dict[str, Path | None]:
+    """The four IDX files (.gz or plain, in folder or folder/raw) by stem; None where missing."""
+    return {stem: _find_idx(folder, stem) for stem in FASHION_STEMS.values()}
+
+
 def _fashion_from_folder(folder: Path) -> dict[str, np.ndarray] | None:
-    stems = {
-        "x_train": "train-images-idx3-ubyte",
-        "y_train": "train-labels-idx1-ubyte",
-        "x_test": "t10k-images-idx3-ubyte",
-        "y_test": "t10k-labels-idx1-ubyte",
-    }
-    found = {key: _find_idx(folder, stem) for key, stem in stems.items()}
+    found = fashion_files(folder)
     if any(p is None for p in found.values()):
         return None
-    return {key: _read_idx(p) for key, p in found.items()}
+    return {key: _read_idx(found[stem]) for key, stem in FASHION_STEMS.items()}
 
 
 def load_fashion_mnist(cfg: DataConfig) -> ImageSet:
-    how_to = (
-        "get it with the Debian/Ubuntu package `dataset-fashion-mnist` "
-        f"(sudo apt-get install dataset-fashion-mnist, files in {FASHION_DEBIAN_DIR}), "
-        "or set data.path to a folder holding the four *-ubyte.gz files, "
-        "or run online with data.source=torchvision"
-    )
+    how_to = FASHION_HOW_TO
     folder = Path(cfg.path) if cfg.path else FASHION_DEBIAN_DIR
     arrays = None
     if cfg.source in {"auto", "debian"}:

@@ -121,26 +121,19 @@ def scores_with_ci(
     return row
 
 
-def evaluate_run(cfg, model_dir) -> dict:
-    """Score a saved model run dir on the config's test split (bootstrap CIs); writes
-    <model_dir>/evaluation.json and prints the table."""
-    from pathlib import Path
-
+def evaluate_run(cfg, run, checked, model_run) -> dict:
+    """Score the model of a complete train run (`model_run`) on the config's test split, with
+    bootstrap CIs; writes results/evaluation.json and results/evaluation.csv/.md into `run`.
+    `checked`: pre-flight's data set, loaded at the model's image size, and split."""
+    import pandas as pd
     import torch
     from mlcraft.files import atomic_write_json
+    from mlcraft.reporting import write_table
 
-    from . import data as data_mod
-    from .models import load_run
+    from .models import load_model
 
-    model, meta = load_run(model_dir)
-    dataset = data_mod.load(
-        cfg.data.model_copy(update={"image_size": meta["image_size"]}), cfg.seed
-    )
-    if dataset.classes != meta["classes"]:
-        from mlcraft.errors import UserInputError
-
-        raise UserInputError(f"model classes {meta['classes']} differ from data {dataset.classes}")
-    test = data_mod.split(dataset, cfg.data, cfg.seed)["test"]
+    model, meta = load_model(model_run)
+    dataset, test = checked.dataset, checked.split["test"]
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
     norm = Normalizer(meta["mean"], meta["std"], channels_last=False, device=device)
@@ -149,11 +142,23 @@ def evaluate_run(cfg, model_dir) -> dict:
     scores = scores_with_ci(
         dataset.labels[test], prob, meta.get("threshold"), dataset.positive, cfg.analysis.n_boot
     )
-    result = {"model_dir": str(model_dir), "n_test": int(len(test)), "images_per_s": rate, **scores}
-    atomic_write_json(Path(model_dir) / "evaluation.json", result)
-    for name in ("accuracy", "balanced_accuracy", "recall", "precision", "roc_auc"):
-        if name in scores:
-            print(
-                f"{name:>18}: {scores[name]:.4f} [{scores[name + '_lo']:.4f}, {scores[name + '_hi']:.4f}]"
-            )
+    result = {
+        "model_run": str(model_run),
+        "data": dataset.name,
+        "n_test": int(len(test)),
+        "images_per_s": rate,
+        **scores,
+    }
+    atomic_write_json(run.results / "evaluation.json", result)
+    rows = [
+        {"metric": name, "value": scores[name], "ci_low": scores[f"{name}_lo"],
+         "ci_high": scores[f"{name}_hi"]}
+        for name in ("accuracy", "balanced_accuracy", "recall", "precision", "roc_auc")
+        if name in scores
+    ]  # fmt: skip
+    write_table(run.results, "evaluation", pd.DataFrame(rows), digits=4)
+    for row in rows:
+        print(
+            f"{row['metric']:>18}: {row['value']:.4f} [{row['ci_low']:.4f}, {row['ci_high']:.4f}]"
+        )
     return result

