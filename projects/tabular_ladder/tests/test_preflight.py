@@ -112,3 +112,18 @@ def test_positive_label_yes_trains_on_a_yes_no_column(runs, tmp_path):
     data = preflight(config, argparse.Namespace(verb="train", run_dir=None))
     assert data.y_train.sum() + data.y_test.sum() == 20
     assert not runs.exists()
+
+
+def test_run_dir_checks_come_first(runs, capsys, tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "afile").write_text("x")
+    err = _train(runs, capsys, extra=["--run-dir", str(tmp_path / "taken")])
+    assert (
+        err
+        == f"error: --run-dir={tmp_path / 'taken'}: already exists (a run never overwrites another)"
+    )
+    err = _train(runs, capsys, extra=["--run-dir", str(tmp_path / "afile" / "run")])
+    assert (
+        err
+        == f"error: --run-dir={tmp_path / 'afile' / 'run'}: {tmp_path / 'afile'} is a file, not a folder"
+    )

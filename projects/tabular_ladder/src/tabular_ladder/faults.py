@@ -145,6 +145,8 @@ def run_faults(scratch: Path, faults: list[Fault] = FAULTS) -> pd.DataFrame:
     for i, fault in enumerate(faults):
         row = run_fault(fault, scratch / f"{i:02d}")
         row.pop("stderr")
+        # The table is committed: no temporary paths in it.
+        row["message"] = row["message"].replace(str(scratch / f"{i:02d}"), "{scratch}")
         row["ok"] = not problems(row, fault)
         rows.append(row)
         print(f"fault drill {fault.name}: exit {row['exit_code']}, ok={row['ok']}", flush=True)

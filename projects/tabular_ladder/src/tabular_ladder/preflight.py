@@ -31,16 +31,16 @@ def check_run_dir(args: argparse.Namespace) -> None:
     need = EXPECTED_BYTES if verb == "train" else EXPECTED_BYTES // 10
     run_dir = getattr(args, "run_dir", None)
     if run_dir:
-        final = Path(run_dir).absolute()
-        if final.exists():
+        target = Path(run_dir).absolute()
+        if target.exists():
             raise UserInputError(
-                f"--run-dir={final}: already exists (a run never overwrites another)"
+                f"--run-dir={target}: already exists (a run never overwrites another)"
             )
-        parent = final.parent
     else:
-        parent = runs_root(PROJECT)
-    check_writable_dir(parent)
-    check_free_disk(parent, need)
+        target = runs_root(PROJECT)
+    # Both look at the nearest folder that exists above the target.
+    check_writable_dir(target)
+    check_free_disk(target, need)
 
 
 def model_run(path: str | Path, key: str = "--model") -> Path:

@@ -62,9 +62,8 @@ def train(config: TrainConfig, run: Run, data: Dataset | None = None) -> dict[st
     seed = config.seed
     seed_everything(seed)
     data = data if data is not None else load(config.data)
-    check_analyses(
-        config, data
-    )  # pre-flight made it already; cheap, and train() may be called alone
+    # Pre-flight made this check already; it is cheap, and train() may be called on its own.
+    check_analyses(config, data)
     log(f"data {data.name}: train {len(data.X_train):,}, test {len(data.X_test):,}", start)
     with TrackedRun(PROJECT, config_to_dict(config), seed, run_folder=run) as tracked:
         for name, (path, rows) in data.files.items():
