@@ -212,3 +212,18 @@ def test_bad_input_is_one_clear_error(tiny_yaml, finished_run, tmp_path, scratch
     assert not (tmp_path / "out.csv").exists()
     # pre-flight refused every one before any run folder was made
     assert not (scratch_runs / "repro_training").exists()
+
+
+def test_manifest_commands_never_name_a_staging_folder(tmp_path):
+    """A run inside a train run's <run-id>.partial/ records paths relative to itself, so the
+    manifest still reads true once the folder is renamed to <run-id>/."""
+    from repro_training.train import _portable
+
+    run_dir = tmp_path / "train-x.partial" / "runs" / "smoke.partial" / "runs" / "seed0"
+    assert (
+        _portable(str(tmp_path / "train-x.partial" / "runs" / "smoke"), run_dir) == "../../../smoke"
+    )
+    assert _portable(str(run_dir / "launch.yaml"), run_dir) == "launch.yaml"
+    assert _portable(str(run_dir), run_dir) == "."
+    assert _portable("configs/smoke.yaml", run_dir) == "configs/smoke.yaml"
+    assert _portable("/elsewhere/run", run_dir) == "/elsewhere/run"

@@ -111,8 +111,8 @@ def _resume(s: dict, results: Path) -> str:
         if "history_identical" in kill:
             text += (
                 "the resumed run against the uninterrupted one: weights identical "
-                f"**{_fmt(kill['weights_identical'])}**, final optimizer, scheduler, scaler and "
-                f"RNG state identical **{_fmt(kill['final_state_identical'])}**, recorded "
+                f"**{_fmt(kill['weights_identical'])}**, final state (optimizer, scheduler, scaler, "
+                f"RNGs) identical **{_fmt(kill['final_state_identical'])}**, recorded "
                 f"per-epoch history identical **{_fmt(kill['history_identical'])}**.\n\n"
             )
         else:  # a run from before the history was checkpointed

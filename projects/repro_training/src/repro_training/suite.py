@@ -333,6 +333,10 @@ def run_suite(cfg: Config, run, split: data_mod.Split | None = None) -> dict:
             prof = profile_training(cfg, prof_dir)
             for name in ("top_ops.csv", "top_ops.txt"):
                 atomic_write_text(out / f"profile_{name}", (prof_dir / name).read_text())
+            trace = prof_dir / "trace.json"  # its traceName names the staging folder
+            if trace.is_file():
+                text = trace.read_text().replace(f"{run.path}/", "")
+                atomic_write_text(trace, text)
             # Relative to the run folder: the staging folder is renamed when the run completes.
             extra["profile"] = {**prof, "trace": "profile/trace.json"}
             headline["data_wait_fraction"] = prof["data_wait_fraction"]

@@ -32,6 +32,7 @@ import yaml
 from lightning.fabric import Fabric
 from mlcraft.errors import UserInputError
 from mlcraft.files import atomic_write_json, atomic_write_text
+from mlcraft.runs import PARTIAL
 from mlcraft.seeding import seed_everything, set_deterministic
 from mlcraft.tracking import TrackedRun, environment_fingerprint
 
@@ -327,14 +328,16 @@ def _partial(run_dir: Path, seed: int, global_step: int, state: dict) -> RunResu
 
 
 def _portable(arg: str, run_dir: Path) -> str:
-    """A command-line path inside the run folder, relative to it: the folder may be renamed
-    (a train run's staging folder) or moved, and the manifest must still read true."""
+    """A command-line path inside the run folder or inside a train run's staging folder,
+    relative to the run folder: staging folders (`<run-id>.partial`) are renamed when they
+    complete, and the manifest must still read true then."""
     if "/" not in arg:
         return arg
-    try:
-        return str(Path(arg).absolute().relative_to(run_dir.absolute())) or "."
-    except ValueError:
-        return arg
+    path = Path(arg).absolute()
+    here = run_dir.absolute()
+    if here in (path, *path.parents) or any(p.endswith(PARTIAL) for p in path.parts):
+        return os.path.relpath(path, here)
+    return arg
 
 
 def _write_manifest(cfg, seed, run_dir, split, status, result: RunResult | None = None) -> None:
