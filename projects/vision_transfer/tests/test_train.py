@@ -157,11 +157,19 @@ def test_cli_bad_input_is_one_line_error(tmp_path, capsys, scratch_runs):
     images = data.write_synthetic_folder(tmp_path / "imgs", n_per_class=1, size=16)
     predict = ["predict", "--input", str(images), "--output", str(tmp_path / "p.csv")]
     assert "no such run folder" in error([*predict, "--model", str(tmp_path / "nope")])
-    assert "not a complete run folder" in error([*predict, "--model", str(tmp_path)])
+    fake = tmp_path / "fake-run"
+    (fake / "model").mkdir(parents=True)
+    assert "not a complete run folder" in error([*predict, "--model", str(fake)])
     (tmp_path / "empty").mkdir()
-    no_images = [*predict, "--model", str(tmp_path), "--input", str(tmp_path / "empty")]
+    no_images = [*predict, "--model", str(fake), "--input", str(tmp_path / "empty")]
     assert "no image files" in error(no_images)
-    assert "--output=" in error([*predict, "--model", str(tmp_path), "--output", str(tmp_path)])
+    assert "--output=" in error([*predict, "--model", str(fake), "--output", str(tmp_path)])
+    (fake / "run.json").write_text('{"status": "complete", "verb": "train"}')
+    for name in ("model.json", "model.safetensors"):
+        (fake / "model" / name).write_text('{"arch": "a", "classes": [], "image_size": 8, '
+                                           '"mean": [], "std": []}')  # fmt: skip
+    inside = [*predict, "--model", str(fake), "--output", str(fake / "p.csv")]
+    assert "inside the --model run folder" in error(inside)
     config = tmp_path / "bad.yaml"
     config.write_text("finetune:\n  epohcs: 3\n")
     assert "unknown config key 'finetune.epohcs'" in error(["train", "--config", str(config)])

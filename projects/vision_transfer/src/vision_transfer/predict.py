@@ -66,6 +66,10 @@ def predict(model_run: str | Path, input_path: str | Path, output: str | Path):
     output = output_file(output, "--output")
     files = input_images(input_path)
     check_model_run(model_run)
+    if output.resolve().is_relative_to(Path(model_run).resolve()):
+        raise UserInputError(
+            f"--output={output}: inside the --model run folder; a complete run is never changed"
+        )
 
     import pandas as pd
     import torch
