@@ -173,3 +173,24 @@ def test_your_own_csv_end_to_end(tmp_path, monkeypatch):
     report = (run / "REPORT.md").read_text()
     assert "| colour | red |" in report and "| error | probability | x | colour |" in report
     assert "## Leakage and time" not in report  # no flights table, no heading
+
+
+def test_csv_example_config_passes_preflight_on_a_new_csv(tmp_path):
+    """The root README's bring-your-own command: configs/csv_example.yaml plus two --set keys."""
+    import argparse
+
+    import numpy as np
+    import pandas as pd
+    from tabular_ladder.config import load
+    from tabular_ladder.preflight import preflight
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "b": rng.choice(["u", "v"], 200)})
+    frame["y"] = (frame["a"] > 0).astype(int)
+    frame.to_csv(tmp_path / "my.csv", index=False)
+    config = load(PROJECT / "configs" / "csv_example.yaml",
+                  [f"data.path={tmp_path / 'my.csv'}", "data.target=y"])  # fmt: skip
+    args = argparse.Namespace(verb="train", run_dir=str(tmp_path / "run"), model=None)
+    data = preflight(config, args)
+    assert len(data.X_train) + len(data.X_test) == 200
+    assert not config.faults and not config.flights.enabled

@@ -4,13 +4,13 @@ outside complete run folders, no MLflow run left RUNNING, results/ and the READM
 from __future__ import annotations
 
 import pytest
-from mlcraft.faults import problems
-from tabular_ladder.faults import FAULTS, run_fault
+from mlcraft.faults import drill, problems
+from tabular_ladder.faults import FAULTS, PROJECT, PROJECT_DIR
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
 def test_fault_gives_one_line_and_leaves_nothing(fault, tmp_path):
-    row = run_fault(fault, tmp_path)
+    row = drill(PROJECT, PROJECT_DIR, fault, tmp_path)
     if row.get("skipped"):
         pytest.skip(row["message"])
     assert problems(row, fault) == [], row["stderr"]

@@ -125,8 +125,15 @@ def write_run_report(project: Project, run: Run) -> None:
     from mlcraft.files import atomic_write_text
     from mlcraft.reporting import run_report
 
+    blocks = project.blocks(run.results)
     readme = project.project_dir / "README.md"
-    text = run_report(readme.read_text(), project.blocks(run.results), title=run.mlflow_name)
+    # An installed package (e.g. in a container) has no README beside it: one section per block.
+    template = (
+        readme.read_text()
+        if readme.is_file()
+        else "\n".join(f"## {name}\n<!-- generated:{name} -->" for name in blocks)
+    )
+    text = run_report(template, blocks, title=run.mlflow_name)
     atomic_write_text(run.path / "REPORT.md", text)
 
 

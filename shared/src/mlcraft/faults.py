@@ -76,7 +76,8 @@ def leftovers(runs: Path) -> list[Path]:
     if not runs.is_dir():
         return left
     for project in runs.iterdir():
-        if not project.is_dir() or project.name in ("cache",):
+        # cache/ and mlartifacts/ (MLflow's artifact store) are shared stores, not run output
+        if not project.is_dir() or project.name in ("cache", "mlartifacts"):
             continue
         for child in project.iterdir():
             if child.is_dir() and is_complete(child):
@@ -88,6 +89,8 @@ def leftovers(runs: Path) -> list[Path]:
 
 
 def _running_mlflow_runs(uri: str) -> int:
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return 0  # no store was ever opened: nothing can be RUNNING (and don't create one)
     try:
         from mlflow.tracking import MlflowClient
 
@@ -201,6 +204,8 @@ def run_drills(module: str, project_dir: Path, faults: list[Fault], scratch: Pat
     for i, fault in enumerate(faults):
         row = drill(module, project_dir, fault, scratch / f"{i:02d}")
         row.pop("stderr")
+        # The table is committed: no temporary paths in it.
+        row["message"] = row["message"].replace(str(scratch / f"{i:02d}"), "{scratch}")
         row["ok"] = not problems(row, fault)
         rows.append(row)
         print(f"fault drill {fault.name}: exit {row['exit_code']}, ok={row['ok']}", flush=True)

@@ -5,14 +5,10 @@ outside complete run folders, and leave results/ and the README untouched."""
 
 from __future__ import annotations
 
-import atexit
 import json
-import shutil
-import tempfile
 from pathlib import Path
 
-import pandas as pd
-from mlcraft.faults import Fault, drill, leftovers, problems
+from mlcraft.faults import Fault
 
 PROJECT = "tabular_ladder"
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -100,54 +96,3 @@ FAULTS = [
     Fault("predict --output is a folder", [*PREDICT, "--output", "{scratch}"], setup=_fake_run,
           message="is a folder"),
 ]  # fmt: skip
-
-
-def outside_runs(runs: Path) -> list[Path]:
-    """mlcraft.faults.leftovers, less MLflow's artifact store: TrackedRun keeps artifacts in
-    runs/mlartifacts/ beside runs/mlflow.db, which leftovers() takes for a project folder, so
-    every drill in which a run completes (the `then` of a kill) would count them."""
-    return [p for p in leftovers(runs) if p.relative_to(runs).parts[0] != "mlartifacts"]
-
-
-_STORE: list[Path] = []
-
-
-def empty_mlflow_store() -> Path:
-    """An MLflow store with its tables already made (once per process). After each drill,
-    mlcraft.faults asks the scratch store for RUNNING runs, and on a scratch folder without a
-    store that first creates one and migrates its schema: seconds per drill, most of a
-    pre-flight drill's time. A drill starts from a copy of this store instead, like a user's
-    runs/ that has been used before."""
-    if not _STORE or not _STORE[0].is_file():
-        from mlflow.tracking import MlflowClient
-
-        folder = Path(tempfile.mkdtemp(prefix="tabular_ladder-mlflow-"))
-        atexit.register(shutil.rmtree, folder, True)
-        MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").search_experiments()
-        _STORE[:] = [folder / "mlflow.db"]
-    return _STORE[0]
-
-
-def run_fault(fault: Fault, scratch: Path) -> dict:
-    """One drill (mlcraft.faults.drill) with files_left counted by outside_runs, starting from
-    a runs/ folder that holds an empty MLflow store."""
-    (scratch / "runs").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(empty_mlflow_store(), scratch / "runs" / "mlflow.db")
-    row = drill(PROJECT, PROJECT_DIR, fault, scratch)
-    if not row.get("skipped"):
-        row["files_left"] = len(outside_runs(scratch / "runs"))
-    return row
-
-
-def run_faults(scratch: Path, faults: list[Fault] = FAULTS) -> pd.DataFrame:
-    """Every drill in its own scratch folder: the faults table (mlcraft.faults.run_drills)."""
-    rows = []
-    for i, fault in enumerate(faults):
-        row = run_fault(fault, scratch / f"{i:02d}")
-        row.pop("stderr")
-        # The table is committed: no temporary paths in it.
-        row["message"] = row["message"].replace(str(scratch / f"{i:02d}"), "{scratch}")
-        row["ok"] = not problems(row, fault)
-        rows.append(row)
-        print(f"fault drill {fault.name}: exit {row['exit_code']}, ok={row['ok']}", flush=True)
-    return pd.DataFrame(rows)

@@ -82,10 +82,12 @@ def train(config: TrainConfig, run: Run, data: Dataset | None = None) -> dict[st
 
 def fault_drills(run: Run) -> dict[str, int]:
     """The project's fault drills through the real CLI, each in a scratch folder; faults.csv."""
-    from tabular_ladder.faults import run_faults
+    from mlcraft.faults import run_drills
+
+    from tabular_ladder.faults import FAULTS
 
     with tempfile.TemporaryDirectory(prefix="tabular_ladder-faults-") as scratch:
-        frame = run_faults(Path(scratch))
+        frame = run_drills(PROJECT, PROJECT_DIR, FAULTS, Path(scratch))
     write(run.results, "faults", frame)
     return {"drills": len(frame), "ok": int(frame["ok"].sum())}
 
