@@ -3,6 +3,7 @@ and bad input as one line."""
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -54,14 +55,18 @@ def test_smoke_train_writes_only_its_run_folder(tmp_path):
     runs = tmp_path / "runs"
     env = {**os.environ, "MLCRAFT_RUNS_DIR": str(runs)}
     published = _files(PROJECT / "results", PROJECT / "README.md")
-    started = time.time()
+    started, before = time.time(), resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         [sys.executable, "-m", "repro_training", "train", "--config", "configs/smoke.yaml"],
         cwd=PROJECT, env=env, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
-    wall = time.time() - started
+    wall, after = time.time() - started, resource.getrusage(resource.RUSAGE_CHILDREN)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert wall < 60, f"smoke took {wall:.0f} s"
+    # Under a minute of CPU (imports included): the wall clock on a shared 2-core machine also
+    # measures the neighbours, so it only guards against a hang here.
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert cpu < 60, f"smoke used {cpu:.0f} CPU seconds"
+    assert wall < 150, f"smoke took {wall:.0f} s"
     assert _files(PROJECT / "results", PROJECT / "README.md") == published
 
     (run,) = (runs / "repro_training").iterdir()
