@@ -79,3 +79,17 @@ def test_model_source_errors_are_one_line(tmp_path, make, message):
     with pytest.raises(UserInputError, match=message) as info:
         resolve_model(value)
     assert f"model.name_or_path={value}" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_missing_carrier_names_the_key(monkeypatch):
+    import importlib.metadata as md
+
+    from mlcraft import carriers
+
+    def not_installed(name):
+        raise md.PackageNotFoundError(name)
+
+    monkeypatch.setattr(carriers, "_VERIFIED", {})
+    monkeypatch.setattr(carriers.md, "distribution", not_installed)
+    with pytest.raises(UserInputError, match="model.name_or_path=carrier: .* is not installed"):
+        resolve_model("carrier")

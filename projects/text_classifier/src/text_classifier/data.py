@@ -51,7 +51,10 @@ def _join_title_review(frame: pd.DataFrame) -> pd.Series:
 
 
 def load_reviews() -> tuple[pd.DataFrame, Path]:
-    path = locate(REVIEWS)
+    try:
+        path = locate(REVIEWS)
+    except UserInputError as exc:
+        raise UserInputError(f"data.path=null (the clothing-reviews carrier): {exc}") from None
     raw = pd.read_parquet(path)
     frame = raw.copy()
     frame["text"] = _join_title_review(raw)

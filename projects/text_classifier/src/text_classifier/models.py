@@ -43,11 +43,14 @@ def tokenize(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
     return tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"]
 
 
-def choose_max_length(tokenizer, texts: list[str], percentile: float, cap: int) -> dict:
-    """Max length = the training token-length percentile, rounded up to a multiple of 8."""
+def choose_max_length(
+    tokenizer, texts: list[str], percentile: float, cap: int, fixed: int | None = None
+) -> dict:
+    """Max length = the training token-length percentile, rounded up to a multiple of 8 (or
+    `fixed`, a configured model.max_length); the truncated share is measured against it."""
     lengths = np.array([len(ids) for ids in tokenizer(list(texts))["input_ids"]])
     p = float(np.percentile(lengths, percentile))
-    chosen = int(min(cap, tokenizer.model_max_length, int(np.ceil(p / 8) * 8)))
+    chosen = fixed or int(min(cap, tokenizer.model_max_length, int(np.ceil(p / 8) * 8)))
     return {
         "max_length": chosen,
         "p50": float(np.percentile(lengths, 50)),

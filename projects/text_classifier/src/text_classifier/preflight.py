@@ -33,8 +33,8 @@ def check_output(args: argparse.Namespace) -> None:
     from mlcraft.runs import check_free_disk, check_writable_dir, runs_root
 
     target = Path(args.run_dir).absolute() if args.run_dir else runs_root(PROJECT) / "run"
-    check_writable_dir(target.parent)
-    check_free_disk(target.parent, expected_bytes(args.verb))
+    check_writable_dir(target)  # the nearest folder that exists on the way to it
+    check_free_disk(target, expected_bytes(args.verb))
 
 
 def preflight(cfg: Config, args: argparse.Namespace):

@@ -42,7 +42,10 @@ def trial_table(study: optuna.Study) -> pd.DataFrame:
                 "retry_of": t.user_attrs.get("retry_of"),
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["retry_of"] = table["retry_of"].astype("Int64")
+    return table
 
 
 def search(cfg: Config, run: Run, data: Dataset) -> optuna.Study:

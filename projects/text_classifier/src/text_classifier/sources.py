@@ -41,7 +41,10 @@ def resolve_model(name_or_path: str) -> str:
     if name_or_path == "carrier":
         # Offline default: nothing below ever reaches for the network.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        return str(locate(MINILM).parent)
+        try:
+            return str(locate(MINILM).parent)
+        except UserInputError as exc:
+            raise UserInputError(f"{key}: {exc}") from None
     if _looks_local(name_or_path):
         folder = Path(name_or_path).expanduser()
         if not folder.exists():

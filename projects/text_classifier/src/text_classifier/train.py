@@ -88,9 +88,9 @@ def run(cfg: Config, run: Run, data: Dataset) -> dict:
             train["text"].tolist(),
             cfg.model.max_length_percentile,
             cfg.model.max_length_cap,
+            cfg.model.max_length,
         )
-        max_len = cfg.model.max_length or lengths["max_length"]
-        lengths["max_length"] = max_len
+        max_len = lengths["max_length"]
         print(f"token lengths: {lengths}")
         ids = {n: tokenize(tokenizer, s["text"].tolist(), max_len) for n, s in data.splits.items()}
         rungs: dict[str, Rung] = {}
