@@ -18,12 +18,11 @@ from pathlib import Path
 
 from mlcraft import cli
 
+from text_classifier import PROJECT_DIR
 from text_classifier.preflight import TRAIN_BYTES
 
 # Tokenizers' own thread pool fights torch for the 2 cores and warns after fork: keep it off.
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def _load(path, overrides):

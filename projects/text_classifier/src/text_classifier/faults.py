@@ -8,8 +8,6 @@ succeed and reap the killed run's folder.
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import replace
 from pathlib import Path
 
 from mlcraft.faults import Fault
@@ -19,47 +17,15 @@ SEARCH = ["search", "--config", "configs/smoke.yaml"]
 GOOD_CSV = "body,y\n" + "".join(f"review {i},{'pos' if i % 2 else 'neg'}\n" for i in range(30))
 
 
-_EMPTY_STORE: list[Path] = []  # one migrated, empty MLflow store per process, copied per drill
-
-
-def _empty_mlflow_store(scratch: Path) -> None:
-    """Workaround for drill cost: after every drill mlcraft.faults asks runs/mlflow.db for RUNNING
-    runs, which creates and migrates a new SQLite store (seconds) when the run never got that far.
-    A copy of one empty store made once gives the same answer in milliseconds. The path is the
-    store mlcraft.faults points the drill's MLFLOW_TRACKING_URI at."""
-    if not _EMPTY_STORE or not _EMPTY_STORE[0].is_file():
-        from mlflow.tracking import MlflowClient
-
-        template = scratch / "empty-mlflow.db"
-        MlflowClient(f"sqlite:///{template}").search_experiments()
-        _EMPTY_STORE[:] = [template]
-    (scratch / "runs").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(_EMPTY_STORE[0], scratch / "runs" / "mlflow.db")
-
-
 def _write(name: str, content: bytes):
     def setup(scratch: Path) -> None:
-        _empty_mlflow_store(scratch)
         (scratch / name).write_bytes(content)
 
     return setup
 
 
-def _mlflow_artifacts_beside_runs(scratch: Path) -> None:
-    """Workaround: mlcraft.faults.leftovers() counts every file under runs/ outside a complete run
-    folder, MLflow's artifact store (runs/mlartifacts/, written by a successful train) included.
-    Creating the experiment first, with its artifacts in scratch/mlartifacts, keeps the count to
-    what a killed run really leaves."""
-    from mlflow.tracking import MlflowClient
-
-    _empty_mlflow_store(scratch)
-    client = MlflowClient(f"sqlite:///{scratch / 'runs' / 'mlflow.db'}")
-    client.create_experiment("text_classifier", (scratch / "mlartifacts").as_uri())
-
-
 def _fake_partial_run(scratch: Path) -> None:
     """A run folder that never completed (no run.json 'complete'), as a crashed train leaves."""
-    _empty_mlflow_store(scratch)
     (scratch / "half-run" / "model").mkdir(parents=True)
     (scratch / "half-run" / "model" / "meta.json").write_text("{}")
     (scratch / "in.csv").write_text("text\nlove it\n")
@@ -76,8 +42,7 @@ def _data(name: str) -> list[str]:
 
 FAULTS = [
     Fault("kill mid-train (SIGKILL), then rerun", SMOKE,
-          kill_when="text_classifier/*.partial/results/tfidf_trials.csv", then=SMOKE,
-          setup=_mlflow_artifacts_beside_runs),
+          kill_when="text_classifier/*.partial/results/tfidf_trials.csv", then=SMOKE),
     Fault("kill mid-search (SIGKILL), then resume", SEARCH,
           kill_when="text_classifier/*.partial/results/trials.csv", then=SEARCH),
     Fault("read-only output folder", [*SMOKE, "--run-dir", "{mount}/run"], mount="read_only",
@@ -122,5 +87,3 @@ FAULTS = [
     Fault("publish a folder that is not a run", ["publish", "--run-dir", "{scratch}"],
           message="not a complete run"),
 ]  # fmt: skip
-# Every drill starts from a copy of the empty MLflow store (see _empty_mlflow_store).
-FAULTS = [f if f.setup else replace(f, setup=_empty_mlflow_store) for f in FAULTS]

@@ -23,7 +23,7 @@ from mlcraft.stats import paired_bootstrap_diff
 from mlcraft.tracking import TrackedRun
 from sklearn.metrics import f1_score
 
-from text_classifier import analysis, artifacts, robustness
+from text_classifier import PROJECT_DIR, analysis, artifacts, robustness
 from text_classifier.baselines import Majority, fit_frozen_probe, tune_tfidf
 from text_classifier.config import Config
 from text_classifier.data import Dataset, describe, stratified_subsample
@@ -41,7 +41,6 @@ from text_classifier.models import (
 )
 
 PROJECT = "text_classifier"
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 class Rung:
