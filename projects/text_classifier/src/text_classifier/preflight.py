@@ -1,10 +1,11 @@
 """Pre-flight: every check a user's config, data, model or paths can fail, before any folder is
 made and before anything is fitted. Each failure is one UserInputError naming the key and value.
 
-train / search: the data (data.path readable UTF-8 CSV/JSONL with data.text_column and
-data.label_column, at least two classes with 3+ rows each, or the carrier data installed and
-sha256-checked), the output folder (writable, room for the run), the model (model.name_or_path: the carrier installed, a local folder that exists,
-or a Hub id that loads), and for evaluate the --model run folder and its labels.
+In order: evaluate's --model (a complete train run with a saved model), the output folder
+(writable, room for the run), the data (data.path a readable UTF-8 CSV/JSONL with
+data.text_column and data.label_column, two or more classes with 3+ rows each; or the carrier
+data installed and sha256-checked), the model (model.name_or_path: the carrier installed, a local
+folder with config.json, or a Hub id that loads), and for evaluate the test labels.
 Returns what the handler reuses (args.checked): the loaded and split Dataset (and for evaluate the
 model run's meta), so the data is read once.
 """
@@ -27,9 +28,9 @@ def expected_bytes(verb: str) -> int:
 
 
 def check_output(args: argparse.Namespace) -> None:
-    """The run folder's parent is a writable folder with room for the run (checked again, with
-    the same numbers, when mlcraft.runs.open_run makes the folder): seconds, not minutes, to
-    learn that --run-dir is on a full or read-only disk."""
+    """The run folder can be made, on a writable disk with room for the run (mlcraft.runs.open_run
+    checks again with the same numbers when it makes the folder): a second, not minutes, to learn
+    that --run-dir is under a file or on a full or read-only disk."""
     from mlcraft.runs import check_free_disk, check_writable_dir, runs_root
 
     target = Path(args.run_dir).absolute() if args.run_dir else runs_root(PROJECT) / "run"
