@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,6 @@ from mlcraft.faults import Fault
 SMOKE = ["train", "--config", "configs/smoke.yaml"]
 NPZ = [*SMOKE, "--set", "data.name=npz"]
 _MODEL_CACHE: list[Path] = []
-_EMPTY_STORE: list[tempfile.TemporaryDirectory] = []
 
 
 def _write(name: str, content: bytes):
@@ -23,45 +20,6 @@ def _write(name: str, content: bytes):
         (scratch / name).write_bytes(content)
 
     return setup
-
-
-def _empty_mlflow_store(scratch: Path) -> None:
-    """Speed only: after each drill mlcraft.faults opens the drill's MLflow store, and creating a
-    new SQLite store (its schema migrations) costs seconds. An empty store made once per process
-    and copied in takes a fraction of that, for the drill's check and for the drilled train."""
-    if not _EMPTY_STORE:
-        from mlflow.tracking import MlflowClient
-
-        folder = tempfile.TemporaryDirectory(prefix="repro-faults-mlflow-")
-        MlflowClient(f"sqlite:///{folder.name}/mlflow.db").search_experiments()
-        _EMPTY_STORE.append(folder)
-    runs = scratch / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    if not (runs / "mlflow.db").exists():
-        shutil.copy(Path(_EMPTY_STORE[0].name) / "mlflow.db", runs / "mlflow.db")
-
-
-def _with_empty_store(fault: Fault) -> Fault:
-    def setup(scratch: Path, inner=fault.setup) -> None:
-        _empty_mlflow_store(scratch)
-        if inner:
-            inner(scratch)
-
-    return dataclasses.replace(fault, setup=setup)
-
-
-def _mlflow_artifacts_beside_runs(scratch: Path) -> None:
-    """Workaround (an mlcraft limitation): mlcraft.faults.leftovers() counts every file under
-    runs/ outside a complete run folder, MLflow's artifact store (runs/mlartifacts/, written by
-    every successful train) included. Creating the experiment first, with its artifacts in
-    scratch/mlartifacts, keeps the count to what a killed run really leaves. The store URI is the
-    one mlcraft.faults gives the drill."""
-    from mlflow.tracking import MlflowClient
-
-    runs = scratch / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    client = MlflowClient(f"sqlite:///{runs / 'mlflow.db'}")
-    client.create_experiment("repro_training", (scratch / "mlartifacts").as_uri())
 
 
 def _npz(**arrays) -> bytes:
@@ -106,10 +64,9 @@ def _with_model(*then):
 
 PREDICT = ["predict", "--model", "{scratch}/model", "--input", "{scratch}/x.npy"]
 
-_FAULTS = [
+FAULTS = [
     Fault("kill mid-train, then train again", SMOKE,
-          kill_when="repro_training/*.partial/runs/seed0/manifest.json", then=SMOKE,
-          setup=_mlflow_artifacts_beside_runs),
+          kill_when="repro_training/*.partial/runs/seed0/manifest.json", then=SMOKE),
     Fault("read-only output", [*SMOKE, "--run-dir", "{mount}/run"], mount="read_only",
           message="not writable"),
     Fault("full disk", [*SMOKE, "--run-dir", "{mount}/run"], mount="full", message="MB free"),
@@ -150,4 +107,3 @@ _FAULTS = [
     Fault("publish a folder that is no run", ["publish", "--run-dir", "{scratch}"],
           message="not a complete run"),
 ]  # fmt: skip
-FAULTS = [_with_empty_store(fault) for fault in _FAULTS]
