@@ -69,16 +69,16 @@ def check_run_dir(run_dir: str | None, need_bytes: int) -> None:
     """The run folder is new, its parent writable, with room for the run (as open_run checks
     again later, but before the data is loaded)."""
     if run_dir:
-        final, key = Path(run_dir).absolute(), "--run-dir"
-        if final.exists() or final.with_name(final.name + ".partial").exists():
+        target, key = Path(run_dir).absolute(), "--run-dir"
+        if target.exists() or target.with_name(target.name + ".partial").exists():
             raise UserInputError(
-                f"--run-dir={final}: already exists (a run never overwrites another)"
+                f"--run-dir={target}: already exists (a run never overwrites another)"
             )
-        parent = final.parent
     else:
-        parent, key = runs_root(PROJECT), "runs folder"
-    check_writable_dir(parent, key)
-    check_free_disk(parent, need_bytes, key)
+        target, key = runs_root(PROJECT), "runs folder"
+    # Both look at the nearest folder that exists above the target; the message names the target.
+    check_writable_dir(target, key)
+    check_free_disk(target, need_bytes, key)
 
 
 def check_model(cfg: ModelConfig) -> None:
