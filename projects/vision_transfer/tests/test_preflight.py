@@ -6,7 +6,7 @@ import argparse
 import json
 
 import pytest
-from conftest import SMOKE
+from conftest import PROJECT, SMOKE
 from mlcraft.errors import UserInputError
 from vision_transfer import data, preflight
 from vision_transfer.config import DataConfig, ModelConfig, load
@@ -81,3 +81,22 @@ def test_check_returns_the_loaded_split(tmp_path, scratch_runs):
     one_class = load(SMOKE, ["data.test_fraction=0.01"])  # a 0-image test split cannot hold both
     with pytest.raises(UserInputError):
         preflight.check(one_class, args)
+
+
+def test_project_dir_in_a_checkout_and_installed(tmp_path, monkeypatch):
+    """In a checkout it is projects/vision_transfer; installed (a container's site-packages, no
+    project folder around the package) it is the working directory, which holds configs/."""
+    import importlib.util
+    import shutil
+
+    from vision_transfer import sources
+
+    assert sources.project_dir() == PROJECT
+    installed = tmp_path / "lib" / "python3.11" / "site-packages" / "vision_transfer"
+    installed.mkdir(parents=True)
+    shutil.copy(sources.__file__, installed / "sources.py")
+    spec = importlib.util.spec_from_file_location("installed_sources", installed / "sources.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.chdir(tmp_path)
+    assert module.project_dir() == tmp_path

