@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 from mlcraft.portfolio import portfolio_blocks, portfolio_rows
@@ -13,6 +14,7 @@ def test_root_readme_matches_results():
 
 
 def test_rows_read_the_headline_from_summary(tmp_path):
+    shutil.copy(ROOT / "projects.toml", tmp_path / "projects.toml")
     results = tmp_path / "projects" / "tabular_ladder" / "results"
     results.mkdir(parents=True)
     summary = {

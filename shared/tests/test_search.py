@@ -55,7 +55,12 @@ def _assert_exact(storage, n_trials):
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert len(complete) == n_trials
     params = [tuple(sorted(t.params.items())) for t in complete]
-    assert len(set(params)) == len(params), "a parameter set was evaluated twice"
+    twice = [
+        (t.number, t.user_attrs)
+        for t in complete
+        if params.count(tuple(sorted(t.params.items()))) > 1
+    ]
+    assert not twice, f"a parameter set was evaluated twice: {twice}"
     assert not [t.number for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
     return trials
 

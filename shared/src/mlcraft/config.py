@@ -48,12 +48,25 @@ def parse_overrides(overrides: list[str] | None) -> list[tuple[str, Any]]:
 
 def load_config(path: str | Path, model: type[T], overrides: list[str] | None = None) -> T:
     path = Path(path)
+    if path.is_dir():
+        raise UserInputError(f"--config={path}: is a folder, not a YAML file")
     if not path.is_file():
         raise UserInputError(f"config file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserInputError(
+            f"--config={path}: not UTF-8 text (byte {exc.start}); re-save it as UTF-8"
+        ) from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise UserInputError(f"config {path} is not valid YAML: {exc}") from None
+    if raw is None:
+        # Every key has a default, so an empty file would silently run the reference budget.
+        raise UserInputError(
+            f"--config={path}: the file sets no keys; start from configs/default.yaml"
+        )
     if not isinstance(raw, dict):
         raise UserInputError(f"config {path} must be a mapping at the top level")
     for key, value in parse_overrides(overrides):

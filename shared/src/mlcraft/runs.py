@@ -204,6 +204,28 @@ def is_complete(folder: str | os.PathLike) -> bool:
     return not folder.name.endswith(PARTIAL) and read_run_info(folder).get("status") == "complete"
 
 
+def complete_run(
+    path: str | os.PathLike, key: str = "--model", needs: tuple[str, ...] = ()
+) -> Path:
+    """A complete run folder holding every file in `needs` (relative paths), for evaluate and
+    predict; otherwise one UserInputError naming the key and what is wrong."""
+    folder = Path(path)
+    if not folder.exists():
+        raise UserInputError(f"{key}={folder}: no such run folder")
+    if not folder.is_dir():
+        raise UserInputError(f"{key}={folder}: is a file, not a run folder")
+    if not is_complete(folder):
+        raise UserInputError(
+            f"{key}={folder}: not a complete run folder (no run.json saying 'complete'; "
+            "a killed or running run has no usable model)"
+        )
+    missing = [name for name in needs if not (folder / name).is_file()]
+    if missing:
+        verb = read_run_info(folder).get("verb")
+        raise UserInputError(f"{key}={folder}: a '{verb}' run without {', '.join(missing)}")
+    return folder
+
+
 def latest_complete(project: str, verb: str = "train") -> Path | None:
     """The newest complete run of this verb under runs/<project>/ (by start time)."""
     candidates = []

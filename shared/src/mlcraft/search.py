@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -185,21 +187,49 @@ def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return study.get_trials(deepcopy=False, states=FINISHED)
 
 
+@contextmanager
+def _reap_lock(study: optuna.Study) -> Iterator[None]:
+    """Reaping by pid is a same-host affair, so a host-wide file lock serialises the reapers:
+    two workers must not both fail one dead trial and enqueue two retries of it (SQLite does not
+    lock the row between reading RUNNING and writing FAIL)."""
+    import fcntl
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha1(study.study_name.encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"mlcraft-optuna-reap-{digest}.lock"
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def reap_dead_trials(study: optuna.Study) -> list[int]:
     """Fail RUNNING trials whose worker process is dead on this host; re-enqueue their params."""
     from optuna.exceptions import UpdateFinishedTrialError
 
-    reaped = []
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    def dead(trial) -> bool:
         worker = trial.user_attrs.get("worker")
-        if not worker or not is_dead(worker):
-            continue
-        try:
-            study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        except (UpdateFinishedTrialError, RuntimeError):
-            continue  # another worker reaped it first
-        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
-        reaped.append(trial.number)
+        return bool(worker) and is_dead(worker)
+
+    if not any(dead(t) for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))):
+        return []
+    reaped = []
+    with _reap_lock(study):
+        trials = study.get_trials(deepcopy=False)  # fresh, inside the lock
+        retried = {t.user_attrs.get("retry_of") for t in trials}
+        for trial in trials:
+            if trial.state != TrialState.RUNNING or not dead(trial):
+                continue
+            try:
+                study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+            except (UpdateFinishedTrialError, RuntimeError):
+                continue  # another worker reaped it first
+            if trial.number not in retried:
+                study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+            reaped.append(trial.number)
     return reaped
 
 

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Literal
 
 from mlcraft.config import StrictModel, config_to_dict, load_config
-from mlcraft.errors import UserInputError
 from pydantic import Field
 
 Precision = Literal["fp32", "bf16"]
@@ -93,16 +92,6 @@ class Config(StrictModel):
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> Config:
-    path = Path(path)
-    if path.is_dir():
-        raise UserInputError(f"--config={path}: is a folder, not a YAML file")
-    if path.is_file():
-        try:
-            path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise UserInputError(
-                f"--config={path}: not UTF-8 text (byte {exc.start}); re-save it as UTF-8"
-            ) from None
     return load_config(path, Config, overrides)
 
 

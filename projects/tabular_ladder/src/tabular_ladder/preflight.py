@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mlcraft.errors import UserInputError
 from mlcraft.inputs import existing_file
-from mlcraft.runs import check_free_disk, check_writable_dir, is_complete, runs_root
+from mlcraft.runs import check_free_disk, check_writable_dir, complete_run, runs_root
 
 from tabular_ladder.config import TrainConfig, check_adult_keys
 
@@ -45,20 +45,7 @@ def check_run_dir(args: argparse.Namespace) -> None:
 
 def model_run(path: str | Path, key: str = "--model") -> Path:
     """A complete run folder holding a model bundle (what `evaluate` and `predict` read)."""
-    folder = Path(path)
-    if not folder.exists():
-        raise UserInputError(f"{key}={folder}: no such run folder")
-    if not folder.is_dir():
-        raise UserInputError(f"{key}={folder}: is a file, not a run folder")
-    if not is_complete(folder):
-        raise UserInputError(
-            f"{key}={folder}: not a complete run folder (no run.json with status 'complete'; "
-            "a killed or running run has no usable model)"
-        )
-    missing = [name for name in BUNDLE_FILES if not (folder / "model" / name).is_file()]
-    if missing:
-        raise UserInputError(f"{key}={folder}: the run has no complete model/ (missing {missing})")
-    return folder
+    return complete_run(path, key, tuple(f"model/{name}" for name in BUNDLE_FILES))
 
 
 def check_carriers(config: TrainConfig, verb: str) -> None:

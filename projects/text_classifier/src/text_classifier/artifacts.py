@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mlcraft.errors import UserInputError
 from mlcraft.files import atomic_write_json
-from mlcraft.runs import is_complete, read_run_info
+from mlcraft.runs import complete_run
 
 META = "model/meta.json"
 TFIDF = "model/tfidf.skops"
@@ -74,20 +74,7 @@ def save_meta(run_dir: Path, meta: dict) -> None:
 
 def check_run(run_dir: str | Path, key: str = "--model") -> Path:
     """A complete train run folder with a saved model; otherwise one line naming key and path."""
-    folder = Path(run_dir)
-    if not folder.exists():
-        raise UserInputError(f"{key}={folder}: no such run folder")
-    if not folder.is_dir():
-        raise UserInputError(f"{key}={folder}: is a file; give a run folder")
-    if not is_complete(folder):
-        raise UserInputError(
-            f"{key}={folder}: not a complete run folder (its run.json does not say 'complete'); "
-            "give a finished train run, e.g. runs/text_classifier/<run-id>"
-        )
-    if not (folder / META).is_file():
-        verb = read_run_info(folder).get("verb")
-        raise UserInputError(f"{key}={folder}: a '{verb}' run with no saved model ({META})")
-    return folder
+    return complete_run(run_dir, key, (META,))
 
 
 def load_meta(run_dir: str | Path, key: str = "--model") -> dict:

@@ -13,8 +13,6 @@ happen inside the handlers.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from mlcraft import cli
 
 from vision_transfer.sources import project_dir
@@ -23,30 +21,8 @@ PROJECT_DIR = project_dir()
 
 
 def _load(path, overrides):
-    import yaml
-    from mlcraft.errors import UserInputError
-
     from vision_transfer.config import load
 
-    config = Path(path)
-    if config.is_dir():
-        raise UserInputError(f"--config={config}: is a folder; give a YAML file")
-    if config.is_file():
-        try:
-            text = config.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise UserInputError(
-                f"--config={config}: not UTF-8 text (byte {exc.start}); re-save it as UTF-8"
-            ) from None
-        try:
-            empty = not yaml.safe_load(text)
-        except yaml.YAMLError:
-            empty = False  # load() reports the YAML error with its position
-        if empty:
-            raise UserInputError(
-                f"--config={config}: the file sets no keys; start from configs/default.yaml "
-                "(an empty config would silently run the reference run)"
-            )
     return load(path, overrides)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from mlcraft.errors import UserInputError
 from mlcraft.inputs import existing_file
-from mlcraft.runs import check_free_disk, check_writable_dir, is_complete, runs_root
+from mlcraft.runs import check_free_disk, check_writable_dir, complete_run, runs_root
 
 from .config import Config, DataConfig, ModelConfig
 from .sources import LITE0, LITE0_ARCH, class_folders, image_files
@@ -176,22 +176,8 @@ def check_fashion_mnist(cfg: DataConfig) -> None:
 def check_model_run(path: str | Path, key: str = "--model") -> dict[str, Any]:
     """A complete train run folder holding model/model.json and model/model.safetensors;
     returns model.json."""
-    run = Path(path)
-    if not run.exists():
-        raise UserInputError(f"{key}={run}: no such run folder")
-    if not run.is_dir():
-        raise UserInputError(f"{key}={run}: is a file; give a run folder (runs/{PROJECT}/<run-id>)")
-    if not is_complete(run):
-        raise UserInputError(
-            f"{key}={run}: not a complete run folder (no run.json saying 'complete'); "
-            f"give a finished train run under runs/{PROJECT}/"
-        )
-    meta_path, weights = run / "model" / "model.json", run / "model" / "model.safetensors"
-    if not meta_path.is_file() or not weights.is_file():
-        raise UserInputError(
-            f"{key}={run}: the run has no model/model.json + model/model.safetensors "
-            "(give a train run)"
-        )
+    run = complete_run(path, key, ("model/model.json", "model/model.safetensors"))
+    meta_path = run / "model" / "model.json"
     try:
         meta = json.loads(meta_path.read_text())
     except ValueError as exc:
