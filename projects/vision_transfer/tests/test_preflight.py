@@ -49,7 +49,7 @@ def test_model_run_checks(tmp_path):
     with pytest.raises(UserInputError, match="not a complete run folder"):
         preflight.check_model_run(run)
     (run / "run.json").write_text(json.dumps({"status": "complete", "verb": "search"}))
-    with pytest.raises(UserInputError, match="no model/model.json"):
+    with pytest.raises(UserInputError, match="run without model/model.json"):
         preflight.check_model_run(run)
     (run / "model" / "model.safetensors").write_bytes(b"x")
     (run / "model" / "model.json").write_text("{not json")
