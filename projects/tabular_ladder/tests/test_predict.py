@@ -111,5 +111,52 @@ def test_incomplete_bundle_is_refused(tmp_path):
 
 
 def test_bundle_loads_only_allow_listed_types(bundle_dir):
+    import skops.io as sio
+    from tabular_ladder.bundle import TRUSTED_TYPES
+
     bundle = load_bundle(bundle_dir[0] / "model")
     assert type(bundle.prep).__module__.startswith("sklearn.")
+    for name in ("prep.skops", "calibrator.skops"):  # the writer's types are all allow-listed
+        assert set(sio.get_untrusted_types(file=bundle_dir[0] / "model" / name)) <= TRUSTED_TYPES
+
+
+def _tampered_copy(run_dir, tmp_path, prep, rewrite_manifest: bool):
+    import shutil
+
+    import skops.io as sio
+    from mlcraft.trusted import write_manifest
+    from tabular_ladder.bundle import FILES
+
+    copy = tmp_path / "shared-run"
+    shutil.copytree(run_dir, copy)
+    sio.dump(prep, copy / "model" / "prep.skops")
+    if rewrite_manifest:  # an attacker can rewrite the manifest too: the allow-list still holds
+        write_manifest(copy / "model", list(FILES))
+    return copy
+
+
+def test_a_crafted_bundle_is_refused_before_it_runs(bundle_dir, tmp_path, capsys, monkeypatch):
+    """The issue's attack: a prep.skops whose Pipeline calls numpy and builtins functions that a
+    prefix allow-list trusted. predict must refuse it without loading it."""
+    import builtins
+
+    import skops.io as sio
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    run_dir, _, data = bundle_dir
+    crafted = make_pipeline(FunctionTransformer(np.full_like), FunctionTransformer(np.ravel),
+                            FunctionTransformer(builtins.min), FunctionTransformer(builtins.eval))  # fmt: skip
+    loads = []
+    real_load = sio.load
+    monkeypatch.setattr(sio, "load", lambda *a, **k: loads.append(a) or real_load(*a, **k))
+
+    changed = _tampered_copy(run_dir, tmp_path / "a", crafted, rewrite_manifest=False)
+    code, err, out = _run_predict(changed, data.X_test, tmp_path, capsys)
+    assert code == 2 and "prep.skops: sha256 differs from manifest.json" in err
+    assert not out.exists() and loads == []
+
+    forged = _tampered_copy(run_dir, tmp_path / "b", crafted, rewrite_manifest=True)
+    code, err, out = _run_predict(forged, data.X_test, tmp_path, capsys)
+    assert code == 2 and "refusing to load types" in err and "builtins.eval" in err
+    assert "numpy.full_like" in err and not out.exists() and loads == []

@@ -93,3 +93,18 @@ def test_missing_carrier_names_the_key(monkeypatch):
     monkeypatch.setattr(carriers.md, "distribution", not_installed)
     with pytest.raises(UserInputError, match="model.name_or_path=carrier: .* is not installed"):
         resolve_model("carrier")
+
+
+def test_a_crafted_tfidf_file_is_refused_unloaded(tmp_path):
+    import builtins
+
+    import pytest
+    import skops.io as sio
+    from mlcraft.errors import UserInputError
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+    from text_classifier.artifacts import load_tfidf
+
+    sio.dump(make_pipeline(FunctionTransformer(builtins.eval)), tmp_path / "tfidf.skops")
+    with pytest.raises(UserInputError, match="refusing to load types.*builtins.eval"):
+        load_tfidf(tmp_path / "tfidf.skops")

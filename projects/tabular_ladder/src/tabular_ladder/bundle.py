@@ -1,8 +1,10 @@
 """The deployable model: preprocessing (skops), LightGBM booster (text), calibration map (skops),
 and meta.json with the input schema, data hash, code version and the cost-tuned threshold.
 
-Loading checks skops' untrusted types against an explicit allow-list (scikit-learn and numpy
-only), never unpickling arbitrary objects.
+Loading first checks every file against the bundle's manifest (sha256), then loads the skops
+files with an exact allow-list: the full names of the only types this writer produces beyond
+skops' own defaults. Nothing is trusted by prefix: a shared bundle naming `builtins.eval` or
+`numpy.ravel` (a prefix-trusted Pipeline of them runs code) is refused before it is loaded.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ import skops.io as sio
 from mlcraft.errors import UserInputError
 from mlcraft.files import atomic_write_bytes, atomic_write_json, atomic_write_text
 from mlcraft.tracking import environment_fingerprint
+from mlcraft.trusted import load_skops, verify_manifest, write_manifest
 from sklearn.calibration import CalibratedClassifierCV
 
 from tabular_ladder.data import as_category_strings
 from tabular_ladder.preflight import BUNDLE_FILES
 
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "builtins.")
+# What save_bundle writes beyond skops' default-trusted types: the sigmoid calibrator (the
+# isotonic one and the ColumnTransformer preprocessing are trusted by skops itself).
+TRUSTED_TYPES = frozenset({"sklearn.calibration._SigmoidCalibration"})
 FILES = BUNDLE_FILES
 
 
@@ -71,7 +76,8 @@ def save_bundle(
         folder / "model.txt", pipeline.named_steps["model"].booster_.model_to_string()
     )
     atomic_write_bytes(folder / "calibrator.skops", sio.dumps(calibrator))
-    atomic_write_json(folder / "meta.json", meta)  # last: a bundle without meta.json is incomplete
+    atomic_write_json(folder / "meta.json", meta)
+    write_manifest(folder, list(FILES))  # last: a bundle without its manifest is incomplete
     return folder
 
 
@@ -81,14 +87,6 @@ def _git(folder: Path, *args: str) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
-
-
-def _load_skops(path: Path):
-    untrusted = sio.get_untrusted_types(file=path)
-    unexpected = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES)]
-    if unexpected:
-        raise UserInputError(f"{path} contains types outside the allow-list: {unexpected}")
-    return sio.load(path, trusted=untrusted)
 
 
 @dataclass
@@ -137,8 +135,12 @@ def load_bundle(folder: str | Path) -> Bundle:
     missing = [name for name in FILES if not (folder / name).is_file()]
     if missing:
         raise UserInputError(f"{folder} is not a complete model bundle (missing {missing})")
+    verify_manifest(folder)  # every file as written, before any of them is parsed
     meta = json.loads((folder / "meta.json").read_text())
     booster = lgb.Booster(model_file=str(folder / "model.txt"))
     return Bundle(
-        _load_skops(folder / "prep.skops"), booster, _load_skops(folder / "calibrator.skops"), meta
+        load_skops(folder / "prep.skops", TRUSTED_TYPES),
+        booster,
+        load_skops(folder / "calibrator.skops", TRUSTED_TYPES),
+        meta,
     )

@@ -59,13 +59,10 @@ def save_tfidf(pipeline, path: Path) -> None:
 
 
 def load_tfidf(path: Path):
-    import skops.io as sio
+    """Exact allow-list (mlcraft.trusted): a file naming any other type is refused unloaded."""
+    from mlcraft.trusted import load_skops
 
-    untrusted = sio.get_untrusted_types(file=path)
-    unexpected = sorted(set(untrusted) - TRUSTED_TFIDF_TYPES)
-    if unexpected:
-        raise UserInputError(f"{path} holds unexpected types {unexpected}; refusing to load it")
-    return sio.load(path, trusted=untrusted)
+    return load_skops(path, TRUSTED_TFIDF_TYPES)
 
 
 def save_meta(run_dir: Path, meta: dict) -> None:
