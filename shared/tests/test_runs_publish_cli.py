@@ -238,3 +238,12 @@ def test_opening_the_store_fails_runs_whose_process_died(repo):
     with TrackedRun("demo", {}, 0):
         pass
     assert client.get_run(run_id).info.status == "FAILED"
+
+
+def test_lazy_handlers_import_on_first_call():
+    import sys
+
+    sys.modules.pop("colorsys", None)
+    to_hsv = cli.lazy("colorsys:rgb_to_hsv")
+    assert "colorsys" not in sys.modules  # nothing imported while the CLI is being built
+    assert to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)

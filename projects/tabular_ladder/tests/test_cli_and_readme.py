@@ -194,3 +194,58 @@ def test_csv_example_config_passes_preflight_on_a_new_csv(tmp_path):
     data = preflight(config, args)
     assert len(data.X_train) + len(data.X_test) == 200
     assert not config.faults and not config.flights.enabled
+
+
+def _planted_csv(path, n=1200):
+    """A leak (an outcome code copied from the target), an identifier, and a category drawn from
+    2,000 levels (~900 present: far past the 255 HistGradientBoosting takes)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=n)
+    y = (x + rng.normal(size=n) > 0).astype(int)
+    frame = pd.DataFrame({
+        "customer_id": rng.permutation(n) + 10_000,
+        "x": x,
+        "city": [f"c{i}" for i in rng.integers(0, 2000, size=n)],
+        "outcome_code": np.where(y == 1, "closed-won", "closed-lost"),
+        "y": y,
+    })  # fmt: skip
+    frame.to_csv(path, index=False)
+
+
+def _planted_argv(tmp_path, *extra):
+    return ["train", "--config", str(PROJECT / "configs" / "csv_example.yaml"),
+            "--run-dir", str(tmp_path / "run"), "--set", f"data.path={tmp_path / 'p.csv'}",
+            "data.target=y", "ladder.rungs=[prior,logreg,hist_gbm,lightgbm_tuned]",
+            "ladder.cv_folds=2", "search.n_trials=2", "search.nested_trials=2",
+            "search.outer_folds=2", "search.compare_seeds=[0]", "search.compare_trials=2",
+            "search.max_rounds=50", "analyses.n_boot=20", "analyses.slice_boot=20",
+            "analyses.depth_lr_grid=false", "analyses.oversampling=false",
+            "analyses.missing_values=false", "analyses.importance=false", *extra]  # fmt: skip
+
+
+def test_planted_leak_identifier_and_wide_category_run_end_to_end(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLCRAFT_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    monkeypatch.setenv("OPTUNA_STORAGE", f"sqlite:///{tmp_path / 'runs' / 'optuna.db'}")
+    _planted_csv(tmp_path / "p.csv")
+    assert main(_planted_argv(tmp_path)) == 0  # warn: the run goes on, the report says why
+    report = (tmp_path / "run" / "REPORT.md").read_text()
+    banner = report.split("\n\n")[2]
+    assert banner.startswith("> **Data audit:")
+    assert "leak: outcome_code: a near-copy of the target" in banner
+    assert "identifier: customer_id:" in banner
+    assert "cardinality: city:" in banner and "'infrequent'" in banner
+    assert "x:" not in banner  # the honest feature is not flagged
+
+
+def test_audit_error_mode_stops_before_any_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MLCRAFT_RUNS_DIR", str(tmp_path / "runs"))
+    _planted_csv(tmp_path / "p.csv")
+    code = run_cli(main, _planted_argv(tmp_path, "data.audit=error"))
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("error: data.audit=error: column 'customer_id'")
+    assert "\n" not in err and not (tmp_path / "run").exists()
+    assert not (tmp_path / "runs").exists()

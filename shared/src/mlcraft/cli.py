@@ -168,6 +168,33 @@ def _publish(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+def lazy(target: str) -> Callable:
+    """A function named "package.module:function", imported on first call: a project's CLI stays
+    fast (torch and friends load only when a verb needs them) without a wrapper per handler."""
+    module_name, _, attribute = target.partition(":")
+
+    def call(*args, **kwargs):
+        import importlib
+
+        return getattr(importlib.import_module(module_name), attribute)(*args, **kwargs)
+
+    call.__qualname__ = target
+    return call
+
+
+def entry_points(project: Project) -> tuple[Callable, Callable]:
+    """(main, console) for a project's __main__: main(argv) returns the exit code (tests call it);
+    console() is the installed script and `python -m <project>`, through run_cli."""
+
+    def project_main(argv: list[str] | None = None) -> int:
+        return main(project, argv)
+
+    def project_console() -> None:
+        console(project_main)
+
+    return project_main, project_console
+
+
 def main(project: Project, argv: list[str] | None = None) -> int:
     args = build_parser(project).parse_args(argv)
     return int(args.handler(project, args) or 0)

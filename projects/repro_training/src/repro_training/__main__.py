@@ -23,18 +23,6 @@ from mlcraft import cli
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
-def _load(path, overrides):
-    from repro_training.config import load
-
-    return load(path, overrides)
-
-
-def _preflight(cfg, args):
-    from repro_training.preflight import preflight
-
-    return preflight(cfg, args)
-
-
 def _train(cfg, run, args):
     from repro_training.suite import run_suite
 
@@ -59,12 +47,6 @@ def _predict(args):
     return predict_file(resolve_model(args.model), args.input, output)
 
 
-def _blocks(results):
-    from repro_training.report import blocks
-
-    return blocks(results)
-
-
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="YAML config (configs/default.yaml ...)")
     parser.add_argument("--set", dest="overrides", action="extend", nargs="+", default=[],
@@ -77,10 +59,13 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args) -> int:
     """One resumable training run into --run-dir (a checkpoint folder, not a train run folder)."""
-    cfg = _load(args.config, args.overrides)
-    args.verb = "run"
-    _preflight(cfg, args)
+    from repro_training.config import load
+    from repro_training.preflight import preflight
     from repro_training.train import fit
+
+    cfg = load(args.config, args.overrides)
+    args.verb = "run"
+    preflight(cfg, args)
 
     seed = cfg.seeds[0] if args.seed is None else args.seed
     result = fit(cfg, seed, args.run_dir, resume=args.resume)
@@ -127,12 +112,12 @@ def _bench(args) -> int:
 PROJECT = cli.Project(
     name="repro_training",
     project_dir=PROJECT_DIR,
-    load_config=_load,
+    load_config=cli.lazy("repro_training.config:load"),
     train=_train,
-    blocks=_blocks,
+    blocks=cli.lazy("repro_training.report:blocks"),
     predict=_predict,
     evaluate=_evaluate,
-    preflight=_preflight,
+    preflight=cli.lazy("repro_training.preflight:preflight"),
     expected_bytes=100_000_000,
     extra_verbs={
         "run": ("one resumable training run into --run-dir", _run_arguments, _run),
@@ -142,13 +127,7 @@ PROJECT = cli.Project(
     },
 )  # fmt: skip
 
-
-def main(argv: list[str] | None = None) -> int:
-    return cli.main(PROJECT, argv)
-
-
-def console() -> None:
-    cli.console(main)
+main, console = cli.entry_points(PROJECT)
 
 
 if __name__ == "__main__":

@@ -24,18 +24,6 @@ from mlcraft import cli  # noqa: E402 - after the OpenMP setting
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
-def _load(path, overrides):
-    from tabular_ladder.config import load
-
-    return load(path, overrides)
-
-
-def _preflight(config, args):
-    from tabular_ladder.preflight import preflight
-
-    return preflight(config, args)  # the loaded Dataset, reused by the handler
-
-
 def _train(config, run, args):
     import json
 
@@ -57,18 +45,6 @@ def _evaluate(config, run, args):
     evaluate_verb(config, run, args)
 
 
-def _predict(args):
-    from tabular_ladder.predict import predict_verb
-
-    return predict_verb(args)
-
-
-def _blocks(results):
-    from tabular_ladder.report import blocks
-
-    return blocks(results)
-
-
 def _expected_bytes() -> int:
     from tabular_ladder.preflight import EXPECTED_BYTES
 
@@ -78,23 +54,17 @@ def _expected_bytes() -> int:
 PROJECT = cli.Project(
     name="tabular_ladder",
     project_dir=PROJECT_DIR,
-    load_config=_load,
+    load_config=cli.lazy("tabular_ladder.config:load"),
     train=_train,
-    blocks=_blocks,
-    predict=_predict,
+    blocks=cli.lazy("tabular_ladder.report:blocks"),
+    predict=cli.lazy("tabular_ladder.predict:predict_verb"),
     search=_search,
     evaluate=_evaluate,
-    preflight=_preflight,
+    preflight=cli.lazy("tabular_ladder.preflight:preflight"),
     expected_bytes=_expected_bytes(),
 )
 
-
-def main(argv: list[str] | None = None) -> int:
-    return cli.main(PROJECT, argv)
-
-
-def console() -> None:
-    cli.console(main)
+main, console = cli.entry_points(PROJECT)
 
 
 if __name__ == "__main__":

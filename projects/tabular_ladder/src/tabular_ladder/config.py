@@ -27,6 +27,10 @@ class DataConfig(StrictModel):
     test_fraction: float = Field(0.25, gt=0, lt=1)
     max_train_rows: int | None = Field(None, gt=0)  # subsample for smoke runs
     max_test_rows: int | None = Field(None, gt=0)
+    # The data audit before training (leaks, identifiers, overlap): warn writes audit.md and a
+    # banner on the run's report; error stops before training; off skips it.
+    audit: Literal["warn", "error", "off"] = "warn"
+    leak_auc: float = Field(0.98, gt=0.5, le=1.0)  # single-feature CV ROC AUC that flags a leak
 
     @field_validator("positive_label", mode="before")
     @classmethod

@@ -38,6 +38,7 @@ class Dataset:
     y_test: np.ndarray
     sha256: str  # of the source file (or of the fetched frame for OpenML)
     files: dict[str, tuple[Path, int]] = field(default_factory=dict)  # for the run's fingerprint
+    audit: list = field(default_factory=list)  # mlcraft.audit findings, set by pre-flight
 
     @property
     def numeric(self) -> list[str]:

@@ -85,4 +85,7 @@ def preflight(config: TrainConfig, args: argparse.Namespace):
     data = load(config.data)
     if verb == "train":
         check_analyses(config, data)
+        from tabular_ladder.audit import audit
+
+        data.audit = audit(config, data)  # data.audit=error stops here, before any folder
     return data

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from mlcraft.audit import Finding, banner
 from mlcraft.reporting import format_ci, markdown_table, render_readme
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -51,11 +52,24 @@ ERROR_COLUMNS = ["age", "education", "marital-status", "occupation", "relationsh
                  "capital-gain", "hours-per-week"]  # fmt: skip
 
 
+def audit_block(results: Path) -> str | None:
+    """The data audit's banner from audit.csv (None for a run from before the audit existed)."""
+    path = results / "audit.csv"
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path, keep_default_na=False, dtype=str)
+    findings = [Finding(**row) for row in frame.to_dict("records")]
+    return banner(findings) or "The data audit found nothing to flag."
+
+
 def blocks(results: Path) -> dict[str, str]:
     results = Path(results)
     summary = json.loads((results / "summary.json").read_text())
     h = summary["headline"]
     out: dict[str, str] = {}
+    audit = audit_block(results)  # the data audit's banner, first thing a reader sees
+    if audit:
+        out["audit"] = audit
     rows = [{"metric": k, "value": v} for k, v in h.items()]
     out["headline"] = markdown_table(rows, digits=4)
     hw = summary["hardware"]

@@ -25,18 +25,6 @@ from text_classifier.preflight import TRAIN_BYTES
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def _load(path, overrides):
-    from text_classifier.config import load
-
-    return load(path, overrides)
-
-
-def _preflight(cfg, args):
-    from text_classifier.preflight import preflight
-
-    return preflight(cfg, args)
-
-
 def _train(cfg, run, args):
     from text_classifier.train import run as train
 
@@ -69,33 +57,21 @@ def _predict_arguments(parser) -> None:
     )  # fmt: skip
 
 
-def _blocks(results):
-    from text_classifier.report import blocks
-
-    return blocks(results)
-
-
 PROJECT = cli.Project(
     name="text_classifier",
     project_dir=PROJECT_DIR,
-    load_config=_load,
+    load_config=cli.lazy("text_classifier.config:load"),
     train=_train,
-    blocks=_blocks,
+    blocks=cli.lazy("text_classifier.report:blocks"),
     predict=_predict,
     search=_search,
     evaluate=_evaluate,
-    preflight=_preflight,
+    preflight=cli.lazy("text_classifier.preflight:preflight"),
     expected_bytes=TRAIN_BYTES,  # the fine-tuned MiniLM (~90 MB) + TF-IDF + tables
     predict_arguments=_predict_arguments,
 )
 
-
-def main(argv: list[str] | None = None) -> int:
-    return cli.main(PROJECT, argv)
-
-
-def console() -> None:
-    cli.console(main)
+main, console = cli.entry_points(PROJECT)
 
 
 if __name__ == "__main__":

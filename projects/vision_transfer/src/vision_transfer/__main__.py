@@ -20,18 +20,6 @@ from vision_transfer.sources import project_dir
 PROJECT_DIR = project_dir()
 
 
-def _load(path, overrides):
-    from vision_transfer.config import load
-
-    return load(path, overrides)
-
-
-def _preflight(cfg, args):
-    from vision_transfer.preflight import check
-
-    return check(cfg, args)
-
-
 def _train(cfg, run, args):
     from vision_transfer.pipeline import run_train
 
@@ -56,32 +44,20 @@ def _predict(args):
     return predict(args.model, args.input, args.output)[1]
 
 
-def _blocks(results):
-    from vision_transfer.report import blocks
-
-    return blocks(results)
-
-
 PROJECT = cli.Project(
     name="vision_transfer",
     project_dir=PROJECT_DIR,
-    load_config=_load,
+    load_config=cli.lazy("vision_transfer.config:load"),
     train=_train,
     search=_search,
     evaluate=_evaluate,
     predict=_predict,
-    blocks=_blocks,
-    preflight=_preflight,
+    blocks=cli.lazy("vision_transfer.report:blocks"),
+    preflight=cli.lazy("vision_transfer.preflight:check"),
     expected_bytes=60_000_000,  # vision_transfer.preflight.EXPECTED_BYTES
 )
 
-
-def main(argv: list[str] | None = None) -> int:
-    return cli.main(PROJECT, argv)
-
-
-def console() -> None:
-    cli.console(main)
+main, console = cli.entry_points(PROJECT)
 
 
 if __name__ == "__main__":

@@ -9,12 +9,6 @@ from mlcraft import cli
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
-def _load(path, overrides):
-    from project_template.config import load
-
-    return load(path, overrides)
-
-
 def _preflight(cfg, args):
     from project_template.data import read
 
@@ -27,29 +21,18 @@ def _train(cfg, run, args):
     return train(cfg, run, args.checked)
 
 
-def _blocks(results):
-    from project_template.report import blocks
-
-    return blocks(results)
-
-
 PROJECT = cli.Project(
     name="project_template",
     project_dir=PROJECT_DIR,
-    load_config=_load,
+    load_config=cli.lazy("project_template.config:load"),
     train=_train,
-    blocks=_blocks,
+    blocks=cli.lazy("project_template.report:blocks"),
     preflight=_preflight,
     expected_bytes=5_000_000,
 )
 
 
-def main(argv: list[str] | None = None) -> int:
-    return cli.main(PROJECT, argv)
-
-
-def console() -> None:
-    cli.console(main)
+main, console = cli.entry_points(PROJECT)
 
 
 if __name__ == "__main__":
