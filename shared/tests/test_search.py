@@ -132,3 +132,18 @@ def test_sampler_and_pruner_from_config():
         study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
         values.append([t.params["x"] for t in study.trials])
     assert values[0] == values[1]
+
+
+def test_a_trial_killed_before_it_recorded_its_worker_is_reaped(tmp_path, monkeypatch):
+    """The window between ask() and run_study's first write: the trial has no worker attr."""
+    from mlcraft import search
+
+    study = create_study("orphan", storage=f"sqlite:///{tmp_path}/o.db", seed=0)
+    orphan = study.ask()
+    orphan.suggest_float("x", 0, 1)
+    assert search.reap_dead_trials(study) == []  # a fresh trial may just be starting
+    monkeypatch.setattr(search, "ORPHAN_S", -1)
+    assert search.reap_dead_trials(study) == [orphan.number]
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    assert states == [TrialState.FAIL, TrialState.WAITING]
+    assert run_study(study, lambda t: t.suggest_float("x", 0, 1), 2) == 2

@@ -104,8 +104,7 @@ def _running_mlflow_runs(uri: str) -> int:
 def _wait_and_kill(proc: subprocess.Popen, runs: Path, pattern: str, timeout: float) -> None:
     deadline = time.time() + timeout
     while proc.poll() is None and time.time() < deadline:
-        if list(runs.glob(pattern)):
-            time.sleep(0.5)
+        if list(runs.glob(pattern)):  # the run is under way: kill it now, before it can finish
             os.kill(proc.pid, signal.SIGKILL)
             return
         time.sleep(0.1)

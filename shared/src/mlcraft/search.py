@@ -32,6 +32,7 @@ from mlcraft.runs import is_dead, process_identity
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 HEARTBEAT_S, GRACE_S = 60, 180
+ORPHAN_S = 10  # a RUNNING trial that never recorded its worker this long after starting
 
 
 def default_storage_url() -> str:
@@ -207,12 +208,21 @@ def _reap_lock(study: optuna.Study) -> Iterator[None]:
 
 
 def reap_dead_trials(study: optuna.Study) -> list[int]:
-    """Fail RUNNING trials whose worker process is dead on this host; re-enqueue their params."""
+    """Fail RUNNING trials whose worker process is dead on this host; re-enqueue their params.
+
+    A trial with no worker recorded ORPHAN_S after it started was killed between its creation
+    and run_study's first write to it (a window of milliseconds): it is reaped too.
+    """
+    from datetime import datetime
+
     from optuna.exceptions import UpdateFinishedTrialError
 
     def dead(trial) -> bool:
         worker = trial.user_attrs.get("worker")
-        return bool(worker) and is_dead(worker)
+        if worker:
+            return is_dead(worker)
+        started = trial.datetime_start
+        return started is not None and (datetime.now() - started).total_seconds() > ORPHAN_S
 
     if not any(dead(t) for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))):
         return []

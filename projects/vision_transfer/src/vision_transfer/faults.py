@@ -14,8 +14,8 @@ from pathlib import Path
 from mlcraft.faults import Fault
 
 SMOKE = ["train", "--config", "configs/smoke.yaml"]
-# 3 one-epoch trials: the kill (after the first) lands while trials are left, however fast.
-SEARCH = ["search", "--config", "configs/smoke.yaml", "--set", "search.n_trials=3",
+# 6 one-epoch trials: the kill (after the first) lands while trials are left, however fast.
+SEARCH = ["search", "--config", "configs/smoke.yaml", "--set", "search.n_trials=6",
           "finetune.epochs=1"]  # fmt: skip
 
 
@@ -78,7 +78,7 @@ FAULTS = [
     # the same smoke train: it exits 0 and reaps the killed run's .partial folder.
     Fault("kill mid-train", SMOKE, kill_when="vision_transfer/*.partial/results/split.csv",
           then=SMOKE),
-    # SIGKILL after the first of two trials (the trial table appears), then the same search: the
+    # SIGKILL after the first of six trials (the trial table appears), then the same search: the
     # killed worker's trial is failed and retried, the partial folder reaped.
     Fault("kill mid-search", SEARCH, kill_when="vision_transfer/*.partial/results/search_trials.csv",
           then=SEARCH),
