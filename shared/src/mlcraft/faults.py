@@ -43,6 +43,17 @@ class Fault:
     mount: str | None = None
 
 
+def writes(name: str, content: bytes) -> Callable[[Path], None]:
+    """A Fault setup that writes `content` to scratch/name (the bad input of a drill)."""
+
+    def setup(scratch: Path) -> None:
+        path = scratch / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+    return setup
+
+
 @contextmanager
 def mounted(kind: str | None, where: Path) -> Iterator[bool]:
     """Mount a tiny or read-only tmpfs at `where` for one drill; yields False if it cannot."""

@@ -8,18 +8,11 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from mlcraft.faults import Fault
+from mlcraft.faults import Fault, writes
 
 SMOKE = ["train", "--config", "configs/smoke.yaml"]
 NPZ = [*SMOKE, "--set", "data.name=npz"]
 _MODEL_CACHE: list[Path] = []
-
-
-def _write(name: str, content: bytes):
-    def setup(scratch: Path) -> None:
-        (scratch / name).write_bytes(content)
-
-    return setup
 
 
 def _npz(**arrays) -> bytes:
@@ -71,7 +64,7 @@ FAULTS = [
           message="not writable"),
     Fault("full disk", [*SMOKE, "--run-dir", "{mount}/run"], mount="full", message="MB free"),
     Fault("run dir under a file", [*SMOKE, "--run-dir", "{scratch}/afile/run"],
-          setup=_write("afile", b"x"), message="is a file"),
+          setup=writes("afile", b"x"), message="is a file"),
     Fault("missing data folder (Fashion-MNIST)",
           [*SMOKE, "--set", "data.name=fashion_mnist", "data.fashion_mnist_dir={scratch}/nope"],
           message="data.fashion_mnist_dir="),
@@ -80,23 +73,23 @@ FAULTS = [
           message="unknown config key 'results_dir'"),
     Fault("bad value", [*SMOKE, "--set", "train.epochs=0"], message="train.epochs"),
     Fault("unknown label array (column)", [*NPZ, "data.path={scratch}/d.npz", "data.y_key=label"],
-          setup=_write("d.npz", _npz(x=_images(40), y=np.arange(40) % 2)),
+          setup=writes("d.npz", _npz(x=_images(40), y=np.arange(40) % 2)),
           message="data.y_key=label"),
     Fault("non-UTF-8 config", ["train", "--config", "{scratch}/latin1.yaml"],
-          setup=_write("latin1.yaml", "seeds: [0]  # caf\xe9\n".encode("latin-1")),
+          setup=writes("latin1.yaml", "seeds: [0]  # caf\xe9\n".encode("latin-1")),
           message="UTF-8"),
     Fault("folder given as data file", [*NPZ, "data.path={scratch}"], message="folder"),
     Fault("empty data file", [*NPZ, "data.path={scratch}/empty.npz"],
-          setup=_write("empty.npz", b""), message="empty"),
+          setup=writes("empty.npz", b""), message="empty"),
     Fault("one-class labels", [*NPZ, "data.path={scratch}/one.npz"],
-          setup=_write("one.npz", _npz(x=_images(40), y=np.ones(40, dtype=np.int64))),
+          setup=writes("one.npz", _npz(x=_images(40), y=np.ones(40, dtype=np.int64))),
           message="one class"),
     Fault("repeated seed", [*SMOKE, "--set", "seeds=[0, 0]"], message="seeds="),
     Fault("predict on bad input", [*PREDICT, "--output", "{scratch}/p.csv"],
-          setup=_with_model(_write("x.npy", _npy(np.zeros((2, 8, 8), np.float32)))),
+          setup=_with_model(writes("x.npy", _npy(np.zeros((2, 8, 8), np.float32)))),
           message="expected uint8 images"),
     Fault("predict --output is a folder", [*PREDICT, "--output", "{scratch}"],
-          setup=_with_model(_write("x.npy", _npy(_images(2)))), message="is a folder"),
+          setup=_with_model(writes("x.npy", _npy(_images(2)))), message="is a folder"),
     Fault("evaluate a folder that is no run",
           ["evaluate", "--config", "configs/smoke.yaml", "--model", "{scratch}"],
           message="not a complete run"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mlcraft.faults import Fault
+from mlcraft.faults import Fault, writes
 
 PROJECT = "tabular_ladder"
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -28,13 +28,6 @@ def good_csv(rows: int = 120) -> bytes:
         colour = ("red", "blue", "green")[i % 3]
         lines.append(f"{(i * 37) % 101 / 10},{colour},2024-01-{i % 28 + 1:02d},{int(i % 4 == 0)}")
     return ("\n".join(lines) + "\n").encode()
-
-
-def _write(name: str, content: bytes):
-    def setup(scratch: Path) -> None:
-        (scratch / name).write_bytes(content)
-
-    return setup
 
 
 def _fake_run(scratch: Path) -> None:
@@ -60,32 +53,32 @@ FAULTS = [
           message="not writable"),
     Fault("full disk", [*SMOKE, "--run-dir", "{mount}/run"], mount="full", message="MB free"),
     Fault("run dir under a file", [*SMOKE, "--run-dir", "{scratch}/afile/run"],
-          setup=_write("afile", b"x"), message="is a file"),
+          setup=writes("afile", b"x"), message="is a file"),
     Fault("old output key", [*SMOKE, "--set", "output=results"],
           message="unknown config key 'output'"),
     Fault("bad value", [*SMOKE, "--set", "data.test_fraction=2"], message="data.test_fraction"),
     Fault("unknown slice column", [*SMOKE, "--set", "analyses.slices=[gender,region]"],
           message="analyses.slices: 'region'"),
     Fault("data.path with source adult", [*SMOKE, "--set", "data.path={scratch}/good.csv"],
-          setup=_write("good.csv", good_csv()), message="data.source"),
+          setup=writes("good.csv", good_csv()), message="data.source"),
     Fault("missing data file", [*CSV, "--set", "data.path={scratch}/nope.csv"],
           message="no such file"),
     Fault("folder given as data file", [*CSV, "--set", "data.path={scratch}"],
           message="is a folder"),
     Fault("empty data file", [*CSV, "--set", "data.path={scratch}/empty.csv"],
-          setup=_write("empty.csv", b""), message="empty"),
+          setup=writes("empty.csv", b""), message="empty"),
     Fault("non-UTF-8 data file", [*CSV, "--set", "data.path={scratch}/latin1.csv"],
-          setup=_write("latin1.csv", "x,city,y\n1,K\xf6ln,0\n2,Z\xfcrich,1\n".encode("latin-1")),
+          setup=writes("latin1.csv", "x,city,y\n1,K\xf6ln,0\n2,Z\xfcrich,1\n".encode("latin-1")),
           message="not UTF-8"),
     Fault("unknown target column", [*CSV, "--set", "data.path={scratch}/good.csv",
-          "data.target=label"], setup=_write("good.csv", good_csv()), message="data.target=label"),
+          "data.target=label"], setup=writes("good.csv", good_csv()), message="data.target=label"),
     Fault("one-class target", [*CSV, "--set", "data.path={scratch}/one.csv"],
-          setup=_write("one.csv", b"x,y\n1,1\n2,1\n3,1\n4,1\n"), message="only one class"),
+          setup=writes("one.csv", b"x,y\n1,1\n2,1\n3,1\n4,1\n"), message="only one class"),
     Fault("positive label never occurs", [*CSV, "--set", "data.path={scratch}/good.csv",
-          "data.target=colour", "data.positive_label=yes"], setup=_write("good.csv", good_csv()),
+          "data.target=colour", "data.positive_label=yes"], setup=writes("good.csv", good_csv()),
           message="data.positive_label='yes'"),
     Fault("time column that is not a date", [*CSV, "--set", "data.path={scratch}/good.csv",
-          "data.time_column=colour"], setup=_write("good.csv", good_csv()),
+          "data.time_column=colour"], setup=writes("good.csv", good_csv()),
           message="does not parse as dates"),
     Fault("evaluate a folder that is not a run", ["evaluate", "--config", "configs/smoke.yaml",
           "--model", "{scratch}"], message="not a complete run folder"),

@@ -10,18 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlcraft.faults import Fault
+from mlcraft.faults import Fault, writes
 
 SMOKE = ["train", "--config", "configs/smoke.yaml"]
 SEARCH = ["search", "--config", "configs/smoke.yaml"]
 GOOD_CSV = "body,y\n" + "".join(f"review {i},{'pos' if i % 2 else 'neg'}\n" for i in range(30))
-
-
-def _write(name: str, content: bytes):
-    def setup(scratch: Path) -> None:
-        (scratch / name).write_bytes(content)
-
-    return setup
 
 
 def _fake_partial_run(scratch: Path) -> None:
@@ -49,7 +42,7 @@ FAULTS = [
           message="not writable"),
     Fault("full disk", [*SMOKE, "--run-dir", "{mount}/run"], mount="full", message="MB free"),
     Fault("run dir under a file", [*SMOKE, "--run-dir", "{scratch}/afile/run"],
-          setup=_write("afile", b"x"), message="is a file"),
+          setup=writes("afile", b"x"), message="is a file"),
     Fault("missing data file", [*SMOKE, "--set", "data.path={scratch}/nope.csv"],
           message="no such file"),
     Fault("missing model folder", [*SMOKE, "--set", "model.name_or_path={scratch}/no-model"],
@@ -60,22 +53,22 @@ FAULTS = [
     Fault("bad value", [*SMOKE, "--set", "data.test_fraction=2"], message="data.test_fraction"),
     Fault("no rungs", [*SMOKE, "--set", "rungs=[]"], message="rungs"),
     Fault("unknown text column", [*SMOKE, *_data("own.csv"), "data.text_column=review"],
-          setup=_write("own.csv", GOOD_CSV.encode()), message="data.text_column=review"),
+          setup=writes("own.csv", GOOD_CSV.encode()), message="data.text_column=review"),
     Fault("non-UTF-8 data file", [*SMOKE, *_data("latin1.csv")],
-          setup=_write("latin1.csv", "body,y\ncaf\xe9 ok,pos\nbad,neg\n".encode("latin-1")),
+          setup=writes("latin1.csv", "body,y\ncaf\xe9 ok,pos\nbad,neg\n".encode("latin-1")),
           message="UTF-8"),
     Fault("folder given as data file", [*SMOKE, "--set", "data.path={scratch}"], message="folder"),
-    Fault("empty data file", [*SMOKE, *_data("empty.csv")], setup=_write("empty.csv", b""),
+    Fault("empty data file", [*SMOKE, *_data("empty.csv")], setup=writes("empty.csv", b""),
           message="empty"),
     Fault("one-class label", [*SMOKE, *_data("one.csv")],
-          setup=_write("one.csv", b"body,y\na,pos\nb,pos\nc,pos\n"), message="one class only"),
+          setup=writes("one.csv", b"body,y\na,pos\nb,pos\nc,pos\n"), message="one class only"),
     Fault("evaluate a run that never completed",
           ["evaluate", "--config", "configs/smoke.yaml", "--model", "{scratch}/half-run"],
           setup=_fake_partial_run, message="not a complete run"),
     Fault("predict on a non-UTF-8 input",
           ["predict", "--model", "{scratch}/half-run", "--input", "{scratch}/latin1.csv",
            "--output", "{scratch}/out.csv"],
-          setup=_write("latin1.csv", "text\ncaf\xe9\n".encode("latin-1")), message="UTF-8"),
+          setup=writes("latin1.csv", "text\ncaf\xe9\n".encode("latin-1")), message="UTF-8"),
     Fault("predict with --output a folder",
           ["predict", "--model", "{scratch}/half-run", "--input", "{scratch}/in.csv",
            "--output", "{scratch}"], setup=_fake_partial_run, message="is a folder"),

@@ -11,21 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlcraft.faults import Fault
+from mlcraft.faults import Fault, writes
 
 SMOKE = ["train", "--config", "configs/smoke.yaml"]
 # 6 one-epoch trials: the kill (after the first) lands while trials are left, however fast.
 SEARCH = ["search", "--config", "configs/smoke.yaml", "--set", "search.n_trials=6",
           "finetune.epochs=1"]  # fmt: skip
-
-
-def _write(name: str, content: bytes):
-    def setup(scratch: Path) -> None:
-        path = scratch / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
-
-    return setup
 
 
 def _png(size: int = 16) -> bytes:
@@ -41,7 +32,7 @@ def _png(size: int = 16) -> bytes:
 def _one_class(scratch: Path) -> None:
     """An image folder with a single class (3 images) and an empty second class folder."""
     for i in range(3):
-        _write(f"one/cells/{i}.png", _png())(scratch)
+        writes(f"one/cells/{i}.png", _png())(scratch)
     (scratch / "one" / "other").mkdir(parents=True)
 
 
@@ -49,24 +40,24 @@ def _corrupt_images(scratch: Path) -> None:
     """Two classes whose every .png is garbage: found by pre-flight's load, not by training."""
     for name in ("plain", "cracked"):
         for i in range(3):
-            _write(f"corrupt/{name}/{i}.png", b"\x89PNG\r\n\x1a\n not really a png")(scratch)
+            writes(f"corrupt/{name}/{i}.png", b"\x89PNG\r\n\x1a\n not really a png")(scratch)
 
 
 def _fake_model_run(scratch: Path) -> None:
     """A run folder that says 'complete' and holds model files (for predict's argument checks)."""
-    _write("model-run/run.json", b'{"status": "complete", "verb": "train"}')(scratch)
+    writes("model-run/run.json", b'{"status": "complete", "verb": "train"}')(scratch)
     meta = b'{"arch": "tf_efficientnet_lite0", "classes": ["a", "b"], "image_size": 32, '
     meta += b'"channels": 1, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}'
-    _write("model-run/model/model.json", meta)(scratch)
-    _write("model-run/model/model.safetensors", b"not used: the drill fails before loading")(
+    writes("model-run/model/model.json", meta)(scratch)
+    writes("model-run/model/model.safetensors", b"not used: the drill fails before loading")(
         scratch
     )
 
 
 def _partial_run(scratch: Path) -> None:
     """A killed run's staging folder (run.json says 'running') and one image to predict."""
-    _write("run.partial/run.json", b'{"status": "running"}')(scratch)
-    _write("x.png", _png())(scratch)
+    writes("run.partial/run.json", b'{"status": "running"}')(scratch)
+    writes("x.png", _png())(scratch)
 
 
 def _predict(*argv: str) -> list[str]:
@@ -86,7 +77,7 @@ FAULTS = [
           message="not writable"),
     Fault("full disk", [*SMOKE, "--run-dir", "{mount}/run"], mount="full", message="MB free"),
     Fault("run dir under a file", [*SMOKE, "--run-dir", "{scratch}/afile/run"],
-          setup=_write("afile", b"x"), message="is a file"),
+          setup=writes("afile", b"x"), message="is a file"),
     Fault("old output key", [*SMOKE, "--set", "output.results_dir=results"],
           message="unknown config key 'output'"),
     Fault("bad config key", [*SMOKE, "--set", "finetune.epohcs=3"],
@@ -101,7 +92,7 @@ FAULTS = [
     Fault("folder as checkpoint", [*SMOKE, "--set", "model.pretrained_file={scratch}"],
           message="is a folder"),
     Fault("empty checkpoint", [*SMOKE, "--set", "model.pretrained_file={scratch}/empty.pth"],
-          setup=_write("empty.pth", b""), message="empty"),
+          setup=writes("empty.pth", b""), message="empty"),
     Fault("missing image folder", [*SMOKE, "--set", "data.kind=folder",
                                    "data.path={scratch}/nope"], message="no such folder"),
     Fault("one-class image folder", [*SMOKE, "--set", "data.kind=folder",
@@ -114,9 +105,9 @@ FAULTS = [
                                           "data.source=debian", "data.path={scratch}"],
           message="Fashion-MNIST files missing"),
     Fault("non-UTF-8 config", ["train", "--config", "{scratch}/latin1.yaml"],
-          setup=_write("latin1.yaml", "seed: 0 # caf\xe9\n".encode("latin-1")), message="UTF-8"),
+          setup=writes("latin1.yaml", "seed: 0 # caf\xe9\n".encode("latin-1")), message="UTF-8"),
     Fault("empty config", ["train", "--config", "{scratch}/empty.yaml"],
-          setup=_write("empty.yaml", b"# nothing\n"), message="sets no keys"),
+          setup=writes("empty.yaml", b"# nothing\n"), message="sets no keys"),
     Fault("missing config", ["train", "--config", "configs/nope.yaml"], message="not found"),
     Fault("evaluate without a complete run", ["evaluate", "--config", "configs/smoke.yaml",
                                               "--model", "{scratch}"],

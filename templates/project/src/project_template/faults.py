@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from mlcraft.faults import Fault
+from mlcraft.faults import Fault, writes
 
 SMOKE = ["train", "--config", "configs/smoke.yaml"]
-
-
-def _write(name: str, content: bytes):
-    def setup(scratch: Path) -> None:
-        (scratch / name).write_bytes(content)
-
-    return setup
 
 
 FAULTS = [
@@ -22,14 +13,14 @@ FAULTS = [
     Fault("missing data file", [*SMOKE, "--set", "data.path={scratch}/nope.csv"], message="no such file"),
     Fault("unknown target column", [*SMOKE, "--set", "data.target=label"], message="data.target=label"),
     Fault("non-UTF-8 file", [*SMOKE, "--set", "data.path={scratch}/latin1.csv"],
-          setup=_write("latin1.csv", "a,target\ncaf\xe9,1\n1,0\n".encode("latin-1")), message="UTF-8"),
+          setup=writes("latin1.csv", "a,target\ncaf\xe9,1\n1,0\n".encode("latin-1")), message="UTF-8"),
     Fault("empty file", [*SMOKE, "--set", "data.path={scratch}/empty.csv"],
-          setup=_write("empty.csv", b""), message="empty"),
+          setup=writes("empty.csv", b""), message="empty"),
     Fault("one-class target", [*SMOKE, "--set", "data.path={scratch}/one.csv"],
-          setup=_write("one.csv", b"a,target\n1,1\n2,1\n3,1\n"), message="one class"),
+          setup=writes("one.csv", b"a,target\n1,1\n2,1\n3,1\n"), message="one class"),
     Fault("folder given as data file", [*SMOKE, "--set", "data.path={scratch}"], message="folder"),
     Fault("run dir under a file", [*SMOKE, "--run-dir", "{scratch}/afile/run"],
-          setup=_write("afile", b"x"), message="is a file"),
+          setup=writes("afile", b"x"), message="is a file"),
     Fault("read-only output", [*SMOKE, "--run-dir", "{mount}/run"], mount="read_only",
           message="not writable"),
     Fault("full disk", [*SMOKE, "--run-dir", "{mount}/run"], mount="full", message="MB free"),
