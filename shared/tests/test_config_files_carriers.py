@@ -2,7 +2,7 @@ import pytest
 from mlcraft.carriers import CarrierFile, locate
 from mlcraft.config import StrictModel, flatten, load_config
 from mlcraft.errors import UserInputError
-from mlcraft.files import atomic_write_json, new_run_dir, sha256_file
+from mlcraft.files import atomic_write_json, sha256_file
 
 
 class Model(StrictModel):
@@ -45,11 +45,9 @@ def test_missing_config_file(tmp_path):
         load_config(tmp_path / "nope.yaml", Config)
 
 
-def test_atomic_json_and_fresh_run_dirs(tmp_path):
+def test_atomic_json(tmp_path):
     atomic_write_json(tmp_path / "a" / "s.json", {"x": 1})
     assert (tmp_path / "a" / "s.json").read_text() == '{\n  "x": 1\n}\n'
-    first, second = new_run_dir(tmp_path, "run"), new_run_dir(tmp_path, "run")
-    assert first != second and first.is_dir() and second.is_dir()
 
 
 def test_carrier_files_are_located_and_hash_checked():

@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import tempfile
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -61,23 +60,6 @@ def _json_default(value: Any) -> Any:
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     text = json.dumps(obj, indent=2, sort_keys=False, default=_json_default, allow_nan=True)
     return atomic_write_text(path, text + "\n")
-
-
-def new_run_dir(root: str | os.PathLike, name: str) -> Path:
-    """A fresh folder under root that never reuses an existing one (a run never overwrites another)."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    from datetime import datetime
-
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    for i in range(1000):
-        candidate = root / (f"{name}-{stamp}" + (f"-{i}" if i else ""))
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            continue
-    raise RuntimeError(f"could not create a new run folder under {root}")
 
 
 def repo_root(start: str | os.PathLike | None = None) -> Path:
