@@ -1,4 +1,5 @@
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -12,18 +13,24 @@ def test_run_logs_to_mlflow_and_writes_summary(tmp_path, monkeypatch):
     data = tmp_path / "data.csv"
     data.write_text("a,b\n1,2\n3,4\n")
     config = {"model": {"name": "logreg", "C": 1.0}, "data": {"path": str(data)}}
+    outer = time.time()
     with TrackedRun(
         "proj", config, seed=7, results_dir=tmp_path / "results", tracking_uri=uri
     ) as run:
         run.add_data_file("train", data, rows=2)
         run.log_metrics({"auc": 0.9, "note": "skipped: not a number"})
-        summary = run.write_summary({"test_auc": 0.91})
+        with run.untimed():
+            time.sleep(0.3)
+        summary = run.write_summary({"test_auc": 0.91, "wall_seconds": 99.0})
 
     written = json.loads((tmp_path / "results" / "summary.json").read_text())
     assert written == json.loads(json.dumps(summary))
     assert written["seed"] == 7 and written["project"] == "proj"
     assert written["data"]["train"] == {"path": str(data), "sha256": sha256_file(data), "rows": 2}
-    assert written["headline"]["test_auc"] == 0.91 and written["headline"]["wall_seconds"] >= 0
+    assert written["headline"]["test_auc"] == 0.91
+    # one wall time: the project's own clock is overridden, untimed work is left out
+    assert written["headline"]["wall_seconds"] == written["wall_seconds"]
+    assert written["wall_seconds"] <= time.time() - outer - 0.3 + 0.1
     for key in ("git_sha", "git_dirty", "uv_lock_sha256", "hardware", "started_utc", "config"):
         assert key in written
     assert written["hardware"]["cpu_count"] >= 1

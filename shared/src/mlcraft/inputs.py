@@ -22,9 +22,19 @@ def existing_file(path: str | os.PathLike, key: str) -> Path:
     return path
 
 
+def refuse_binary(path: Path, key: str) -> None:
+    """A NUL byte in the first 8 KiB: an image, archive or model file given where text belongs."""
+    with open(path, "rb") as handle:
+        if b"\x00" in handle.read(8192):
+            raise UserInputError(
+                f"{key}={path}: a binary file, not text (a NUL byte near the start)"
+            )
+
+
 def read_csv(path: str | os.PathLike, key: str, **kwargs) -> pd.DataFrame:
     """pandas.read_csv with the failures a user can cause turned into one line each."""
     path = existing_file(path, key)
+    refuse_binary(path, key)
     try:
         frame = pd.read_csv(path, encoding="utf-8", **kwargs)
     except UnicodeDecodeError as exc:

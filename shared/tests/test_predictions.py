@@ -1,0 +1,46 @@
+import pandas as pd
+import pytest
+from mlcraft.errors import UserInputError
+from mlcraft.inputs import read_csv
+from mlcraft.predictions import OK, one_row_per_input, prediction_output, summary, write_predictions
+
+
+def test_rows_line_up_with_inputs_and_unscored_rows_are_empty():
+    scored = pd.DataFrame({"label": ["a", "b"], "p": [0.9, 0.2]})
+    frame = one_row_per_input([0, 1, 2], [OK, "empty text", OK], scored)
+    assert frame["row"].tolist() == [0, 1, 2]
+    assert frame["label"].tolist()[0] == "a" and frame["label"].tolist()[2] == "b"
+    assert pd.isna(frame["p"][1]) and frame["p"][2] == 0.2
+    assert summary(frame, "out.csv") == "3 rows to out.csv: 2 scored; not scored: 1 empty text"
+
+
+def test_a_count_mismatch_is_a_bug_not_a_silent_shift():
+    with pytest.raises(ValueError):
+        one_row_per_input([0, 1], [OK, OK], pd.DataFrame({"p": [0.5]}))
+
+
+def test_output_may_not_be_the_input_or_inside_the_model_run(tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("a\n1\n")
+    with pytest.raises(UserInputError, match="is the --input file"):
+        prediction_output(source, [source])
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(UserInputError, match="inside the --model run folder"):
+        prediction_output(run / "p.csv", [source], run)
+    with pytest.raises(UserInputError, match="is a folder"):
+        prediction_output(tmp_path, [source])
+    assert prediction_output(tmp_path / "p.csv", [source], run) == tmp_path / "p.csv"
+
+
+def test_write_is_atomic_and_complete(tmp_path):
+    frame = one_row_per_input([0], [OK], pd.DataFrame({"p": [0.5]}))
+    assert write_predictions(tmp_path / "p.csv", frame) == 1
+    assert pd.read_csv(tmp_path / "p.csv").columns.tolist() == ["row", "status", "p"]
+
+
+def test_a_binary_file_is_one_line(tmp_path):
+    blob = tmp_path / "model.bin"
+    blob.write_bytes(b"PK\x03\x04\x00\x00abc")
+    with pytest.raises(UserInputError, match="binary file"):
+        read_csv(blob, "--input")
