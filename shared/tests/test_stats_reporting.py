@@ -82,3 +82,15 @@ def test_slice_table_counts_groups_and_gives_cis():
     small = by_group.loc["small"]
     assert small["auc_lo"] < 0.5 < small["auc_hi"]
     assert small["auc_lo"] <= small["auc"] <= small["auc_hi"]
+
+
+def test_verdicts_read_the_interval_not_the_point():
+    from mlcraft.stats import verdict
+
+    assert verdict(0.91, 0.95, 0.90) == "met"
+    assert verdict(0.85, 0.89, 0.90) == "missed"
+    assert verdict(0.88, 0.93, 0.90) == "undecided"
+    # lower is better (an ECE target of 0.02): 0.0211 [0.015, 0.027] cannot be called a miss
+    assert verdict(0.015, 0.027, 0.02, higher_is_better=False) == "undecided"
+    assert verdict(0.005, 0.015, 0.02, higher_is_better=False) == "met"
+    assert verdict(0.021, 0.03, 0.02, higher_is_better=False) == "missed"
