@@ -107,6 +107,28 @@ def tests(session: nox.Session) -> None:
         session.error(f"tests failed for: {', '.join(failed)}")
 
 
+@nox.session(name="tests-gpu", python=False)
+def tests_gpu(session: nox.Session) -> None:
+    """The CUDA tests (pytest marker `gpu`) of every project with `gpu = true` in projects.toml.
+
+    Without a CUDA device they are skipped, and pytest's -rs summary says so for each test; a
+    project with no gpu test at all fails (pytest exit 5), so the marker cannot quietly vanish.
+    """
+    chosen = [module for module, entry in REGISTRY.items() if entry.get("gpu")]
+    failed = []
+    for module in session.posargs or chosen:
+        member, folder = TEST_MEMBERS[module]
+        python = member_python(session, member)
+        session.log(f"=== gpu tests: {module} ===")
+        try:
+            session.run(python, "-m", "pytest", str(folder / "tests"), "-m", "gpu", "-rs", "-q",
+                        external=True)  # fmt: skip
+        except nox.command.CommandFailed:
+            failed.append(module)
+    if failed:
+        session.error(f"gpu tests failed for: {', '.join(failed)}")
+
+
 @nox.session(python=False)
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the whole repo."""

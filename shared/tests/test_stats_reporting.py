@@ -94,3 +94,15 @@ def test_verdicts_read_the_interval_not_the_point():
     assert verdict(0.015, 0.027, 0.02, higher_is_better=False) == "undecided"
     assert verdict(0.005, 0.015, 0.02, higher_is_better=False) == "met"
     assert verdict(0.021, 0.03, 0.02, higher_is_better=False) == "missed"
+
+
+def test_ladder_figure_draws_rungs_with_cis_and_a_reference_band(tmp_path):
+    from mlcraft.plots import ladder_figure
+
+    rows = [
+        {"name": "majority", "value": 0.69, "lo": None, "hi": None},
+        {"name": "model", "value": 0.88, "lo": 0.86, "hi": 0.90},
+    ]
+    path = ladder_figure(rows, "accuracy", tmp_path / "hero.png",
+                         reference={"label": "published", "lo": 0.88, "hi": 0.90})  # fmt: skip
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

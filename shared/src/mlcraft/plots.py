@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from mlcraft.files import atomic_write_bytes  # noqa: E402
 
-__all__ = ["plt", "save_figure"]
+__all__ = ["ladder_figure", "plt", "save_figure"]
 
 
 def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
@@ -22,3 +22,48 @@ def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
     fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
     return atomic_write_bytes(path, buffer.getvalue())
+
+
+def ladder_figure(
+    rows: list[dict],
+    metric: str,
+    path: str | Path,
+    reference: dict | None = None,
+    title: str = "",
+) -> Path:
+    """The README's hero figure: one point per rung with its CI (whiskers), bottom rung first, and
+    an optional published number as a shaded band.
+
+    rows: dicts with keys name, value, lo, hi (lo/hi may be None when a rung has no CI);
+    reference: {"label": str, "lo": float, "hi": float} (a single number: lo == hi).
+    """
+    names = [row["name"] for row in rows]
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(rows) + 1.4))
+    ys = range(len(rows))
+    for y, row in zip(ys, rows, strict=True):
+        lo, hi = row.get("lo"), row.get("hi")
+        if lo is not None and hi is not None:
+            ax.errorbar(row["value"], y, xerr=[[row["value"] - lo], [hi - row["value"]]],
+                        fmt="o", color="#2b6cb0", ecolor="#2b6cb0", capsize=3)  # fmt: skip
+        else:
+            ax.plot(row["value"], y, "o", color="#718096")
+        ax.text(hi if hi is not None else row["value"], y, f"  {row['value']:.3f}", va="center",
+                fontsize=8)  # fmt: skip
+    if reference is not None:
+        lo, hi = reference["lo"], reference["hi"]
+        if hi > lo:
+            ax.axvspan(lo, hi, color="#f2b56b", alpha=0.35, label=reference["label"])
+        else:
+            ax.axvline(lo, color="#d9822b", linestyle="--", label=reference["label"])
+        ax.legend(loc="lower right", fontsize=8)
+    lows = [row.get("lo") or row["value"] for row in rows]
+    highs = [row.get("hi") or row["value"] for row in rows]
+    if reference is not None:
+        lows.append(reference["lo"])
+        highs.append(reference["hi"])
+    ax.set_xlim(max(0.0, min(lows) - 0.05), max(highs) + 0.08)
+    ax.set_yticks(list(ys), names)
+    ax.set_xlabel(f"{metric} (95% CI)")
+    if title:
+        ax.set_title(title, fontsize=10)
+    return save_figure(fig, path)
