@@ -106,3 +106,14 @@ def test_ladder_figure_draws_rungs_with_cis_and_a_reference_band(tmp_path):
     path = ladder_figure(rows, "accuracy", tmp_path / "hero.png",
                          reference={"label": "published", "lo": 0.88, "hi": 0.90})  # fmt: skip
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_typed_numbers_finds_results_typed_into_prose_but_not_generated_ones():
+    from mlcraft.reporting import typed_numbers
+
+    readme = (
+        "The fine-tune reaches 0.868 on 4,000 reviews (+2.2%), see `python -m x --seed 1234`.\n"
+        "<!-- generated:headline -->\nmacro-F1 0.871 [0.85, 0.89]\n<!-- /generated:headline -->\n"
+        "Published: 88.42% ([paper](https://x.org/a/1906.04581)); 2 seeds, Python 3.11, since 2019.\n"
+    )
+    assert typed_numbers(readme, allowed={"2019", "88.42%"}) == ["0.868", "4,000", "2.2%", "3.11"]

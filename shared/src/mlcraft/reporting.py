@@ -186,3 +186,27 @@ def _safe(fn: Callable[[np.ndarray, np.ndarray], float]):
             return float("nan")
 
     return wrapped
+
+
+_GENERATED = re.compile(r"<!-- generated:([\w-]+) -->\n.*?<!-- /generated:\1 -->", re.S)
+_CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
+_LINK_TARGET = re.compile(r"\]\([^)]*\)|https?://\S+")
+# a measured-looking number: a decimal (0.868, 4.7), a percentage, or an integer with 3+ digits
+_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+|\d+(?:,\d{3})+|\d{3,})(%?)(?![\w.]*\w)")
+
+
+def hand_written(readme: str) -> str:
+    """The README text a person typed: without generated blocks, code, and link targets."""
+    return _LINK_TARGET.sub("]", _CODE.sub("", _GENERATED.sub("", readme)))
+
+
+def typed_numbers(readme: str, allowed: set[str] = frozenset()) -> list[str]:
+    """Measured-looking numbers in the hand-written prose. Results belong in generated blocks, so
+    every one of these is a candidate for a stale or invented number; `allowed` lists the ones that
+    are facts of the setup rather than results (a year, a published reference, a config value)."""
+    found = []
+    for match in _NUMBER.finditer(hand_written(readme)):
+        token = match.group(1) + match.group(2)
+        if token not in allowed and match.group(1) not in allowed:
+            found.append(token)
+    return found
