@@ -117,3 +117,20 @@ def test_typed_numbers_finds_results_typed_into_prose_but_not_generated_ones():
         "Published: 88.42% ([paper](https://x.org/a/1906.04581)); 2 seeds, Python 3.11, since 2019.\n"
     )
     assert typed_numbers(readme, allowed={"2019", "88.42%"}) == ["0.868", "4,000", "2.2%", "3.11"]
+
+
+def test_blocks_render_into_whichever_page_holds_their_markers(tmp_path):
+    from mlcraft import reporting
+
+    (tmp_path / "docs").mkdir()
+    readme = tmp_path / "README.md"
+    readme.write_text("# P\n<!-- generated:headline -->\nold\n<!-- /generated:headline -->\n")
+    page = tmp_path / "docs" / "operator.md"
+    page.write_text("# Ops\n<!-- generated:faults -->\n<!-- /generated:faults -->\n")
+    blocks = {"headline": "0.9", "faults": "| fault |"}
+    assert reporting.stale_documents(tmp_path, blocks) == ["headline", "faults"]
+    assert reporting.render_documents(tmp_path, blocks) == ["headline", "faults"]
+    assert reporting.stale_documents(tmp_path, blocks) == []
+    assert "| fault |" in page.read_text() and "| fault |" not in readme.read_text()
+    with pytest.raises(UserInputError, match="generated:missing"):
+        reporting.render_documents(tmp_path, {"missing": "x"})

@@ -94,7 +94,7 @@ def build_parser(project: Project) -> argparse.ArgumentParser:
         sub.set_defaults(handler=_predict)
     sub = verbs.add_parser("report", help="render the README's generated blocks from results/")
     sub.add_argument("--results", default=str(project.project_dir / "results"))
-    sub.add_argument("--readme", default=str(project.project_dir / "README.md"))
+    sub.add_argument("--readme", default=None, help="one page to render (default: README + docs/)")
     sub.set_defaults(handler=_report)
     sub = verbs.add_parser("publish", help="make a complete reference run the published results/")
     sub.add_argument("--run-dir", default=None, help="default: the newest complete train run")
@@ -123,14 +123,14 @@ def _run_verb(project: Project, args: argparse.Namespace) -> int:
 def write_run_report(project: Project, run: Run) -> None:
     """REPORT.md: the README's section headings with every generated block filled from this run."""
     from mlcraft.files import atomic_write_text
-    from mlcraft.reporting import run_report
+    from mlcraft.reporting import documents, run_report
 
     blocks = project.blocks(run.results)
-    readme = project.project_dir / "README.md"
+    pages = [page for page in documents(project.project_dir) if page.is_file()]
     # An installed package (e.g. in a container) has no README beside it: one section per block.
     template = (
-        readme.read_text()
-        if readme.is_file()
+        "\n".join(page.read_text() for page in pages)
+        if pages
         else "\n".join(f"## {name}\n<!-- generated:{name} -->" for name in blocks)
     )
     text = run_report(template, blocks, title=run.mlflow_name)
@@ -144,12 +144,18 @@ def _predict(project: Project, args: argparse.Namespace) -> int:
 
 
 def _report(project: Project, args: argparse.Namespace) -> int:
-    from mlcraft.reporting import render_readme
+    from mlcraft.reporting import render_documents, render_readme
 
     results = Path(args.results)
     if not (results / "summary.json").is_file():
         raise UserInputError(f"--results={results}: no summary.json (publish a run first)")
-    changed = render_readme(args.readme, project.blocks(results))
+    blocks = project.blocks(results)
+    # --readme names one page to render; by default README.md and docs/*.md share the blocks
+    changed = (
+        render_readme(args.readme, blocks)
+        if args.readme
+        else render_documents(project.project_dir, blocks)
+    )
     print(f"README blocks updated: {', '.join(changed) or 'none (already current)'}")
     return 0
 

@@ -102,6 +102,37 @@ def render_readme(path: str | Path, blocks: Mapping[str, str]) -> list[str]:
     return changed
 
 
+def documents(project_dir: str | Path) -> list[Path]:
+    """A project's rendered pages: README.md first, then docs/*.md (operator notes, bring your own
+    data, ...). A generated block lives in whichever page holds its markers."""
+    project_dir = Path(project_dir)
+    return [project_dir / "README.md", *sorted((project_dir / "docs").glob("*.md"))]
+
+
+def _split_blocks(pages: list[Path], blocks: Mapping[str, str]) -> dict[Path, dict[str, str]]:
+    texts = {page: page.read_text() for page in pages if page.is_file()}
+    placed: dict[Path, dict[str, str]] = {page: {} for page in texts}
+    for name, content in blocks.items():
+        homes = [page for page, text in texts.items() if _marker_pattern(name).search(text)]
+        if not homes:
+            raise UserInputError(f"no page has <!-- generated:{name} --> ... markers")
+        for page in homes:
+            placed[page][name] = content
+    return placed
+
+
+def stale_documents(project_dir: str | Path, blocks: Mapping[str, str]) -> list[str]:
+    """Blocks whose content in README.md or docs/*.md differs from what the results render."""
+    placed = _split_blocks(documents(project_dir), blocks)
+    return [name for page, own in placed.items() for name in stale_blocks(page, own)]
+
+
+def render_documents(project_dir: str | Path, blocks: Mapping[str, str]) -> list[str]:
+    """render_readme over README.md and docs/*.md; returns the names of the blocks that changed."""
+    placed = _split_blocks(documents(project_dir), blocks)
+    return [name for page, own in placed.items() for name in render_readme(page, own)]
+
+
 def write_table(
     folder: str | Path, name: str, frame: pd.DataFrame, digits: int = 3
 ) -> pd.DataFrame:
