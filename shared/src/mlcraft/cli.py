@@ -3,6 +3,7 @@
     python -m <project> train|search --config X.yaml [--set k=v ...] [--run-dir DIR]
     python -m <project> evaluate --config X.yaml --model RUN [--set k=v ...] [--run-dir DIR]
     python -m <project> predict --model RUN --input FILE --output FILE
+    python -m <project> serve --model RUN [--host H] [--port P]
     python -m <project> report [--results DIR] [--readme FILE]
     python -m <project> publish [--run-dir RUN] [--allow-dirty]
 
@@ -55,6 +56,8 @@ class Project:
     preflight: Callable[[Any, argparse.Namespace], Any] | None = None
     expected_bytes: int = 50_000_000  # free disk needed by a train run (checked first)
     predict_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    # a complete run folder -> mlcraft.serve.ServedModel (checks the folder, loads the model)
+    serve: Callable[[str], Any] | None = None
     # verb -> (help, add_arguments, handler(args) -> exit code) for project-only verbs
     extra_verbs: dict[str, tuple[str, Callable, Callable]] = field(default_factory=dict)
 
@@ -92,6 +95,13 @@ def build_parser(project: Project) -> argparse.ArgumentParser:
         if project.predict_arguments:
             project.predict_arguments(sub)
         sub.set_defaults(handler=_predict)
+    if project.serve:
+        sub = verbs.add_parser("serve", help="serve a saved model over HTTP (FastAPI, uvicorn)")
+        sub.add_argument("--model", required=True, help="a complete run folder")
+        sub.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to listen on every interface")
+        sub.add_argument("--port", type=int, default=8000)
+        sub.add_argument("--max-bytes", type=int, default=2_000_000, help="largest request body")
+        sub.set_defaults(handler=_serve)
     sub = verbs.add_parser("report", help="render the README's generated blocks from results/")
     sub.add_argument("--results", default=str(project.project_dir / "results"))
     sub.add_argument("--readme", default=None, help="one page to render (default: README + docs/)")
@@ -140,6 +150,18 @@ def write_run_report(project: Project, run: Run) -> None:
 def _predict(project: Project, args: argparse.Namespace) -> int:
     out = project.predict(args)
     print(f"wrote {out or args.output}")
+    return 0
+
+
+def _serve(project: Project, args: argparse.Namespace) -> int:
+    if not 1 <= args.port <= 65535:
+        raise UserInputError(f"--port={args.port}: not a TCP port (1-65535)")
+    if args.max_bytes < 1:
+        raise UserInputError(f"--max-bytes={args.max_bytes}: must be positive")
+    from mlcraft.serve import serve
+
+    model = project.serve(args.model)  # every check, and the model load, before the port opens
+    serve(model, args.host, args.port, args.max_bytes)
     return 0
 
 

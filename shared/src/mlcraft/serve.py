@@ -1,0 +1,137 @@
+"""One HTTP service for every project's model: `python -m <project> serve --model RUN`.
+
+POST /predict   {"rows": [...]}: a batch of input rows (tabular columns, texts, images as base64),
+                validated by a pydantic schema built from the model's input schema; a bad or
+                unknown field is a 422 whose detail names it
+GET  /health    liveness and the model's name
+GET  /metadata  model card, data and code hashes, calibration, threshold
+GET  /metrics   Prometheus: requests by route and status, latency histogram, predicted scores
+
+A request body over `max_bytes` is refused with 413 from its Content-Length header, before a byte
+of it is read; a POST without a length (chunked) is refused with 411 for the same reason.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from mlcraft.errors import UserInputError
+
+MAX_BYTES = 2_000_000  # ~2 MB: a few hundred tabular rows or texts, a handful of images
+SCORE_BUCKETS = tuple(i / 10 for i in range(1, 11))
+
+
+@dataclass
+class ServedModel:
+    """What a project hands the service: its input schema, a batch predictor and its metadata.
+
+    fields: pydantic field definitions of ONE input row, name -> (type, default or ...);
+    predict: rows (validated dicts) -> one output dict per row, in order;
+    score_key: the output key whose values feed the prediction-distribution histogram.
+    """
+
+    name: str
+    fields: dict[str, tuple[Any, Any]]
+    predict: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    score_key: str = "probability"
+    max_rows: int = 512
+
+
+def request_schema(model: ServedModel):
+    """The pydantic model of a /predict body; unknown row fields are refused, not ignored."""
+    from pydantic import ConfigDict, Field, create_model
+
+    row = create_model(
+        f"{model.name.title().replace('_', '')}Row",
+        __config__=ConfigDict(extra="forbid"),
+        **model.fields,
+    )
+    rows = Annotated[list[row], Field(min_length=1, max_length=model.max_rows)]
+    return create_model("PredictRequest", __config__=ConfigDict(extra="forbid"), rows=(rows, ...))
+
+
+def create_app(model: ServedModel, max_bytes: int = MAX_BYTES):
+    """The FastAPI app for one model, with its own Prometheus registry (so tests can make many)."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse, PlainTextResponse
+    from prometheus_client import (
+        CONTENT_TYPE_LATEST,
+        CollectorRegistry,
+        Counter,
+        Histogram,
+        generate_latest,
+    )
+
+    registry = CollectorRegistry()
+    requests = Counter(
+        "mlcraft_requests", "HTTP requests", ["route", "status"], registry=registry
+    )  # fmt: skip
+    latency = Histogram("mlcraft_request_seconds", "Request latency", ["route"], registry=registry)
+    scores = Histogram(
+        "mlcraft_prediction_score",
+        f"Predicted {model.score_key} per row",
+        buckets=SCORE_BUCKETS,
+        registry=registry,
+    )
+    body_model = request_schema(model)
+    app = FastAPI(title=f"{model.name} model", version=str(model.metadata.get("git_sha", "")))
+
+    @app.middleware("http")
+    async def limit_and_measure(request: Request, call_next):
+        started = time.perf_counter()
+        response = _refuse_size(request, max_bytes) or await call_next(request)
+        route = request.url.path
+        requests.labels(route, str(response.status_code)).inc()
+        latency.labels(route).observe(time.perf_counter() - started)
+        return response
+
+    def _refuse_size(request: Request, limit: int):
+        if request.method != "POST":
+            return None
+        length = request.headers.get("content-length")
+        if length is None:
+            return JSONResponse({"detail": "send a Content-Length header"}, status_code=411)
+        if not length.isdigit():
+            return JSONResponse({"detail": "Content-Length is not a number"}, status_code=400)
+        if int(length) > limit:
+            return JSONResponse(
+                {"detail": f"request body of {length} bytes is over the limit of {limit}"},
+                status_code=413,
+            )
+        return None
+
+    @app.post("/predict")
+    def predict(body: body_model) -> dict[str, Any]:  # type: ignore[valid-type]
+        rows = [row.model_dump() for row in body.rows]
+        try:
+            outputs = model.predict(rows)
+        except UserInputError as exc:  # a value the schema allows but the model cannot use
+            return JSONResponse({"detail": str(exc)}, status_code=422)
+        for output in outputs:
+            value = output.get(model.score_key)
+            if isinstance(value, int | float):
+                scores.observe(float(value))
+        return {"model": model.name, "predictions": outputs}
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok", "model": model.name}
+
+    @app.get("/metadata")
+    def metadata() -> dict[str, Any]:
+        return {"model": model.name, "max_rows": model.max_rows, **model.metadata}
+
+    @app.get("/metrics")
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def serve(model: ServedModel, host: str, port: int, max_bytes: int = MAX_BYTES) -> None:
+    """Run the app under uvicorn until interrupted (Ctrl-C or SIGTERM)."""
+    import uvicorn
+
+    uvicorn.run(create_app(model, max_bytes), host=host, port=port, log_level="info")

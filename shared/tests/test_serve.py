@@ -1,0 +1,101 @@
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from serve_toy import MODEL, app  # noqa: I001 - a module of this test folder
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def client():
+    return TestClient(app)
+
+
+def test_predict_returns_one_output_per_row_and_counts_scores(client):
+    response = client.post("/predict", json={"rows": [{"age": 30}, {"age": 70, "city": "Oslo"}]})
+    assert response.status_code == 200
+    assert response.json()["predictions"] == [
+        {"probability": 0.3, "label": 0},
+        {"probability": 0.7, "label": 1},
+    ]
+    metrics = client.get("/metrics").text
+    assert 'mlcraft_requests_total{route="/predict",status="200"} 1.0' in metrics
+    assert "mlcraft_prediction_score_count 2.0" in metrics
+    assert 'mlcraft_request_seconds_count{route="/predict"} 1.0' in metrics
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"rows": [{"age": "old"}]}, ["body", "rows", 0, "age"]),
+        ({"rows": [{"city": "Oslo"}]}, ["body", "rows", 0, "age"]),
+        ({"rows": [{"age": 3, "colour": "red"}]}, ["body", "rows", 0, "colour"]),
+        ({"rows": []}, ["body", "rows"]),
+        ({"rows": [{"age": 1}] * 5}, ["body", "rows"]),
+        ({"row": [{"age": 1}]}, ["body", "rows"]),
+    ],
+)
+def test_bad_input_is_a_422_naming_the_field(client, body, field):
+    response = client.post("/predict", json=body)
+    assert response.status_code == 422
+    assert field in [item["loc"] for item in response.json()["detail"]]
+
+
+def test_a_value_the_model_refuses_is_a_422_with_its_reason(client):
+    response = client.post("/predict", json={"rows": [{"age": 200}]})
+    assert response.status_code == 422 and response.json() == {"detail": "age over 150"}
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(client):
+    big = json.dumps({"rows": [{"age": 1, "city": "x" * 3_000}]})
+    response = client.post("/predict", content=big, headers={"content-type": "application/json"})
+    assert response.status_code == 413 and "over the limit of 2000" in response.json()["detail"]
+    chunked = client.post("/predict", content=iter([b'{"rows": []}']))
+    assert chunked.status_code == 411
+
+
+def test_health_and_metadata(client):
+    assert client.get("/health").json() == {"status": "ok", "model": "toy"}
+    meta = client.get("/metadata").json()
+    assert meta["threshold"] == 0.5 and meta["max_rows"] == MODEL.max_rows
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_real_uvicorn_process_answers_over_http():
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(HERE)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "serve_toy:app", "--port", str(port), "--log-level",
+         "warning"],
+        env=env, cwd=HERE,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("uvicorn did not come up in 10 s")
+        response = httpx.post(f"{url}/predict", json={"rows": [{"age": 50}]}, timeout=5)
+        assert response.json()["predictions"] == [{"probability": 0.5, "label": 1}]
+        assert httpx.post(f"{url}/predict", json={"rows": [{"age": "x"}]}).status_code == 422
+    finally:
+        server.terminate()
+        # a graceful shutdown; uvicorn re-raises the SIGTERM it caught once it has drained
+        assert server.wait(timeout=10) in (0, -15)
