@@ -16,6 +16,7 @@ non-UTF-8 file is one line on stderr and exit 2; only a real bug prints a traceb
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import signal
 import sys
@@ -161,7 +162,9 @@ def _serve(project: Project, args: argparse.Namespace) -> int:
     from mlcraft.serve import serve
 
     model = project.serve(args.model)  # every check, and the model load, before the port opens
-    serve(model, args.host, args.port, args.max_bytes)
+    # uvicorn drains its requests on SIGTERM, then re-raises it: for a server that is a normal stop
+    with contextlib.suppress(Terminated):
+        serve(model, args.host, args.port, args.max_bytes)
     return 0
 
 

@@ -11,9 +11,11 @@ A request body over `max_bytes` is refused with 413 from its Content-Length head
 of it is read; a POST without a length (chunked) is refused with 411 for the same reason.
 """
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 from mlcraft.errors import UserInputError
@@ -37,6 +39,28 @@ class ServedModel:
     metadata: dict[str, Any] = field(default_factory=dict)
     score_key: str = "probability"
     max_rows: int = 512
+
+
+def run_metadata(run_dir: str | Path) -> dict[str, Any]:
+    """What /metadata says about any run: its id, code and data hashes, hardware, headline
+    metrics (the model card's numbers) and the sha256 of every model file."""
+    run_dir = Path(run_dir)
+    summary_path = run_dir / "results" / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    manifest_path = run_dir / "model" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    return {
+        "run_id": run_dir.name,
+        "project": summary.get("project"),
+        "config": summary.get("config"),
+        "git_sha": summary.get("git_sha"),
+        "git_dirty": summary.get("git_dirty"),
+        "data": summary.get("data"),
+        "hardware": summary.get("hardware"),
+        "headline": summary.get("headline"),
+        "model_files": manifest,
+        "report": "REPORT.md in the run folder: ladder with CIs, calibration, slices, audit",
+    }
 
 
 def request_schema(model: ServedModel):

@@ -3,6 +3,7 @@
     python -m tabular_ladder train|search --config X.yaml [--set k=v ...] [--run-dir DIR]
     python -m tabular_ladder evaluate --config X.yaml --model RUN [--run-dir DIR]
     python -m tabular_ladder predict --model RUN --input in.csv --output out.csv
+    python -m tabular_ladder serve --model RUN [--host H] [--port P]
     python -m tabular_ladder report [--results DIR] [--readme FILE]
     python -m tabular_ladder publish [--run-dir RUN]
 
@@ -58,6 +59,7 @@ PROJECT = cli.Project(
     train=_train,
     blocks=cli.lazy("tabular_ladder.report:blocks"),
     predict=cli.lazy("tabular_ladder.predict:predict_verb"),
+    serve=cli.lazy("tabular_ladder.serving:served_model"),
     search=_search,
     evaluate=_evaluate,
     preflight=cli.lazy("tabular_ladder.preflight:preflight"),

@@ -1,0 +1,46 @@
+"""`python -m tabular_ladder serve --model RUN`: the run's model bundle behind mlcraft.serve.
+
+A request row carries every column of the bundle's schema (null for a missing value): numbers
+for numeric columns, strings for categorical ones. The response gives the calibrated probability
+of the positive class and the cost-tuned decision, as `predict` does for a CSV.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from mlcraft.serve import ServedModel, run_metadata
+
+from tabular_ladder.bundle import load_bundle
+from tabular_ladder.preflight import model_run
+
+
+def served_model(model: str) -> ServedModel:
+    folder = model_run(model)
+    bundle = load_bundle(folder / "model")  # manifest and type allow-list checked first
+    threshold = float(bundle.meta["threshold"])
+    fields = {
+        column["name"]: ((float | None) if column["kind"] == "numeric" else (str | None), ...)
+        for column in bundle.meta["schema"]
+    }
+    missing_tokens = set(bundle.meta.get("na_values", []))  # the training data's missing markers
+
+    def predict(rows: list[dict]) -> list[dict]:
+        frame = pd.DataFrame(rows, columns=bundle.columns)
+        if missing_tokens:
+            frame = frame.mask(frame.isin(missing_tokens))
+        probability = bundle.predict_proba(frame, "request")
+        return [
+            {"probability": round(float(p), 6), "decision": int(p >= threshold)}
+            for p in probability
+        ]
+
+    metadata = run_metadata(folder) | {
+        "threshold": threshold,
+        "calibration": bundle.meta.get("calibration"),
+        "costs": {
+            "false_negative": bundle.meta.get("cost_fn"),
+            "false_positive": bundle.meta.get("cost_fp"),
+        },
+        "input_schema": bundle.meta["schema"],
+    }
+    return ServedModel("tabular_ladder", fields, predict, metadata, score_key="probability")
