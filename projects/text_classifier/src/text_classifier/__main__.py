@@ -1,9 +1,10 @@
-"""CLI: python -m text_classifier train|search|evaluate|predict|report|publish (mlcraft.cli).
+"""CLI: python -m text_classifier train|search|evaluate|predict|serve|report|publish (mlcraft.cli).
 
     python -m text_classifier train --config configs/smoke.yaml [--set k=v ...] [--run-dir DIR]
     python -m text_classifier search --config configs/search.yaml
     python -m text_classifier evaluate --config configs/default.yaml --model RUN
     python -m text_classifier predict --model RUN --input in.csv --output out.csv [--rung tfidf]
+    python -m text_classifier serve --model RUN [--host H] [--port P]
     python -m text_classifier report          # README blocks from results/
     python -m text_classifier publish         # the newest complete reference run -> results/
 
@@ -64,6 +65,7 @@ PROJECT = cli.Project(
     train=_train,
     blocks=cli.lazy("text_classifier.report:blocks"),
     predict=_predict,
+    serve=cli.lazy("text_classifier.serving:served_model"),
     search=_search,
     evaluate=_evaluate,
     preflight=cli.lazy("text_classifier.preflight:preflight"),
