@@ -3,6 +3,7 @@
     python -m vision_transfer train|search --config configs/X.yaml [--set k=v ...] [--run-dir DIR]
     python -m vision_transfer evaluate --config configs/X.yaml --model RUN [--run-dir DIR]
     python -m vision_transfer predict --model RUN --input IMAGES --output FILE.csv
+    python -m vision_transfer serve --model RUN [--host H] [--port P]
     python -m vision_transfer report [--results DIR] [--readme FILE]
     python -m vision_transfer publish [--run-dir RUN] [--allow-dirty]
 
@@ -52,6 +53,7 @@ PROJECT = cli.Project(
     search=_search,
     evaluate=_evaluate,
     predict=_predict,
+    serve=cli.lazy("vision_transfer.serving:served_model"),
     blocks=cli.lazy("vision_transfer.report:blocks"),
     preflight=cli.lazy("vision_transfer.preflight:check"),
     expected_bytes=60_000_000,  # vision_transfer.preflight.EXPECTED_BYTES

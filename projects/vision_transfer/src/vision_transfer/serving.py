@@ -1,0 +1,88 @@
+"""`python -m vision_transfer serve --model RUN`: the run's fine-tuned network behind mlcraft.serve.
+
+A request row is {"image_base64": "<PNG/JPEG/TIFF bytes, base64>"}; an image that does not decode
+is a 422 naming its row. The response gives the predicted class and the calibrated probability of
+every class, with the run's test-time augmentation and decision threshold, as `predict` does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+
+import numpy as np
+from mlcraft.errors import UserInputError
+from mlcraft.serve import ServedModel, run_metadata
+
+MAX_IMAGE_BYTES = 5_000_000
+
+
+def decode_image(encoded: str, size: int, channels: int, row: int) -> np.ndarray:
+    """base64 text -> (C, size, size) uint8, resized and converted as training did."""
+    from .data import _read_image
+
+    where = f"rows[{row}].image_base64"
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise UserInputError(f"{where}: not base64") from None
+    if len(raw) > MAX_IMAGE_BYTES:
+        raise UserInputError(f"{where}: {len(raw):,} bytes, over {MAX_IMAGE_BYTES:,}")
+    try:
+        img = _read_image(io.BytesIO(raw), size)
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for a corrupt file
+        raise UserInputError(f"{where}: not a readable image ({type(exc).__name__})") from None
+    if channels == 1 and img.ndim == 3:
+        img = img.mean(axis=2).round().astype(np.uint8)
+    if img.ndim == 2:
+        return img[None] if channels == 1 else np.repeat(img[None], 3, 0)
+    return img.transpose(2, 0, 1)
+
+
+def served_model(model_run: str) -> ServedModel:
+    import torch
+
+    from .augment import Normalizer
+    from .evaluate import decide, predict_logits, softmax
+    from .models import load_model
+
+    network, meta = load_model(model_run)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    network.to(device)
+    norm = Normalizer(meta["mean"], meta["std"], channels_last=False, device=device)
+    classes = meta["classes"]
+    threshold = meta.get("threshold") if len(classes) == 2 else None
+
+    def predict(rows: list[dict]) -> list[dict]:
+        images = np.stack(
+            [
+                decode_image(row["image_base64"], meta["image_size"], meta["channels"], i)
+                for i, row in enumerate(rows)
+            ]
+        )
+        logits, _ = predict_logits(network, images, norm, tta=bool(meta.get("tta")))
+        prob = softmax(logits, meta.get("temperature") or 1.0)
+        labels = decide(prob, threshold)
+        return [
+            {
+                "label": classes[label],
+                "probability": round(float(p[label]), 6),
+                "probabilities": {
+                    name: round(float(v), 6) for name, v in zip(classes, p, strict=True)
+                },
+            }
+            for label, p in zip(labels, prob, strict=True)
+        ]
+
+    metadata = run_metadata(model_run) | {
+        "classes": classes,
+        "threshold": threshold,
+        "temperature": meta.get("temperature"),
+        "tta": bool(meta.get("tta")),
+        "image_size": meta["image_size"],
+        "arch": meta["arch"],
+    }
+    return ServedModel(
+        "vision_transfer", {"image_base64": (str, ...)}, predict, metadata, max_rows=64
+    )
