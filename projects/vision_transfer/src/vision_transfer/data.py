@@ -37,6 +37,7 @@ class ImageSet:
     meta: pd.DataFrame  # one row per image; `strata` column drives the split
     name: str
     skipped: int = 0  # unreadable files left out (folder data)
+    unreadable: list[str] = field(default_factory=list)  # "<path>: <error type>" per skipped file
     data_files: list[tuple[str, Path, int]] = field(default_factory=list)  # for summary.json
 
     @property
@@ -79,6 +80,7 @@ def subset(data: ImageSet, idx: np.ndarray) -> ImageSet:
         meta=data.meta.iloc[idx].reset_index(drop=True),
         name=data.name,
         skipped=data.skipped,
+        unreadable=data.unreadable,
         data_files=data.data_files,
     )
 
@@ -150,7 +152,7 @@ def load_folder(cfg: DataConfig) -> ImageSet:
                 arrays.append(_read_image(path, cfg.image_size))
             except Exception as exc:  # PIL raises many types for corrupt files
                 skipped += 1
-                reasons.append(f"{path.name}: {type(exc).__name__}")
+                reasons.append(f"{path.relative_to(root)}: {type(exc).__name__}")
                 continue
             labels.append(label)
             paths.append(str(path))
@@ -172,6 +174,7 @@ def load_folder(cfg: DataConfig) -> ImageSet:
         meta=pd.DataFrame({"path": paths, "strata": labels_arr}),
         name=f"folder:{root.name}",
         skipped=skipped,
+        unreadable=reasons,
     )
     check_classes(data)
     return data

@@ -24,6 +24,7 @@ from mlcraft.tracking import TrackedRun
 
 from . import analyses, ladder, models
 from . import data as data_mod
+from .audit import audit, write_audit
 from .augment import Normalizer
 from .config import Config
 from .evaluate import scores_with_ci, tune_threshold
@@ -56,8 +57,9 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
     if checked is None:
         dataset = data_mod.load(cfg.data, cfg.seed)
         split = data_mod.split(dataset, cfg.data, cfg.seed)
+        findings = audit(cfg.data.audit, dataset, split)
     else:
-        dataset, split = checked.dataset, checked.split
+        dataset, split, findings = checked.dataset, checked.split, checked.audit
     images, labels, k, positive = (
         dataset.images,
         dataset.labels,
@@ -70,6 +72,8 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
         + (f"; skipped {dataset.skipped} unreadable" if dataset.skipped else "")
     )
     write_split(dataset, split, results)
+    if cfg.data.audit != "off" and findings is not None:
+        write_audit(results, findings)
 
     def build(pretrained: bool = True):
         torch.manual_seed(cfg.seed)  # the same fresh head for every rung

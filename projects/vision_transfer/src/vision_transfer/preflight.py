@@ -34,6 +34,7 @@ class Checked:
     dataset: Any  # data.ImageSet
     split: dict[str, Any]  # name -> sorted indices
     model_meta: dict[str, Any] | None = None  # evaluate: the --model run's model.json
+    audit: list[Any] | None = None  # mlcraft.audit findings (None: not audited)
 
 
 def expected_bytes(verb: str) -> int:
@@ -62,7 +63,12 @@ def check(cfg: Config, args: argparse.Namespace) -> Checked:
             f"--model={args.model}: trained on classes {meta['classes']}, "
             f"the configured data has {dataset.classes}"
         )
-    return Checked(dataset, split, meta)
+    findings = None
+    if args.verb == "train":
+        from .audit import audit
+
+        findings = audit(cfg.data.audit, dataset, split)  # data.audit=error stops here
+    return Checked(dataset, split, meta, findings)
 
 
 def check_run_dir(run_dir: str | None, need_bytes: int) -> None:

@@ -17,6 +17,7 @@ from mlcraft.errors import UserInputError
 from mlcraft.reporting import format_value, markdown_table
 
 from . import readings
+from .audit import audit_block
 
 
 def _ci(frame: pd.DataFrame, name: str) -> list[str]:
@@ -41,6 +42,9 @@ def blocks(results: str | Path) -> dict[str, str]:
     summary = json.loads(summary_path.read_text())
     head = summary["headline"]
     out: dict[str, str] = {}
+    audit = audit_block(results)  # the data audit's banner, the first thing a reader sees
+    if audit:
+        out["audit"] = audit
 
     hw = summary["hardware"]
     gpu = (hw.get("gpu") or {}).get("model")
