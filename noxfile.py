@@ -172,6 +172,29 @@ def _make_project_sessions() -> None:
         search.__doc__ = f"The Optuna search of {PROJECTS[short][1]} (resumes from runs/optuna.db)."
 
 
+def _make_serve_sessions() -> None:
+    for short, (member, module) in PROJECTS.items():
+        if not REGISTRY[module].get("serve"):
+            continue
+
+        @nox.session(name=f"serve-{short}", python=False)
+        def serve(session: nox.Session, short: str = short) -> None:
+            member, module, folder = require_project(session, short)
+            python = member_python(session, member)
+            args = session.posargs or ["--model", str(newest_reference(session, module))]
+            with session.chdir(folder):
+                session.run(python, "-m", module, "serve", *args, external=True)
+
+        serve.__doc__ = f"Serve a {module} run over HTTP (default: the newest reference run)."
+
+
+def newest_reference(session: nox.Session, module: str) -> Path:
+    runs = sorted((ROOT / "runs" / module).glob("reference-*[0-9]Z"))
+    if not runs:
+        session.error(f"no reference run of {module} under runs/; train one or pass -- --model RUN")
+    return runs[-1]
+
+
 @nox.session(name="new-project", python=False)
 def new_project(session: nox.Session) -> None:
     """A fifth project from templates/project: `uvx nox -s new-project -- <name>` (snake_case)."""
@@ -185,6 +208,7 @@ def new_project(session: nox.Session) -> None:
 
 
 _make_project_sessions()
+_make_serve_sessions()
 
 
 @nox.session(python=False)

@@ -61,10 +61,13 @@ def test_dockerfile_matches_lock_and_cli(project):
     users = [a for k, a in steps[final:] if k == "USER"]
     assert users and users[-1] not in ("root", "0")
 
-    # the entrypoint is the project's train command with a config that exists
+    # the entrypoint is the project's CLI (any verb: train, serve, ...); the default command is
+    # its train verb with a config that exists
     (entry,) = [json.loads(a) for k, a in steps if k == "ENTRYPOINT"]
-    assert entry[:4] == ["python", "-m", project, "train"]
-    assert entry[4] == "--config" and (ROOT / "projects" / project / entry[5]).is_file()
+    assert entry == ["python", "-m", project]
+    (command,) = [json.loads(a) for k, a in steps if k == "CMD"]
+    assert command[:2] == ["train", "--config"]
+    assert (ROOT / "projects" / project / command[2]).is_file()
     # and the CLI is the shared one, whose train verb takes --config
     main_py = ROOT / "projects" / project / "src" / project / "__main__.py"
     assert "cli.Project(" in main_py.read_text()
