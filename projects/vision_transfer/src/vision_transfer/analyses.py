@@ -19,13 +19,17 @@ from .augment import Normalizer
 from .evaluate import softmax
 
 
-def calibration(val_logits, val_y, test_logits, test_y, positive: int, png: Path) -> dict:
-    """ECE (15 equal-width bins, on P(positive) for binary tasks) before/after temperature scaling."""
+def calibration(
+    val_logits, val_y, test_logits, test_y, positive: int | None, classes: list[str], png: Path
+) -> dict:
+    """ECE (15 equal-width bins) before/after temperature scaling: on P(positive) for a binary
+    task, on the top label's probability (its confidence vs its accuracy) for k > 2 classes."""
     temperature = cal.fit_temperature(val_logits, val_y)
     before = softmax(test_logits)
     after = softmax(test_logits, temperature)
     pick = (lambda p: p[:, positive]) if positive is not None else (lambda p: p)
-    out = {"temperature": temperature}
+    measured = f"P({classes[positive]})" if positive is not None else "top-label confidence"
+    out = {"temperature": temperature, "probability": measured}
     for tag, prob in (("before", before), ("after", after)):
         report = cal.calibration_report(test_y, pick(prob))
         out.update({f"{k}_{tag}": v for k, v in report.items()})
@@ -35,7 +39,7 @@ def calibration(val_logits, val_y, test_logits, test_y, positive: int, png: Path
             f"temperature T={temperature:.2f}": (test_y, pick(after)),
         },
         png,
-        title="Test reliability (P(defective))" if positive is not None else "Test reliability",
+        title=f"Test reliability ({measured})",
     )
     return out
 

@@ -27,7 +27,7 @@ class DataConfig(StrictModel):
     test_fraction: float = Field(0.25, gt=0, lt=0.5)
     max_images: int | None = Field(None, ge=10)  # subsample (stratified) for quick runs
     synthetic_per_class: int = Field(24, ge=4)
-    synthetic_classes: int = Field(2, ge=2, le=8)  # synthetic only: 2 = plain/cracked
+    synthetic_classes: int = Field(2, ge=2, le=3)  # synthetic: plain, cracked(, spotted)
     # The data audit before training (identical images across splits, unreadable files): warn
     # writes audit.csv/.md and a banner at the top of REPORT.md; error stops before training.
     audit: Literal["warn", "error", "off"] = "warn"

@@ -275,43 +275,55 @@ def load_fashion_mnist(cfg: DataConfig) -> ImageSet:
 # --- generated images (smoke runs, tests) ----------------------------------------------------
 
 
-def synthetic_images(n_per_class: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Gray 'cells' with a grid of busbars; class 1 adds a dark diagonal crack. uint8 (N, S, S)."""
+SYNTHETIC_CLASSES = ["plain", "cracked", "spotted"]
+
+
+def synthetic_images(
+    n_per_class: int, size: int, seed: int = 0, classes: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gray 'cells' with a grid of busbars; class 1 adds a dark diagonal crack, class 2 a dark
+    round spot. uint8 (N, S, S)."""
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:size, 0:size] / size
     images, labels = [], []
-    for label in (0, 1):
+    for label in range(classes):
         for _ in range(n_per_class):
             img = 150 + 20 * rng.standard_normal((size, size))
             img[:, (np.arange(size) % max(size // 4, 2)) == 0] = 60  # busbars
-            if label:
+            if label == 1:
                 a, b = rng.uniform(-1.5, 1.5), rng.uniform(0.2, 0.8)
-                crack = np.abs(yy - (a * (xx - 0.5) + b)) < 0.04
-                img[crack] = 30
+                img[np.abs(yy - (a * (xx - 0.5) + b)) < 0.04] = 30
+            elif label == 2:
+                cy, cx = rng.uniform(0.25, 0.75, size=2)
+                img[(yy - cy) ** 2 + (xx - cx) ** 2 < 0.12**2] = 30
             images.append(np.clip(img, 0, 255).astype(np.uint8))
             labels.append(label)
     return np.stack(images), np.asarray(labels, dtype=np.int64)
 
 
 def load_synthetic(cfg: DataConfig, seed: int = 0) -> ImageSet:
-    images, labels = synthetic_images(cfg.synthetic_per_class, cfg.image_size, seed)
+    images, labels = synthetic_images(
+        cfg.synthetic_per_class, cfg.image_size, seed, cfg.synthetic_classes
+    )
     return ImageSet(
         images=images[:, None],
         labels=labels,
-        classes=["plain", "cracked"],
+        classes=SYNTHETIC_CLASSES[: cfg.synthetic_classes],
         meta=pd.DataFrame({"strata": labels}),
         name="synthetic",
     )
 
 
-def write_synthetic_folder(root: str | Path, n_per_class: int, size: int, seed: int = 0) -> Path:
+def write_synthetic_folder(
+    root: str | Path, n_per_class: int, size: int, seed: int = 0, classes: int = 2
+) -> Path:
     """An ImageFolder tree of generated PNGs (for tests and `predict` demos)."""
     from PIL import Image
 
     root = Path(root)
-    images, labels = synthetic_images(n_per_class, size, seed)
+    images, labels = synthetic_images(n_per_class, size, seed, classes)
     for i, (img, label) in enumerate(zip(images, labels, strict=True)):
-        folder = root / ["plain", "cracked"][label]
+        folder = root / SYNTHETIC_CLASSES[label]
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(img).save(folder / f"img{i:04d}.png")
     return root

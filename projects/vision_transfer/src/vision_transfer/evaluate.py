@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import torch
 from mlcraft.stats import bootstrap_ci
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
@@ -121,11 +122,44 @@ def scores_with_ci(
     return row
 
 
+def per_class_scores(
+    y: np.ndarray,
+    prob: np.ndarray,
+    threshold: float | None,
+    classes: list[str],
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Precision, recall and F1 of each class (one-vs-rest, on the run's decisions), with
+    stratified bootstrap 95% CIs; works for any number of classes."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    def one(index: int, which: int):
+        def metric(t, p):
+            pred = decide(p, threshold)
+            values = precision_recall_fscore_support(
+                t, pred, labels=[index], average=None, zero_division=np.nan
+            )[which]
+            return float(values[0])
+
+        return metric
+
+    rows = []
+    for index, name in enumerate(classes):
+        row: dict = {"class": name, "n": int(np.sum(y == index))}
+        for which, metric in enumerate(("precision", "recall", "f1")):
+            point, lo, hi = bootstrap_ci(
+                one(index, which), y, prob, n_boot=n_boot, seed=seed, stratify=True
+            )
+            row[metric], row[f"{metric}_lo"], row[f"{metric}_hi"] = point, lo, hi
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def evaluate_run(cfg, run, checked, model_run) -> dict:
     """Score the model of a complete train run (`model_run`) on the config's test split, with
     bootstrap CIs; writes results/evaluation.json and results/evaluation.csv/.md into `run`.
     `checked`: pre-flight's data set, loaded at the model's image size, and split."""
-    import pandas as pd
     import torch
     from mlcraft.files import atomic_write_json
     from mlcraft.reporting import write_table

@@ -27,7 +27,7 @@ from . import data as data_mod
 from .audit import audit, write_audit
 from .augment import Normalizer
 from .config import Config
-from .evaluate import scores_with_ci, tune_threshold
+from .evaluate import per_class_scores, scores_with_ci, tune_threshold
 from .preflight import Checked
 from .sources import project_dir
 from .train import fit
@@ -189,6 +189,10 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
         summary_extra: dict = {"splits": {n: int(len(i)) for n, i in split.items()}}
         headline = headline_from(ladder_frame)
         last = rungs[-1]
+        per_class = per_class_scores(
+            y_test, last.test_prob, last.extra["threshold"], dataset.classes, cfg.analysis.n_boot
+        )
+        write_table(results, "per_class", per_class.assign(rung=last.name))
         if final_model is not None:
             headline["train_images_per_s"] = final_fit.train_images_per_s
             headline["data_wait_fraction"] = final_fit.timer["data_wait_fraction"]
@@ -323,8 +327,9 @@ def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results,
     if an.calibration and rung.val_logits is not None:
         print("analysis: calibration")
         calib = analyses.calibration(
-            rung.val_logits, y_val, rung.test_logits, y_test, positive, results / "reliability.png"
-        )
+            rung.val_logits, y_val, rung.test_logits, y_test, positive, dataset.classes,
+            results / "reliability.png",
+        )  # fmt: skip
         temperature = calib["temperature"]
         out["calibration"] = calib
         out["headline"].update(

@@ -97,6 +97,22 @@ def blocks(results: str | Path) -> dict[str, str]:
         if elpv:
             out["ladder_readings"] = readings.ladder_block(ladder)
 
+    per_class = _read(results, "per_class")
+    if per_class is not None:
+        table = pd.DataFrame(
+            {
+                "class": per_class["class"],
+                "test n": per_class["n"],
+                "precision": _ci(per_class, "precision"),
+                "recall": _ci(per_class, "recall"),
+                "F1": _ci(per_class, "f1"),
+            }
+        )
+        out["per_class"] = markdown_table(table) + (
+            f"\n\nRung: {per_class['rung'].iloc[0]}. Each class one-vs-rest on the run's "
+            "decisions, 95% stratified bootstrap CIs."
+        )
+
     ablation = _read(results, "ablation")
     if ablation is not None:
         binary = "recall" in ablation
@@ -137,8 +153,10 @@ def blocks(results: str | Path) -> dict[str, str]:
             )
             if f"{key}_before" in row
         ]
+        measured = row.get("probability", "P(defective)")  # runs before k > 2 support
         out["calibration"] = markdown_table(rows, digits=4) + (
-            f"\n\nFitted temperature T = {row['temperature']:.3f} (on validation logits)."
+            f"\n\nOn the test set, of {measured}. "
+            f"Fitted temperature T = {row['temperature']:.3f} (on validation logits)."
         )
         out["calibration_readings"] = readings.calibration_block(row)
     experts = _read(results, "expert_agreement")
@@ -158,7 +176,12 @@ def blocks(results: str | Path) -> dict[str, str]:
                 "defective recall": _ci(slices, "defective_recall"),
             }
         )
-        out["slices"] = markdown_table(table)
+        out["slices"] = markdown_table(table) + (
+            "\n\nTest cells grouped by cell type and by the experts' defect grade; accuracy and "
+            "defective recall (the share of defective cells flagged) at the run's decision "
+            "threshold, with 95% bootstrap CIs; defective share = the group's share of defective "
+            "cells."
+        )
         out["slice_readings"] = readings.slices_block(slices)
 
     gallery = _read(results, "failure_gallery")
