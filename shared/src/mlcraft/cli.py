@@ -102,6 +102,10 @@ def build_parser(project: Project) -> argparse.ArgumentParser:
         sub.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to listen on every interface")
         sub.add_argument("--port", type=int, default=8000)
         sub.add_argument("--max-bytes", type=int, default=2_000_000, help="largest request body")
+        sub.add_argument(
+            "--batch-ms", type=float, default=0.0,
+            help="micro-batching: requests within this many ms share one model call (0: off)",
+        )  # fmt: skip
         sub.set_defaults(handler=_serve)
     sub = verbs.add_parser("report", help="render the README's generated blocks from results/")
     sub.add_argument("--results", default=str(project.project_dir / "results"))
@@ -159,12 +163,14 @@ def _serve(project: Project, args: argparse.Namespace) -> int:
         raise UserInputError(f"--port={args.port}: not a TCP port (1-65535)")
     if args.max_bytes < 1:
         raise UserInputError(f"--max-bytes={args.max_bytes}: must be positive")
+    if not 0 <= args.batch_ms <= 1000:
+        raise UserInputError(f"--batch-ms={args.batch_ms}: between 0 (off) and 1000")
     from mlcraft.serve import serve
 
     model = project.serve(args.model)  # every check, and the model load, before the port opens
     # uvicorn drains its requests on SIGTERM, then re-raises it: for a server that is a normal stop
     with contextlib.suppress(Terminated):
-        serve(model, args.host, args.port, args.max_bytes)
+        serve(model, args.host, args.port, args.max_bytes, args.batch_ms)
     return 0
 
 

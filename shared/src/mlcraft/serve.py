@@ -76,8 +76,11 @@ def request_schema(model: ServedModel):
     return create_model("PredictRequest", __config__=ConfigDict(extra="forbid"), rows=(rows, ...))
 
 
-def create_app(model: ServedModel, max_bytes: int = MAX_BYTES):
-    """The FastAPI app for one model, with its own Prometheus registry (so tests can make many)."""
+def create_app(model: ServedModel, max_bytes: int = MAX_BYTES, batch_ms: float = 0.0):
+    """The FastAPI app for one model, with its own Prometheus registry (so tests can make many).
+
+    batch_ms > 0 turns on micro-batching (mlcraft.batching): concurrent requests arriving within
+    batch_ms share one model call of at most model.max_rows rows."""
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse, PlainTextResponse
     from prometheus_client import (
@@ -126,18 +129,38 @@ def create_app(model: ServedModel, max_bytes: int = MAX_BYTES):
             )
         return None
 
-    @app.post("/predict")
-    def predict(body: body_model) -> dict[str, Any]:  # type: ignore[valid-type]
-        rows = [row.model_dump() for row in body.rows]
-        try:
-            outputs = model.predict(rows)
-        except UserInputError as exc:  # a value the schema allows but the model cannot use
-            return JSONResponse({"detail": str(exc)}, status_code=422)
+    def answer(outputs: list[dict[str, Any]]) -> dict[str, Any]:
         for output in outputs:
             value = output.get(model.score_key)
             if isinstance(value, int | float):
                 scores.observe(float(value))
         return {"model": model.name, "predictions": outputs}
+
+    def refused(exc: UserInputError) -> JSONResponse:
+        # a value the schema allows but the model cannot use (an image that does not decode)
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    if batch_ms > 0:
+        from mlcraft.batching import MicroBatcher
+
+        batcher = MicroBatcher(model.predict, batch_ms / 1000, model.max_rows)
+        app.state.batcher = batcher
+
+        @app.post("/predict")
+        async def predict_batched(body: body_model) -> dict[str, Any]:  # type: ignore[valid-type]
+            try:
+                return answer(await batcher.submit([row.model_dump() for row in body.rows]))
+            except UserInputError as exc:
+                return refused(exc)
+
+    else:
+
+        @app.post("/predict")
+        def predict(body: body_model) -> dict[str, Any]:  # type: ignore[valid-type]
+            try:
+                return answer(model.predict([row.model_dump() for row in body.rows]))
+            except UserInputError as exc:
+                return refused(exc)
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -154,8 +177,11 @@ def create_app(model: ServedModel, max_bytes: int = MAX_BYTES):
     return app
 
 
-def serve(model: ServedModel, host: str, port: int, max_bytes: int = MAX_BYTES) -> None:
+def serve(
+    model: ServedModel, host: str, port: int, max_bytes: int = MAX_BYTES, batch_ms: float = 0.0
+) -> None:
     """Run the app under uvicorn until interrupted (Ctrl-C or SIGTERM)."""
     import uvicorn
 
-    uvicorn.run(create_app(model, max_bytes), host=host, port=port, log_level="info")
+    app = create_app(model, max_bytes, batch_ms)
+    uvicorn.run(app, host=host, port=port, log_level="info")
