@@ -4,6 +4,7 @@
     python -m <project> evaluate --config X.yaml --model RUN [--set k=v ...] [--run-dir DIR]
     python -m <project> predict --model RUN --input FILE --output FILE
     python -m <project> serve --model RUN [--host H] [--port P]
+    python -m <project> loadtest --model RUN [--concurrency 1 8 32] [--batch-ms 0 5]
     python -m <project> report [--results DIR] [--readme FILE]
     python -m <project> publish [--run-dir RUN] [--allow-dirty]
 
@@ -59,6 +60,8 @@ class Project:
     predict_arguments: Callable[[argparse.ArgumentParser], None] | None = None
     # a complete run folder -> mlcraft.serve.ServedModel (checks the folder, loads the model)
     serve: Callable[[str], Any] | None = None
+    # (a complete run folder, n) -> n request rows from its test split, for `loadtest`
+    request_rows: Callable[[str, int], list[dict[str, Any]]] | None = None
     # verb -> (help, add_arguments, handler(args) -> exit code) for project-only verbs
     extra_verbs: dict[str, tuple[str, Callable, Callable]] = field(default_factory=dict)
 
@@ -107,6 +110,15 @@ def build_parser(project: Project) -> argparse.ArgumentParser:
             help="micro-batching: requests within this many ms share one model call (0: off)",
         )  # fmt: skip
         sub.set_defaults(handler=_serve)
+    if project.serve and project.request_rows:
+        sub = verbs.add_parser("loadtest", help="requests/s and latency of serve under load")
+        sub.add_argument("--model", required=True, help="a complete run folder")
+        sub.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+        sub.add_argument("--requests", type=int, default=300, help="per concurrency level")
+        sub.add_argument("--batch-ms", type=float, nargs="+", default=[0.0, 5.0],
+                         help="micro-batching settings to compare (0: off)")  # fmt: skip
+        sub.add_argument("--run-dir", default=None, help="default runs/<project>/<run-id>")
+        sub.set_defaults(handler=_loadtest)
     sub = verbs.add_parser("report", help="render the README's generated blocks from results/")
     sub.add_argument("--results", default=str(project.project_dir / "results"))
     sub.add_argument("--readme", default=None, help="one page to render (default: README + docs/)")
@@ -174,6 +186,39 @@ def _serve(project: Project, args: argparse.Namespace) -> int:
     return 0
 
 
+def _loadtest(project: Project, args: argparse.Namespace) -> int:
+    from mlcraft.loadtest import run_loadtest, write_report
+    from mlcraft.runs import complete_run
+    from mlcraft.tracking import environment_fingerprint
+
+    if min(args.concurrency) < 1 or args.requests < 1:
+        raise UserInputError("--concurrency and --requests must be positive")
+    if any(not 0 <= ms <= 1000 for ms in args.batch_ms):
+        raise UserInputError(f"--batch-ms={args.batch_ms}: each between 0 (off) and 1000")
+    model_run = complete_run(args.model, "--model")
+    rows = project.request_rows(str(model_run), 64)
+    fingerprint = environment_fingerprint()  # the code as it was when the test started
+    with open_run(project.name, "loadtest", None, args.run_dir) as run:
+        table = run_loadtest(project.name, str(model_run), rows, args.concurrency, args.requests,
+                             args.batch_ms)  # fmt: skip
+        meta = {
+            "model_run": model_run.name,
+            "model_config": _run_config(model_run),
+            "rows_per_request": 1,
+            **{key: fingerprint[key] for key in ("git_sha", "git_dirty", "hardware", "python")},
+        }
+        write_report(run.results / "serve", table, meta)
+    print(f"run complete: {run.final}")
+    return 0
+
+
+def _run_config(run_dir: Path) -> Any:
+    import json
+
+    summary = run_dir / "results" / "summary.json"
+    return json.loads(summary.read_text()).get("config") if summary.is_file() else None
+
+
 def _report(project: Project, args: argparse.Namespace) -> int:
     from mlcraft.reporting import render_documents, render_readme
 
@@ -193,14 +238,19 @@ def _report(project: Project, args: argparse.Namespace) -> int:
 
 def _publish(project: Project, args: argparse.Namespace) -> int:
     from mlcraft.config import config_to_dict
-    from mlcraft.publish import publish
+    from mlcraft.publish import publish, publish_loadtest
+    from mlcraft.runs import read_run_info
 
     run_dir = Path(args.run_dir) if args.run_dir else latest_complete(project.name, "train")
     if run_dir is None:
         raise UserInputError(f"publish: no complete train run under runs/{project.name}/")
     reference = project.project_dir / "configs" / "default.yaml"
     config = config_to_dict(project.load_config(str(reference), []))
-    published = publish(run_dir, project.project_dir, config, args.allow_dirty)
+    published = (
+        publish_loadtest(run_dir, project.project_dir, config, args.allow_dirty)
+        if read_run_info(run_dir).get("verb") == "loadtest"
+        else publish(run_dir, project.project_dir, config, args.allow_dirty)
+    )
     print(f"published {run_dir} -> {published}")
     return 0
 

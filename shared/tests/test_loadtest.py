@@ -1,0 +1,69 @@
+"""The load test against a real server process: a toy project whose serve verb is the toy model."""
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlcraft.errors import UserInputError
+from mlcraft.loadtest import run_loadtest, write_report
+from mlcraft.publish import publish_loadtest
+
+HERE = Path(__file__).parent
+TOY_MAIN = """
+from pathlib import Path
+from mlcraft import cli
+from serve_toy import MODEL
+
+PROJECT = cli.Project(name="toyproj", project_dir=Path("."), load_config=None, train=None,
+                      blocks=None, serve=lambda run: MODEL)
+main, console = cli.entry_points(PROJECT)
+if __name__ == "__main__":
+    console()
+"""
+
+
+@pytest.fixture
+def toy_project(tmp_path, monkeypatch):
+    package = tmp_path / "toyproj"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "__main__.py").write_text(TOY_MAIN)
+    path = os.pathsep.join([str(tmp_path), str(HERE), os.environ.get("PYTHONPATH", "")])
+    monkeypatch.setenv("PYTHONPATH", path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def test_every_level_and_batch_setting_is_measured_without_errors(toy_project, tmp_path):
+    rows = [{"age": float(a)} for a in range(10, 60)]
+    table = run_loadtest("toyproj", "unused-run", rows, [1, 4], 40, [0.0, 2.0])
+    frame = pd.DataFrame(table)
+    assert frame[["batch_ms", "concurrency"]].values.tolist() == [[0, 1], [0, 4], [2, 1], [2, 4]]
+    assert (frame["errors"] == 0).all() and (frame["requests"] == 40).all()
+    assert (frame["p50_ms"] <= frame["p95_ms"]).all() and (frame["p95_ms"] <= frame["p99_ms"]).all()
+    write_report(tmp_path / "serve", table, {"model_run": "r", "model_config": {"a": 1}})
+    meta = json.loads((tmp_path / "serve" / "loadtest.json").read_text())
+    assert meta["top_concurrency"] == 4 and meta["batching_speedup_at_top"] > 0
+
+
+def test_a_server_that_cannot_start_is_one_line(toy_project):
+    with pytest.raises(UserInputError, match="serve exited"):
+        run_loadtest("no_such_project", "x", [{"age": 1.0}], [1], 1, [0])
+
+
+def test_publish_takes_only_a_loadtest_of_a_reference_model(tmp_path):
+    run = tmp_path / "run"
+    (run / "results" / "serve").mkdir(parents=True)
+    (run / "run.json").write_text(json.dumps({"status": "complete", "verb": "loadtest"}))
+    meta = {"model_run": "fork", "model_config": {"data": "mine"}, "git_dirty": False}
+    (run / "results" / "serve" / "loadtest.json").write_text(json.dumps(meta))
+    project = tmp_path / "project"
+    (project / "results").mkdir(parents=True)
+    with pytest.raises(UserInputError, match="not a reference-config run"):
+        publish_loadtest(run, project, {"data": "reference"})
+    meta["model_config"] = {"data": "reference"}
+    (run / "results" / "serve" / "loadtest.json").write_text(json.dumps(meta))
+    target = publish_loadtest(run, project, {"data": "reference"})
+    assert (target / "loadtest.json").is_file() and target == project / "results" / "serve"
