@@ -111,8 +111,15 @@ def test_predict_round_trip(smoke_run, tmp_path, capsys):
     (folder / "plain" / "bad.png").write_bytes(b"garbage")
     out = tmp_path / "pred.csv"
     assert main(["predict", "--model", run, "--input", str(folder), "--output", str(out)]) == 0
-    assert "skipped 1 unreadable" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "9 rows" in printed and "8 scored" in printed
     frame = pd.read_csv(out)
+    # One row per input file, keyed by its path; the unreadable file is named with its reason.
+    assert len(frame) == 9 and frame["file"].is_unique
+    bad = frame[frame["file"] == "plain/bad.png"].iloc[0]
+    assert bad["status"] == "unreadable image: UnidentifiedImageError"
+    assert pd.isna(bad["predicted"]) and pd.isna(bad["p_cracked"])
+    frame = frame[frame["status"] == "ok"]
     assert len(frame) == 8 and set(frame["predicted"]) <= {"plain", "cracked"}
     assert np.allclose(frame[["p_cracked", "p_plain"]].sum(axis=1), 1.0)
     # The same model loaded in-process gives the same probabilities.
@@ -132,6 +139,27 @@ def test_predict_round_trip(smoke_run, tmp_path, capsys):
     assert main(["predict", "--model", run, "--input", str(image), "--output", str(one)]) == 0
     assert pd.read_csv(one)["file"].tolist() == ["img0004.png"]
     assert snapshot(smoke_run["run"]) == before
+
+
+def test_predict_refuses_bad_outputs_in_one_line(smoke_run, tmp_path, capsys):
+    run = str(smoke_run["run"])
+    folder = data.write_synthetic_folder(tmp_path / "imgs", n_per_class=2, size=48)
+    image = folder / "plain" / "img0000.png"
+    original = image.read_bytes()
+    (tmp_path / "empty").mkdir()
+    cases = {
+        "is the --input file": [str(image), str(image)],
+        "inside the --model run folder": [str(folder), f"{run}/p.csv"],
+        "--output=": [str(folder), str(tmp_path)],  # a folder
+        "no image files": [str(tmp_path / "empty"), str(tmp_path / "p.csv")],
+    }
+    for message, (source, output) in cases.items():
+        argv = ["predict", "--model", run, "--input", source, "--output", output]
+        assert run_cli(main, argv) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], lines
+    assert image.read_bytes() == original
+    assert not (tmp_path / "p.csv").exists() and not list(smoke_run["run"].glob("p.csv"))
 
 
 def test_evaluate_reproduces_the_runs_test_accuracy(smoke_run, monkeypatch):

@@ -2,7 +2,8 @@
 
 RUN is a complete train run folder (its model/ holds model.safetensors + model.json); IMAGES is a
 folder (searched recursively) or one image file. Every argument is checked before the model is
-loaded; unreadable images are skipped and counted.
+loaded. The CSV has one row per input file, keyed by its path (mlcraft.predictions): status "ok"
+with the class probabilities, or why the file was not scored ("unreadable image: <error type>").
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 from mlcraft.errors import UserInputError
-from mlcraft.inputs import output_file
 
 from .preflight import check_model_run
 from .sources import IMAGE_SUFFIXES, image_files
@@ -36,17 +36,18 @@ def input_images(path: str | Path) -> list[Path]:
     return files
 
 
-def load_images(
-    files: list[Path], root: Path, size: int, channels: int
-) -> tuple[np.ndarray, list[str], list[str]]:
+def read_images(files: list[Path], size: int, channels: int) -> tuple[np.ndarray | None, list[str]]:
+    """The readable images as (N, C, S, S) uint8 and one status per file: "ok" or the reason."""
+    from mlcraft.predictions import OK
+
     from .data import _read_image
 
-    arrays, names, skipped = [], [], []
+    arrays, status = [], []
     for path in files:
         try:
             img = _read_image(path, size)
-        except Exception:  # PIL raises many types for corrupt files
-            skipped.append(str(path))
+        except Exception as exc:  # noqa: BLE001 - PIL raises many types for corrupt files
+            status.append(f"unreadable image: {type(exc).__name__}")
             continue
         if channels == 1 and img.ndim == 3:
             img = img.mean(axis=2).round().astype(np.uint8)
@@ -55,46 +56,50 @@ def load_images(
         else:
             img = img.transpose(2, 0, 1)
         arrays.append(img)
-        names.append(str(path.relative_to(root)) if root.is_dir() else path.name)
-    if not arrays:
-        raise UserInputError(f"--input={root}: no readable images ({len(skipped)} unreadable)")
-    return np.stack(arrays), names, skipped
+        status.append(OK)
+    return (np.stack(arrays) if arrays else None), status
+
+
+def file_keys(files: list[Path], input_path: Path) -> list[str]:
+    """Each file's path relative to an --input folder, or its name for a single --input file."""
+    if input_path.is_dir():
+        return [str(path.relative_to(input_path)) for path in files]
+    return [path.name for path in files]
 
 
 def predict(model_run: str | Path, input_path: str | Path, output: str | Path):
-    """Write the predictions CSV; returns (frame, output path)."""
-    output = output_file(output, "--output")
+    """Write the predictions CSV: one row per input file, keyed by its path, with a status;
+    returns (frame, output path). Every argument is checked before the model is loaded."""
+    from mlcraft.predictions import prediction_output
+
+    output = prediction_output(output, [input_path], model_run)
     files = input_images(input_path)
+    prediction_output(output, files)  # nor one of the images in an --input folder
     check_model_run(model_run)
-    if output.resolve().is_relative_to(Path(model_run).resolve()):
-        raise UserInputError(
-            f"--output={output}: inside the --model run folder; a complete run is never changed"
-        )
 
     import pandas as pd
     import torch
-    from mlcraft.files import atomic_write_text
+    from mlcraft.predictions import one_row_per_input, summary, write_predictions
 
     from .augment import Normalizer
     from .evaluate import decide, predict_logits, softmax
     from .models import load_model
 
     model, meta = load_model(model_run)
-    root = Path(input_path)
-    images, names, skipped = load_images(files, root, meta["image_size"], meta["channels"])
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model.to(device)
-    norm = Normalizer(meta["mean"], meta["std"], channels_last=False, device=device)
-    logits, _ = predict_logits(model, images, norm, tta=bool(meta.get("tta")))
-    prob = softmax(logits, meta.get("temperature") or 1.0)
     classes = meta["classes"]
-    pred = decide(prob, meta.get("threshold") if len(classes) == 2 else None)
-    frame = pd.DataFrame({"file": names, "predicted": [classes[i] for i in pred]})
-    for i, name in enumerate(classes):
-        frame[f"p_{name}"] = prob[:, i]
-    atomic_write_text(output, frame.to_csv(index=False))
-    print(
-        f"predicted {len(frame)} image(s) -> {output}"
-        + (f"; skipped {len(skipped)} unreadable" if skipped else "")
-    )
+    images, status = read_images(files, meta["image_size"], meta["channels"])
+    scored = pd.DataFrame(columns=["predicted", *(f"p_{name}" for name in classes)])
+    if images is not None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        model.to(device)
+        norm = Normalizer(meta["mean"], meta["std"], channels_last=False, device=device)
+        logits, _ = predict_logits(model, images, norm, tta=bool(meta.get("tta")))
+        prob = softmax(logits, meta.get("temperature") or 1.0)
+        pred = decide(prob, meta.get("threshold") if len(classes) == 2 else None)
+        scored = pd.DataFrame({"predicted": [classes[i] for i in pred]})
+        for i, name in enumerate(classes):
+            scored[f"p_{name}"] = prob[:, i]
+    frame = one_row_per_input(file_keys(files, Path(input_path)), status, scored, key_name="file")
+    write_predictions(output, frame)
+    print(summary(frame, output))
     return frame, output
