@@ -8,8 +8,10 @@ import json
 import pytest
 from conftest import PROJECT, SMOKE
 from mlcraft.errors import UserInputError
+from mlcraft.trusted import write_manifest
 from vision_transfer import data, preflight
 from vision_transfer.config import DataConfig, ModelConfig, load
+from vision_transfer.models import MODEL_FILES
 
 
 def test_folder_counts_show_every_class(tmp_path, capsys):
@@ -53,9 +55,15 @@ def test_model_run_checks(tmp_path):
         preflight.check_model_run(run)
     (run / "model" / "model.safetensors").write_bytes(b"x")
     (run / "model" / "model.json").write_text("{not json")
+    with pytest.raises(UserInputError, match="no manifest.json"):
+        preflight.check_model_run(run)
+    write_manifest(run / "model", MODEL_FILES)
     with pytest.raises(UserInputError, match="not valid JSON"):
         preflight.check_model_run(run)
     (run / "model" / "model.json").write_text('{"arch": "x"}')
+    with pytest.raises(UserInputError, match="sha256 differs"):
+        preflight.check_model_run(run)
+    write_manifest(run / "model", MODEL_FILES)
     with pytest.raises(UserInputError, match="lacks"):
         preflight.check_model_run(run)
 

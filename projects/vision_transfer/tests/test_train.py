@@ -4,6 +4,7 @@ evaluate read that run folder; the CLI's error boundary."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -160,6 +161,40 @@ def test_predict_refuses_bad_outputs_in_one_line(smoke_run, tmp_path, capsys):
         assert len(lines) == 1 and message in lines[0], lines
     assert image.read_bytes() == original
     assert not (tmp_path / "p.csv").exists() and not list(smoke_run["run"].glob("p.csv"))
+
+
+def test_a_changed_model_byte_is_refused_in_one_line(smoke_run, tmp_path, capsys):
+    copy = tmp_path / smoke_run["run"].name
+    shutil.copytree(smoke_run["run"], copy)
+    weights = copy / "model" / "model.safetensors"
+    raw = bytearray(weights.read_bytes())
+    raw[-1] ^= 0x01  # one bit of one weight
+    weights.write_bytes(bytes(raw))
+    image = data.write_synthetic_folder(tmp_path / "imgs", 1, 48) / "plain" / "img0000.png"
+    argv = [
+        "predict",
+        "--model",
+        str(copy),
+        "--input",
+        str(image),
+        "--output",
+        str(tmp_path / "p.csv"),
+    ]
+    assert run_cli(main, argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "sha256 differs from manifest.json" in lines[0], lines
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_models_load_from_safetensors_only(smoke_run, monkeypatch):
+    def no_pickles(*args, **kwargs):
+        raise AssertionError("torch.load called while loading a run's model")
+
+    monkeypatch.setattr(torch, "load", no_pickles)
+    model, meta = models.load_model(smoke_run["run"])
+    assert len(meta["classes"]) == 2 and not model.training
+    manifest = json.loads((smoke_run["run"] / "model" / "manifest.json").read_text())
+    assert sorted(manifest["sha256"]) == ["model.json", "model.safetensors"]
 
 
 def test_evaluate_reproduces_the_runs_test_accuracy(smoke_run, monkeypatch):

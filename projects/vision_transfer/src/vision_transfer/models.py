@@ -165,24 +165,46 @@ def input_stats(model: nn.Module) -> tuple[list[float], list[float]]:
 # --- the model inside a run folder ----------------------------------------------------------
 
 
+MODEL_FILES = ["model.safetensors", "model.json"]
+
+
 def save_model(folder: Path, model: nn.Module, meta: dict[str, Any]) -> Path:
-    """model.safetensors + model.json into `folder` (a run's model/), each written atomically."""
+    """model.safetensors + model.json into `folder` (a run's model/), each written atomically,
+    then manifest.json with their sha256 (mlcraft.trusted), checked before every load."""
     from mlcraft.files import atomic_write_bytes
+    from mlcraft.trusted import write_manifest
     from safetensors.torch import save
 
     folder = Path(folder)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     atomic_write_bytes(folder / "model.safetensors", save(state))
     atomic_write_json(folder / "model.json", meta)
+    write_manifest(folder, MODEL_FILES)
     return folder
 
 
 def load_model(run_dir: str | Path, key: str = "--model") -> tuple[nn.Module, dict[str, Any]]:
-    """The model of a complete train run folder (its model/ sub-folder) and its model.json."""
+    """The model of a complete train run folder (its model/ sub-folder) and its model.json.
+    check_model_run verifies the manifest first; the weights are read with safetensors only
+    (tensors, never a pickle, so a model file cannot run code)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     from .preflight import check_model_run
 
     meta = check_model_run(run_dir, key)
     model = timm.create_model(meta["arch"], pretrained=False, num_classes=len(meta["classes"]))
-    load_checkpoint(model, Path(run_dir) / "model" / "model.safetensors")
+    path = Path(run_dir) / "model" / "model.safetensors"
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise UserInputError(f"{key}={run_dir}: cannot read {path.name} ({exc})") from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError:
+        raise UserInputError(
+            f"{key}={run_dir}: {path.name} does not fit {meta['arch']} with "
+            f"{len(meta['classes'])} classes"
+        ) from None
     model.eval()
     return model, meta

@@ -180,9 +180,12 @@ def check_fashion_mnist(cfg: DataConfig) -> None:
 
 
 def check_model_run(path: str | Path, key: str = "--model") -> dict[str, Any]:
-    """A complete train run folder holding model/model.json and model/model.safetensors;
-    returns model.json."""
+    """A complete train run folder holding model/model.json and model/model.safetensors, both
+    unchanged since training (model/manifest.json); returns model.json."""
+    from mlcraft.trusted import verify_manifest
+
     run = complete_run(path, key, ("model/model.json", "model/model.safetensors"))
+    verify_manifest(run / "model")  # a changed or swapped byte is refused before anything is read
     meta_path = run / "model" / "model.json"
     try:
         meta = json.loads(meta_path.read_text())
