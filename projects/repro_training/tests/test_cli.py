@@ -173,8 +173,8 @@ def test_evaluate_and_predict_round_trip(finished_run, tiny_yaml, tmp_path, caps
             "--output", str(out)]  # fmt: skip
     assert run_cli(main, argv) == 0
     rows = out.read_text().strip().splitlines()
-    assert rows[0].startswith("p_0,") and len(rows) == 6
-    probs = np.array([[float(v) for v in row.split(",")] for row in rows[1:]])
+    assert rows[0].startswith("index,status,p_0,") and len(rows) == 6
+    probs = np.array([[float(v) for v in row.split(",")[2:]] for row in rows[1:]])
     np.testing.assert_allclose(probs.sum(1), 1, atol=1e-4)
 
 
@@ -207,7 +207,7 @@ def test_bad_input_is_one_clear_error(tiny_yaml, finished_run, tmp_path, scratch
     np.savez(tmp_path / "two.npz", x=_digits(20), y=np.arange(20) % 2)
     np.save(tmp_path / "bad.npy", np.zeros((2, 9, 9), dtype=np.uint8))
     predict = ["predict", "--model", str(finished_run), "--output", str(tmp_path / "out.csv")]
-    cases.append(([*predict, "--input", str(tmp_path / "bad.npy")], "expected uint8 images"))
+    cases.append(([*predict, "--input", str(tmp_path / "bad.npy")], "expected images of shape"))
     cases.append(([*predict, "--input", str(tmp_path)], "is a folder"))
     for argv, message in cases:
         assert run_cli(main, argv) == 2, argv

@@ -38,13 +38,9 @@ def _evaluate(cfg, run, args):
 
 
 def _predict(args):
-    from mlcraft.inputs import existing_file, output_file
+    from repro_training.predict import predict_file
 
-    from repro_training.evaluate import predict_file, resolve_model
-
-    output = output_file(args.output)
-    existing_file(args.input, "--input")
-    return predict_file(resolve_model(args.model), args.input, output)
+    return predict_file(args.model, args.input, args.output)
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,15 +10,16 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import yaml
 from mlcraft.errors import UserInputError
-from mlcraft.files import atomic_write_text
 from mlcraft.runs import PARTIAL, is_complete, read_run_info
+from mlcraft.trusted import verify_manifest
 
 from repro_training.config import Config
 
 MODEL_FILES = ("config.yaml", "manifest.json", "weights.pt")
+# Pinned by sha256 in manifest.json when a run finishes (mlcraft.trusted), checked before loading.
+PINNED_FILES = ("config.yaml", "weights.pt", "metrics.json")
 
 
 @dataclass
@@ -68,15 +69,32 @@ def resolve_model(path: str | Path, key: str = "--model") -> Model:
         raise UserInputError(f"{key}={path}: not a complete run (missing {', '.join(missing)})")
     try:
         manifest = json.loads((folder / "manifest.json").read_text())
-        config = Config.model_validate(yaml.safe_load((folder / "config.yaml").read_text()))
-    except (ValueError, yaml.YAMLError) as exc:
-        raise UserInputError(f"{key}={path}: unreadable manifest or config ({exc})") from None
+    except ValueError as exc:
+        raise UserInputError(f"{key}={path}: unreadable manifest.json ({exc})") from None
     if manifest.get("status") != "finished" or "input" not in manifest:
         raise UserInputError(
             f"{key}={path}: not a complete run (status {manifest.get('status')!r}; "
             "resume it with `run --resume`)"
         )
+    _check_file_hashes(folder, manifest, key, path)
+    try:
+        config = Config.model_validate(yaml.safe_load((folder / "config.yaml").read_text()))
+    except (ValueError, yaml.YAMLError) as exc:
+        raise UserInputError(f"{key}={path}: unreadable config.yaml ({exc})") from None
     return Model(folder, config, manifest)
+
+
+def _check_file_hashes(folder: Path, manifest: dict, key: str, path: Path) -> None:
+    """Every model file has the sha256 the manifest recorded when the run finished, checked
+    before anything is parsed or loaded: a swapped or edited file is refused by name."""
+    pinned = set(manifest.get("sha256") or {})
+    unpinned = [name for name in PINNED_FILES if name not in pinned]
+    if unpinned:
+        raise UserInputError(
+            f"{key}={path}: manifest.json pins no sha256 for {', '.join(unpinned)} (a run from "
+            "before model files were pinned); retrain it"
+        )
+    verify_manifest(folder)
 
 
 def load_net(model: Model):
@@ -133,29 +151,3 @@ def evaluate(cfg: Config, run, model: Model, split) -> dict:
         )
     print(json.dumps(row, indent=2))
     return row
-
-
-def predict_file(model: Model, input_path: str | Path, output_path: Path) -> Path:
-    from mlcraft.inputs import existing_file
-
-    from repro_training.train import predict_images
-
-    input_path = existing_file(input_path, "--input")
-    try:
-        x = np.load(input_path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise UserInputError(f"--input={input_path}: not a .npy array ({exc})") from None
-    if not isinstance(x, np.ndarray):
-        x.close()
-        raise UserInputError(f"--input={input_path}: an .npz archive; give one .npy array")
-    expected = model.image_shape
-    if x.dtype != np.uint8 or x.ndim != 3 or tuple(x.shape[1:]) != expected or not len(x):
-        raise UserInputError(
-            f"--input={input_path}: expected uint8 images of shape (n, {expected[0]}, "
-            f"{expected[1]}), got {x.dtype} {x.shape}"
-        )
-    probs = predict_images(load_net(model), x, model.mean_std, model.config.train.precision)
-    header = ",".join(f"p_{c}" for c in model.classes)
-    lines = [header] + [",".join(f"{v:.6f}" for v in row) for row in probs]
-    atomic_write_text(output_path, "\n".join(lines) + "\n")
-    return output_path

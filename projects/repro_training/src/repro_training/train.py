@@ -31,7 +31,7 @@ import torch
 import yaml
 from lightning.fabric import Fabric
 from mlcraft.errors import UserInputError
-from mlcraft.files import atomic_write_json, atomic_write_text
+from mlcraft.files import atomic_write_json, atomic_write_text, sha256_file
 from mlcraft.runs import PARTIAL
 from mlcraft.seeding import seed_everything, set_deterministic
 from mlcraft.tracking import TrackedRun, environment_fingerprint
@@ -39,6 +39,7 @@ from mlcraft.tracking import TrackedRun, environment_fingerprint
 from repro_training import checkpoint as ckpt
 from repro_training import data as data_mod
 from repro_training.config import Config, to_dict
+from repro_training.evaluate import PINNED_FILES
 from repro_training.models import ResNet
 
 PROJECT = "repro_training"
@@ -365,6 +366,9 @@ def _write_manifest(cfg, seed, run_dir, split, status, result: RunResult | None 
     if result is not None:
         manifest.update(weights_sha256=result.weights_sha256, test_accuracy=result.test_accuracy,
                         global_step=result.global_step, threads=result.threads)  # fmt: skip
+        # Every model file pinned by sha256 (mlcraft.trusted): predict and evaluate check them
+        # before anything is loaded.
+        manifest["sha256"] = {name: sha256_file(run_dir / name) for name in PINNED_FILES}
     atomic_write_json(run_dir / "manifest.json", manifest)
 
 
