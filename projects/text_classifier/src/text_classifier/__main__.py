@@ -4,6 +4,7 @@
     python -m text_classifier search --config configs/search.yaml
     python -m text_classifier evaluate --config configs/default.yaml --model RUN
     python -m text_classifier predict --model RUN --input in.csv --output out.csv [--rung tfidf]
+        [--encoding latin-1] [--id-column id]
     python -m text_classifier serve --model RUN [--host H] [--port P]
     python -m text_classifier report          # README blocks from results/
     python -m text_classifier publish         # the newest complete reference run -> results/
@@ -48,7 +49,9 @@ def _evaluate(cfg, run, args):
 def _predict(args):
     from text_classifier.predict import predict_file
 
-    return predict_file(args.model, args.input, args.output, args.rung)
+    return predict_file(
+        args.model, args.input, args.output, args.rung, args.encoding, args.id_column
+    )
 
 
 def _predict_arguments(parser) -> None:
@@ -56,6 +59,10 @@ def _predict_arguments(parser) -> None:
         "--rung", default="finetune", choices=["finetune", "tfidf"],
         help="which saved model answers (default: the fine-tuned transformer)",
     )  # fmt: skip
+    parser.add_argument("--encoding", default="utf-8", help="text encoding of --input")
+    parser.add_argument(
+        "--id-column", default=None, help="key output rows by this column (default: row number)"
+    )
 
 
 PROJECT = cli.Project(

@@ -8,26 +8,40 @@ import numpy as np
 import pandas as pd
 from mlcraft.calibration import (
     calibration_report,
+    ece,
     fit_temperature,
     reliability_bins,
     softmax_with_temperature,
 )
 from mlcraft.reporting import slice_table
+from mlcraft.stats import bootstrap_ci
 from sklearn.metrics import accuracy_score, f1_score
 
 from text_classifier.evaluate import decide
 
 
-def calibration(name: str, val_logits, y_val, test_logits, y_test) -> tuple[dict, dict]:
-    """Temperature fitted on val; ECE etc. on test before and after. Returns (row, probs)."""
+def calibrated_scores(prob: np.ndarray) -> np.ndarray:
+    """What calibration measures: P(class 1) for two classes, the top label's probability (the
+    full matrix; mlcraft.calibration takes its max) for more."""
+    return prob[:, 1] if prob.shape[1] == 2 else prob
+
+
+def calibration(
+    name: str, val_logits, y_val, test_logits, y_test, n_bins: int, n_boot: int, seed: int
+) -> tuple[dict, dict]:
+    """Temperature fitted on val; ECE etc. on test before and after, all with n_bins bins, and a
+    bootstrap interval for each ECE. Returns (row, probs)."""
     temperature = fit_temperature(val_logits, y_val)
     before = softmax_with_temperature(test_logits, 1.0)
     after = softmax_with_temperature(test_logits, temperature)
-    row = {"model": name, "temperature": temperature}
+    row = {"model": name, "temperature": temperature, "bins": n_bins}
     for tag, prob in (("before", before), ("after", after)):
-        p = prob[:, 1] if prob.shape[1] == 2 else prob
-        for key, value in calibration_report(y_test, p).items():
+        p = calibrated_scores(prob)
+        for key, value in calibration_report(y_test, p, n_bins).items():
             row[f"{key}_{tag}"] = value
+        _, row[f"ece_{tag}_lo"], row[f"ece_{tag}_hi"] = bootstrap_ci(
+            lambda y, q: ece(y, q, n_bins), y_test, p, n_boot=n_boot, seed=seed
+        )
     return row, {"before": before, "after": after}
 
 
@@ -43,7 +57,8 @@ def what_a_shown_probability_means(y, prob, lo=0.9, hi=0.95) -> dict:
     }
 
 
-# Heuristic error kinds, checked in this order; the README reads the examples by hand too.
+# Heuristic error kinds, checked in this order. The rating and sizing rules only apply to the
+# default reviews data, where class 1 is "recommended" and a 1-5 star rating is known.
 _NEGATION = re.compile(r"\b(not|no|never|n't|nothing|neither|nor|wouldn't|don't|didn't)\b", re.I)
 _CONTRAST = re.compile(r"\b(but|however|although|though|except|unfortunately|yet)\b", re.I)
 _SIZING = re.compile(
@@ -52,13 +67,13 @@ _SIZING = re.compile(
 _SARCASM = re.compile(r"(yeah right|so much for|\bthanks a lot\b|\bwhat a joke\b|!{2,}.*\?)", re.I)
 
 
-def error_kind(text: str, label: int, rating: float | None) -> str:
-    known = rating is not None and not np.isnan(rating)
+def error_kind(text: str, label: int, rating: float | None, reviews: bool = False) -> str:
+    known = reviews and rating is not None and not np.isnan(rating)
     if known and ((label == 1 and rating <= 2) or (label == 0 and rating >= 4)):
         return "label noise (label contradicts star rating)"
     if _SARCASM.search(text):
         return "sarcasm"
-    if label == 1 and _SIZING.search(text):
+    if reviews and label == 1 and _SIZING.search(text):
         return "sizing complaint, positive verdict"
     if _CONTRAST.search(text):
         return "mixed sentiment"
@@ -67,11 +82,15 @@ def error_kind(text: str, label: int, rating: float | None) -> str:
     return "other"
 
 
-def confident_errors(test: pd.DataFrame, prob, threshold, classes, k: int) -> pd.DataFrame:
+def confident_errors(
+    test: pd.DataFrame, prob, threshold, classes, k: int, reviews: bool = False
+) -> pd.DataFrame:
+    """The k most confident test errors; row_id is the review's data row in the source file."""
     pred = decide(prob, threshold)
     confidence = prob[np.arange(len(pred)), pred]
     frame = pd.DataFrame(
         {
+            "row_id": test["row_id"].to_numpy(),
             "text": test["text"].to_numpy(),
             "label": [classes[i] for i in test["label"]],
             "predicted": [classes[i] for i in pred],
@@ -83,7 +102,7 @@ def confident_errors(test: pd.DataFrame, prob, threshold, classes, k: int) -> pd
     wrong = frame[pred != test["label"].to_numpy()].sort_values("confidence", ascending=False)
     wrong = wrong.head(k).copy()
     wrong["kind"] = [
-        error_kind(t, int(classes.index(lab)), r)
+        error_kind(t, int(classes.index(lab)), r, reviews)
         for t, lab, r in zip(wrong["text"], wrong["label"], wrong["rating"], strict=True)
     ]
     return wrong.reset_index(drop=True)
@@ -109,7 +128,9 @@ def rating_contradictions(frame: pd.DataFrame) -> dict | None:
     }
 
 
-def slices(test: pd.DataFrame, prob, threshold, n_boot: int, seed: int) -> pd.DataFrame:
+def slices(test: pd.DataFrame, prob, threshold, classes, n_boot: int, seed: int) -> pd.DataFrame:
+    """Accuracy and macro-F1 per group, with the share of each true class in the group (for two
+    classes only the second class's share: the first is one minus it)."""
     frame = test.copy()
     frame["pred"] = decide(prob, threshold)
     words = frame["text"].str.split().str.len()
@@ -130,14 +151,22 @@ def slices(test: pd.DataFrame, prob, threshold, n_boot: int, seed: int) -> pd.Da
         "macro_f1": lambda y, p: f1_score(y, p, average="macro"),
     }
     tables = [slice_table(frame, b, "label", "pred", metrics, n_boot=n_boot, seed=seed) for b in by]
-    return pd.concat(tables, ignore_index=True)
+    table = pd.concat(tables, ignore_index=True).drop(columns="positive_rate")
+    shown = classes[1:] if len(classes) == 2 else classes
+    for name in shown:
+        index = classes.index(name)
+        shares = [
+            float(np.mean(frame.loc[frame[s] == g, "label"] == index))
+            for s, g in zip(table["slice"], table["group"], strict=True)
+        ]
+        table.insert(3 + shown.index(name), f"share labelled {name}", shares)
+    return table
 
 
-def reliability_frame(y, probs: dict[str, np.ndarray]) -> pd.DataFrame:
+def reliability_frame(y, probs: dict[str, np.ndarray], n_bins: int) -> pd.DataFrame:
     rows = []
     for name, prob in probs.items():
-        p = prob[:, 1] if prob.shape[1] == 2 else prob
-        bins = reliability_bins(y, p, n_bins=10)
+        bins = reliability_bins(y, calibrated_scores(prob), n_bins=n_bins)
         bins.insert(0, "model", name)
         rows.append(bins)
     return pd.concat(rows, ignore_index=True)

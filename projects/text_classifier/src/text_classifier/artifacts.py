@@ -3,7 +3,8 @@
     model/meta.json      classes, text column, max length, per-rung temperature and threshold,
                          and `files`: each saved rung's path RELATIVE to the run folder
     model/tfidf.skops    the TF-IDF pipeline (skops, trusted-types check on load)
-    model/finetune/      the fine-tuned transformer (safetensors + tokenizer)
+    model/finetune/      the fine-tuned transformer (safetensors + tokenizer JSON) and
+                         manifest.json: the sha256 of each of its files, checked before loading
 
 Paths are relative because a run is written in `<run-id>.partial/` and renamed when complete.
 """
@@ -63,6 +64,28 @@ def load_tfidf(path: Path):
     from mlcraft.trusted import load_skops
 
     return load_skops(path, TRUSTED_TFIDF_TYPES)
+
+
+def save_finetuned(model, tokenizer, folder: Path) -> None:
+    """safetensors weights, the tokenizer's JSON files, then manifest.json hashing all of them."""
+    from mlcraft.trusted import MANIFEST, write_manifest
+
+    model.save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    files = sorted(p.name for p in Path(folder).iterdir() if p.is_file() and p.name != MANIFEST)
+    write_manifest(folder, files)
+
+
+def verified_folder(folder: Path) -> str:
+    """The fine-tuned model folder, after every file matched its manifest sha256 (one-line
+    refusal otherwise), and with no pickled weights in it."""
+    from mlcraft.trusted import verify_manifest
+
+    verify_manifest(folder)
+    pickled = sorted(p.name for p in Path(folder).glob("*.bin"))
+    if pickled:
+        raise UserInputError(f"{folder}: refusing pickled weights {pickled}; expected safetensors")
+    return str(folder)
 
 
 def save_meta(run_dir: Path, meta: dict) -> None:

@@ -21,6 +21,9 @@ class DataConfig(StrictModel):
     test_fraction: float = Field(0.15, gt=0, lt=1)
     # Use a stratified subsample of the validation split (CPU budget); test is always used whole.
     val_subsample: int | None = Field(None, gt=0)
+    # The data audit before training (train/test duplicate texts, label-revealing tokens): warn
+    # writes audit.md and a banner on the run's report; error stops before training; off skips it.
+    audit: Literal["warn", "error", "off"] = "warn"
 
     @model_validator(mode="after")
     def _fractions_leave_a_train_split(self) -> DataConfig:
@@ -72,6 +75,8 @@ class AnalysisConfig(StrictModel):
     bucket_benchmark_examples: int = Field(512, ge=1)
     latency_repeats: int = Field(20, ge=1)
     errors_top_k: int = Field(20, ge=1)
+    # One bin count for every ECE number, reliability table and reliability figure.
+    calibration_bins: int = Field(15, ge=2)
 
 
 class SearchConfig(StrictModel):

@@ -36,6 +36,9 @@ class Dataset:
     dropped_empty: int
     rows_in_file: int
     splits: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # rows left out on purpose, by reason (e.g. validation rows outside data.val_subsample)
+    unused: dict[str, pd.DataFrame] = field(default_factory=dict)
+    audit: list = field(default_factory=list)  # mlcraft.audit findings, set by pre-flight
 
     @property
     def n_classes(self) -> int:
@@ -146,14 +149,27 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
             f"({class_counts(labels, classes)}); need at least 3 per class for a stratified "
             "train/val/test split"
         )
-    if cfg.max_rows is not None and cfg.max_rows < len(frame):
-        frame = stratified_subsample(frame, cfg.max_rows, seed, "data.max_rows")
+    frame["row_id"] = np.arange(len(frame))  # to count what each subsample leaves out
     data = Dataset(frame, classes, str(path), int(empty.sum()), rows)
+    if cfg.max_rows is not None and cfg.max_rows < len(frame):
+        kept = stratified_subsample(frame, cfg.max_rows, seed, "data.max_rows")
+        data.unused["rows outside data.max_rows"] = _rows_not_in(frame, kept)
+        frame = data.frame = kept
     data.splits = split(frame, cfg.val_fraction, cfg.test_fraction, seed)
+    whole_val = data.splits["val"]
     data.splits["val"] = stratified_subsample(
-        data.splits["val"], cfg.val_subsample, seed, "data.val_subsample"
+        whole_val, cfg.val_subsample, seed, "data.val_subsample"
     )
+    if len(data.splits["val"]) < len(whole_val):
+        data.unused["validation rows outside data.val_subsample"] = _rows_not_in(
+            whole_val, data.splits["val"]
+        )
     return data
+
+
+def _rows_not_in(whole: pd.DataFrame, part: pd.DataFrame) -> pd.DataFrame:
+    """The rows of whole that a subsample did not keep (row ids survive in the `row_id` column)."""
+    return whole[~whole["row_id"].isin(part["row_id"])]
 
 
 def split(frame: pd.DataFrame, val: float, test: float, seed: int) -> dict[str, pd.DataFrame]:
@@ -210,4 +226,10 @@ def describe(data: Dataset) -> dict:
         counts = np.bincount(part["label"], minlength=data.n_classes)
         out[f"{name}_rows"] = len(part)
         out[f"{name}_class_counts"] = counts.tolist()
+    # Where the file's rows went: every row is in a split or in exactly one of these.
+    out["rows_not_used"] = {reason: len(part) for reason, part in data.unused.items()}
+    out["rows_not_used_class_counts"] = {
+        reason: np.bincount(part["label"], minlength=data.n_classes).tolist()
+        for reason, part in data.unused.items()
+    }
     return out

@@ -6,7 +6,14 @@ import time
 
 import numpy as np
 from mlcraft.stats import bootstrap_ci
-from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    log_loss,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
 
 
 def positive_scores(prob: np.ndarray) -> np.ndarray:
@@ -53,6 +60,38 @@ def score_with_ci(y, prob, threshold, n_boot: int, seed: int) -> dict:
         point, lo, hi = bootstrap_ci(fn, y, prob, n_boot=n_boot, seed=seed)
         out[name], out[f"{name}_lo"], out[f"{name}_hi"] = point, lo, hi
     return out
+
+
+def per_class_scores(y, prob, threshold, classes: list[str], n_boot: int, seed: int) -> list[dict]:
+    """Precision, recall and F1 of each class (one-vs-rest) with bootstrap 95% intervals."""
+    labels = list(range(len(classes)))
+    rows = []
+    for index, name in enumerate(classes):
+        row = {"class": name, "support": int(np.sum(y == index))}
+        for metric, fn in (("precision", precision_score), ("recall", recall_score),
+                           ("f1", f1_score)):  # fmt: skip
+
+            def score(y_b, p_b, fn=fn, index=index):
+                return fn(y_b, decide(p_b, threshold), labels=labels, average=None,
+                          zero_division=0)[index]  # fmt: skip
+
+            point, lo, hi = bootstrap_ci(score, y, prob, n_boot=n_boot, seed=seed)
+            row[metric], row[f"{metric}_lo"], row[f"{metric}_hi"] = point, lo, hi
+        rows.append(row)
+    return rows
+
+
+def speedup_ci(slow: list[float], fast: list[float], n_boot: int, seed: int) -> dict:
+    """Ratio of mean batch times (slow / fast), with a bootstrap 95% interval that resamples the
+    batches of each pass independently (the two passes batch the reviews differently)."""
+    slow_a, fast_a = np.asarray(slow), np.asarray(fast)
+    rng = np.random.default_rng(seed)
+    ratios = [
+        rng.choice(slow_a, len(slow_a)).mean() / rng.choice(fast_a, len(fast_a)).mean()
+        for _ in range(n_boot)
+    ]
+    lo, hi = np.percentile(ratios, [2.5, 97.5])
+    return {"speedup": float(slow_a.mean() / fast_a.mean()), "lo": float(lo), "hi": float(hi)}
 
 
 def latency(predict_fn, texts: list[str], repeats: int) -> dict:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import logging
 import time
+import warnings
 
 import lightning.pytorch as pl
 import numpy as np
@@ -12,6 +14,16 @@ from transformers import get_linear_schedule_with_warmup
 
 from text_classifier.config import FinetuneConfig
 from text_classifier.models import make_loader
+
+
+def quiet_lightning() -> None:
+    """Lightning's info lines (the litlogger tip, "GPU available", "was configured so") off;
+    progress bars and warnings stay."""
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # Lightning 2.x builds torch's deprecated LeafSpec when it flattens a DataLoader (inside
+    # CombinedLoader); nothing in this project's calls can avoid it, so only that notice goes.
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
 class Classifier(pl.LightningModule):
@@ -81,7 +93,14 @@ class KeepBest(pl.Callback):
             return
         loss = float(trainer.callback_metrics["val_loss"])
         acc = float(trainer.callback_metrics["val_accuracy"])
-        self.history.append({"epoch": trainer.current_epoch, "val_loss": loss, "val_accuracy": acc})
+        self.history.append(
+            {
+                "epoch": trainer.current_epoch,
+                "step": trainer.global_step,  # optimizer steps taken before this check
+                "val_loss": loss,
+                "val_accuracy": acc,
+            }
+        )
         if loss < self.best:
             self.best = loss
             self.state = copy.deepcopy(module.model.state_dict())
@@ -100,6 +119,7 @@ def fit(
     extra_callbacks=(),
 ) -> dict:
     """Train in place; restore the best epoch; return its val logits, history and timing."""
+    quiet_lightning()
     pl.seed_everything(seed, workers=True, verbose=False)
     train_loader = make_loader(
         train_ids, train_labels, pad_id, cfg.batch_size, seed, bucket=cfg.bucket, shuffle=True
@@ -153,16 +173,19 @@ def fit(
     }
 
 
-def time_one_pass(model, ids, labels, pad_id, batch_size, seed, bucket, fixed_length=None) -> float:
-    """Seconds for one training pass (forward, backward, AdamW step) over ids.
+def time_one_pass(
+    model, ids, labels, pad_id, batch_size, seed, bucket, fixed_length=None
+) -> list[float]:
+    """Seconds per batch of one training pass (forward, backward, AdamW step) over ids.
 
     bucket=False with fixed_length = the classic "pad everything to max_length" baseline.
     """
     loader = make_loader(ids, labels, pad_id, batch_size, seed, bucket, True, fixed_length)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     model.train()
-    started = time.perf_counter()
+    seconds = []
     for batch in loader:
+        started = time.perf_counter()
         loss = model(
             input_ids=batch["input_ids"],
             attention_mask=batch["attention_mask"],
@@ -171,4 +194,5 @@ def time_one_pass(model, ids, labels, pad_id, batch_size, seed, bucket, fixed_le
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-    return time.perf_counter() - started
+        seconds.append(time.perf_counter() - started)
+    return seconds

@@ -23,7 +23,7 @@ def load_tokenizer(source: str):
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(source)
+        return AutoTokenizer.from_pretrained(source, trust_remote_code=False)
     except OSError as exc:
         raise UserInputError(f"could not load a tokenizer from '{source}': {exc}") from None
 
@@ -34,7 +34,10 @@ def load_classifier(source: str, n_classes: int):
 
     hf_logging.set_verbosity_error()  # the "classifier newly initialised" notice is expected
     try:
-        return AutoModelForSequenceClassification.from_pretrained(source, num_labels=n_classes)
+        # safetensors only (a pickled .bin could run code on load) and no code from the model folder
+        return AutoModelForSequenceClassification.from_pretrained(
+            source, num_labels=n_classes, use_safetensors=True, trust_remote_code=False
+        )
     except OSError as exc:
         raise UserInputError(f"could not load a model from '{source}': {exc}") from None
 

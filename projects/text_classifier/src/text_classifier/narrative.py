@@ -7,6 +7,7 @@ import math
 
 import pandas as pd
 from mlcraft.reporting import markdown_table
+from mlcraft.stats import verdict
 
 # The issue's targets (spec values, not results).
 ECE_TARGET = 0.02
@@ -21,8 +22,15 @@ def _name(rung: str) -> str:
     return NAMES.get(rung, rung)
 
 
-def _yes(flag: bool | None) -> str:
-    return "n/a" if flag is None else ("**met**" if flag else "**missed**")
+def _judged(lo: float, hi: float, target: float, higher_is_better: bool = True) -> str:
+    """mlcraft.stats.verdict on the interval, with why when the data cannot tell."""
+    word = verdict(lo, hi, target, higher_is_better)
+    return f"**{word}**" + (" (the CI spans the target)" if word == "undecided" else "")
+
+
+def _ece_ci(head: dict) -> tuple[float, float] | None:
+    lo, hi = head.get("ece_after_temperature_lo"), head.get("ece_after_temperature_hi")
+    return None if lo is None or hi is None else (lo, hi)
 
 
 def finetune_budget(summary: dict) -> dict | None:
@@ -52,17 +60,19 @@ def targets(summary: dict) -> list[dict]:
     if comp:
         rows.append(
             {
-                "target": "fine-tune beats TF-IDF on test macro-F1 beyond paired bootstrap noise",
-                "measured": f"{comp['diff']:+.3f} [{comp['lo']:+.3f}, {comp['hi']:+.3f}]",
-                "result": _yes(comp["lo"] > 0),
+                "target": "fine-tune minus TF-IDF test macro-F1 > 0 (paired bootstrap)",
+                "measured": f"{comp['diff']:+.3f} [95% CI {comp['lo']:+.3f}, {comp['hi']:+.3f}]",
+                "result": _judged(comp["lo"], comp["hi"], 0.0),
             }
         )
-    if head.get("ece_after_temperature") is not None:
+    ece_ci = _ece_ci(head)
+    if ece_ci is not None:
         rows.append(
             {
                 "target": f"ECE after temperature scaling <= {ECE_TARGET} ({head['ece_model']})",
-                "measured": f"{head['ece_after_temperature']:.3f}",
-                "result": _yes(head["ece_after_temperature"] <= ECE_TARGET),
+                "measured": f"{head['ece_after_temperature']:.3f} "
+                f"[95% CI {ece_ci[0]:.3f}, {ece_ci[1]:.3f}]",
+                "result": _judged(*ece_ci, ECE_TARGET, higher_is_better=False),
             }
         )
     minutes = summary["wall_seconds"] / 60
@@ -70,19 +80,89 @@ def targets(summary: dict) -> list[dict]:
         {
             "target": f"reference run <= {WALL_TARGET_MIN:.0f} min on "
             f"{summary['hardware']['cpu_count']} CPU cores",
-            "measured": f"{minutes:.1f} min",
-            "result": _yes(minutes <= WALL_TARGET_MIN),
+            "measured": f"{minutes:.1f} min (one run: no interval)",
+            "result": _judged(minutes, minutes, WALL_TARGET_MIN, higher_is_better=False),
         }
     )
-    if head.get("bucketing_speedup") is not None:
+    bucket = summary.get("bucketing") or {}
+    if bucket.get("speedup_lo") is not None:
         rows.append(
             {
                 "target": f"length bucketing >= {BUCKETING_TARGET}x faster than fixed padding",
-                "measured": f"{head['bucketing_speedup']:.2f}x",
-                "result": _yes(head["bucketing_speedup"] >= BUCKETING_TARGET),
+                "measured": f"{bucket['speedup']:.2f}x "
+                f"[95% CI {bucket['speedup_lo']:.2f}, {bucket['speedup_hi']:.2f}]",
+                "result": _judged(bucket["speedup_lo"], bucket["speedup_hi"], BUCKETING_TARGET),
             }
         )
     return rows
+
+
+def bucketing_verdict(bucket: dict) -> str:
+    """The speed-up target judged on the batch-bootstrap interval (a run from before the interval
+    was recorded gets no verdict)."""
+    if bucket.get("speedup_lo") is None:
+        return "This run recorded no interval for the speed-up, so no verdict on the target."
+    lo, hi = bucket["speedup_lo"], bucket["speedup_hi"]
+    return (
+        f"Speed-up {bucket['speedup']:.2f}x [95% CI {lo:.2f}, {hi:.2f}] (batches resampled) vs "
+        f"target >= {BUCKETING_TARGET}x: {_judged(lo, hi, BUCKETING_TARGET)}."
+    )
+
+
+def answer_block(summary: dict, ladder: pd.DataFrame, figure: bool) -> str | None:
+    """The README's opening answer: fine-tune vs TF-IDF with the paired CI, the hero figure,
+    hardware and wall time."""
+    comp = summary.get("finetune_vs_tfidf_macro_f1")
+    rows = {r["rung"]: r for _, r in ladder.iterrows()}
+    if not comp or not {"finetune", "tfidf"} <= set(rows):
+        return None
+    word = verdict(comp["lo"], comp["hi"], 0.0)
+    answer = {
+        "met": "yes, the fine-tune is better",
+        "missed": "no, TF-IDF is better",
+        "undecided": "not on this budget: the two are statistically tied",
+    }[word]
+    hw = summary["hardware"]
+    text = (
+        f"**Answer: {answer}.** Test macro-F1 {_ci_text(rows['finetune'], 'macro_f1')} "
+        f"(fine-tune) vs {_ci_text(rows['tfidf'], 'macro_f1')} (TF-IDF); paired difference "
+        f"{comp['diff']:+.3f} [95% CI {comp['lo']:+.3f}, {comp['hi']:+.3f}]. Hardware: "
+        f"{hw['cpu_count']} CPU cores ({hw['cpu_model']}), GPU: "
+        f"{hw['gpu']['model'] if hw['gpu'] else 'none'}; wall time "
+        f"{summary['wall_seconds'] / 60:.1f} min for the whole reference run."
+    )
+    if figure:
+        text += "\n\n![Test macro-F1 per rung with bootstrap 95% CIs](results/ladder.png)"
+    return text
+
+
+def _ci_text(row, name: str) -> str:
+    return f"{row[name]:.3f} [{row[f'{name}_lo']:.3f}, {row[f'{name}_hi']:.3f}]"
+
+
+def robustness_sample(summary: dict, ladder: pd.DataFrame, rob: pd.DataFrame) -> str:
+    """Why the robustness table's clean accuracy differs from the ladder's: a smaller sample."""
+    sample = summary.get("robustness_sample")
+    rows = {r["rung"]: r for _, r in ladder.iterrows()}
+    clean = rob[rob["perturbation"] == "none"]
+    if not sample or clean.empty:
+        return ""
+    parts = []
+    for model in ("finetune", "tfidf"):
+        column = f"accuracy_{model}"
+        if column in clean and model in rows:
+            r = rows[model]
+            inside = r["accuracy_lo"] <= clean[column].iloc[0] <= r["accuracy_hi"]
+            parts.append(
+                f"{_name(model)} {clean[column].iloc[0]:.3f} on the sample vs "
+                f"{_ci_text(r, 'accuracy')} on the whole test split "
+                f"({'inside' if inside else 'outside'} that interval)"
+            )
+    return (
+        f"The perturbations run on a {sample['selection']} sample of {sample['rows']:,} of the "
+        f"{sample['of_test_rows']:,} test reviews (seed {sample['seed']}), so its clean accuracy "
+        f"('none') is a small-sample estimate: " + "; ".join(parts) + "."
+    )
 
 
 def summary_block(summary: dict, ladder: pd.DataFrame) -> str:
@@ -90,7 +170,8 @@ def summary_block(summary: dict, ladder: pd.DataFrame) -> str:
     d = summary["data_description"]
     counts = d["all_class_counts"]
     lines = [
-        f"Data: {d['rows_used']:,} usable reviews, {counts[-1] / sum(counts):.0%} recommended; "
+        f"Data: {d['rows_used']:,} usable texts, {counts[-1] / sum(counts):.0%} labelled "
+        f"'{d['classes'][-1]}'; "
         f"every rung is scored once on the same full test split of {d['test_rows']:,} reviews."
     ]
     con = summary.get("rating_contradictions")
@@ -104,17 +185,14 @@ def summary_block(summary: dict, ladder: pd.DataFrame) -> str:
     comp = summary.get("finetune_vs_tfidf_macro_f1")
     if comp and "finetune" in rows and "tfidf" in rows:
         ft, tf = rows["finetune"], rows["tfidf"]
-        if comp["lo"] > 0:
-            verdict = "**beats** TF-IDF beyond the paired bootstrap noise"
-        elif comp["hi"] < 0:
-            verdict = "does **not** beat TF-IDF; it loses by more than the paired bootstrap noise"
-        else:
-            verdict = (
-                "does **not** beat TF-IDF beyond the paired bootstrap noise; the two are "
-                "statistically tied"
-            )
+        outcome = {
+            "met": "**beats** TF-IDF beyond the paired bootstrap noise",
+            "missed": "does **not** beat TF-IDF; it loses by more than the paired bootstrap noise",
+            "undecided": "does **not** beat TF-IDF beyond the paired bootstrap noise; the two are "
+            "statistically tied",
+        }[verdict(comp["lo"], comp["hi"], 0.0)]
         lines.append(
-            f"\n\n**Result.** On this run the fine-tuned MiniLM {verdict}. Test macro-F1 "
+            f"\n\n**Result.** On this run the fine-tuned MiniLM {outcome}. Test macro-F1 "
             f"{ft['macro_f1']:.3f} (fine-tune) against {tf['macro_f1']:.3f} (TF-IDF); paired "
             f"bootstrap difference (fine-tune minus TF-IDF) {comp['diff']:+.3f} "
             f"[95% CI {comp['lo']:+.3f}, {comp['hi']:+.3f}]."
@@ -230,25 +308,47 @@ def calibration_reading(summary: dict, cal: pd.DataFrame, rel: pd.DataFrame | No
     lines = []
     for _, r in cal.iterrows():
         change = "lowered" if r["ece_after"] < r["ece_before"] else "did not lower"
-        lines.append(
+        line = (
             f"{r['model']}: temperature {r['temperature']:.2f} {change} ECE "
-            f"({r['ece_before']:.3f} -> {r['ece_after']:.3f}); target <= {ECE_TARGET} "
-            f"{'met' if r['ece_after'] <= ECE_TARGET else 'missed'}."
+            f"({r['ece_before']:.3f} -> {r['ece_after']:.3f}"
+            + (f", {int(r['bins'])} equal-width bins" if "bins" in r else "")
+            + ")"
         )
+        if "ece_after_lo" in r:
+            line += (
+                f"; ECE {r['ece_after']:.3f} [95% CI {r['ece_after_lo']:.3f}, "
+                f"{r['ece_after_hi']:.3f}] vs target <= {ECE_TARGET}: "
+                f"{_judged(r['ece_after_lo'], r['ece_after_hi'], ECE_TARGET, False)}"
+            )
+        lines.append(line + ".")
     if rel is not None:
         for model, bins in rel[rel["model"].str.endswith("+ temperature")].groupby("model"):
-            used = bins[bins["count"] > 0].sort_values("lower")
-            low = used.iloc[0]
-            gap = (used["mean_predicted"] - used["observed"]).abs()
-            worst = used.loc[gap.idxmax()]
-            lines.append(
-                f"{model}: the lowest probability it shows is in bin {low['lower']:.1f}-"
-                f"{low['upper']:.1f} ({int(low['count'])} reviews, {low['observed']:.0%} recommended);"
-                f" the largest gap is bin {worst['lower']:.1f}-{worst['upper']:.1f} (mean shown "
-                f"{worst['mean_predicted']:.2f}, observed {worst['observed']:.2f}, "
-                f"{int(worst['count'])} reviews)."
-            )
+            lines.append(f"{model}: " + reliability_gaps(bins))
     return "\n\n".join(lines)
+
+
+def reliability_gaps(bins: pd.DataFrame, min_count: int = 30, big_gap: float = 0.1) -> str:
+    """The bin that adds most to ECE (largest count-weighted gap) and every bin with at least
+    min_count reviews whose |shown - observed| exceeds big_gap."""
+    used = bins[bins["count"] > 0].sort_values("lower")
+    gap = used["mean_predicted"] - used["observed"]
+    worst = used.loc[(gap.abs() * used["count"]).idxmax()]
+
+    def describe(b) -> str:
+        return (
+            f"bin {b['lower']:.2f}-{b['upper']:.2f} (mean shown {b['mean_predicted']:.2f}, "
+            f"observed {b['observed']:.2f}, {int(b['count'])} reviews)"
+        )
+
+    big = used[(used["count"] >= min_count) & (gap.abs() > big_gap)]
+    text = f"the largest count-weighted gap is {describe(worst)}; "
+    if big.empty:
+        return text + f"no bin with {min_count}+ reviews is off by more than {big_gap}."
+    return text + (
+        f"bins with {min_count}+ reviews off by more than {big_gap}: "
+        + "; ".join(describe(b) for _, b in big.iterrows())
+        + "."
+    )
 
 
 def slices_reading(slices: pd.DataFrame) -> str:
@@ -291,13 +391,26 @@ def robustness_reading(rob: pd.DataFrame, n_examples: int) -> str:
     )
 
 
-def errors_reading(kinds: pd.DataFrame, errors: pd.DataFrame) -> str:
+def errors_reading(kinds: pd.DataFrame, errors: pd.DataFrame, quotes: int = 3) -> str:
+    """Counts by (true, predicted) pair and by kind, and the most confident errors quoted from
+    errors.csv with their row ids."""
     total = int(kinds["count"].sum())
     top = kinds.sort_values("count", ascending=False).iloc[0]
-    fp = int(((errors["label"] == 0) & (errors["predicted"] == 1)).sum())
-    return (
-        f"Of these {total} errors, {fp} are 'not recommended' reviews called 'recommended' and "
-        f"{total - fp} the other way round; the most common kind is {top['kind']} "
-        f"({int(top['count'])} of {total}); "
-        f"the least confident of them was still shown at {errors['confidence'].min():.2f}."
+    pairs = errors.groupby(["label", "predicted"]).size().sort_values(ascending=False)
+    pair_text = ", ".join(f"{n} true '{t}' called '{p}'" for (t, p), n in pairs.items())
+    text = (
+        f"Of these {total} errors: {pair_text}; the most common kind is {top['kind']} "
+        f"({int(top['count'])} of {total}); the least confident of them was still shown at "
+        f"{errors['confidence'].min():.2f}."
     )
+    if "row_id" not in errors:
+        return text
+    quoted = []
+    for _, e in errors.head(quotes).iterrows():
+        words = " ".join(str(e["text"]).split())
+        short = words if len(words) <= 160 else words[:160] + " …"
+        quoted.append(
+            f"- row {int(e['row_id'])} (true '{e['label']}', predicted '{e['predicted']}' at "
+            f'{e["confidence"]:.2f}, {e["kind"]}): "{short}"'
+        )
+    return text + "\n\nThe most confident of them, quoted from errors.csv:\n\n" + "\n".join(quoted)

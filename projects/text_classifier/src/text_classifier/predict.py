@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 from mlcraft.errors import UserInputError
-from mlcraft.inputs import output_file
 
 from text_classifier import artifacts
-from text_classifier.data import _join_title_review, read_table
+from text_classifier.data import _join_title_review
 
 SERVED_RUNGS = ("finetune", "tfidf")  # the rungs a run saves to disk
 
@@ -30,8 +29,9 @@ def load_predictor(run_dir: str | Path, rung: str = "finetune", meta: dict | Non
         return predict, meta
     from text_classifier.models import load_classifier, load_tokenizer, predict_logits, tokenize
 
-    tokenizer = load_tokenizer(str(path))
-    model = load_classifier(str(path), len(meta["classes"]))
+    folder = artifacts.verified_folder(path)  # every file's sha256 before anything is loaded
+    tokenizer = load_tokenizer(folder)
+    model = load_classifier(folder, len(meta["classes"]))
 
     def predict(texts):
         ids = tokenize(tokenizer, list(texts), meta["max_length"])
@@ -42,43 +42,112 @@ def load_predictor(run_dir: str | Path, rung: str = "finetune", meta: dict | Non
     return predict, meta
 
 
-def texts_from_frame(frame: pd.DataFrame, meta: dict, source: str) -> list[str]:
+EMPTY = "empty text"
+
+
+def read_input(path, encoding: str = "utf-8") -> pd.DataFrame:
+    """The --input CSV/JSONL as text columns, every row kept (a blank or whitespace-only line is
+    a row with an empty text, never dropped); each failure a user can cause is one line."""
+    import codecs
+    import io
+
+    from mlcraft.inputs import existing_file, refuse_binary
+
+    path = existing_file(path, "--input")
+    refuse_binary(path, "--input")
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise UserInputError(f"--encoding={encoding}: not an encoding Python knows") from None
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".jsonl", ".ndjson"}:
+        raise UserInputError(f"--input={path}: must be a .csv or .jsonl file, got '{suffix}'")
+    try:
+        text = path.read_bytes().decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise UserInputError(
+            f"--input={path}: not {encoding} text (byte {exc.start}); name its encoding with "
+            "--encoding (e.g. --encoding latin-1)"
+        ) from None
+    if not text.strip():
+        raise UserInputError(f"--input={path}: the file is empty")
+    try:
+        if suffix == ".csv":
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                                skip_blank_lines=False)  # fmt: skip
+        else:
+            frame = pd.read_json(io.StringIO(text), lines=True, dtype=False)
+    except ValueError as exc:  # pandas' ParserError and EmptyDataError are ValueErrors
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserInputError(f"--input={path}: not readable ({first})") from None
+    if frame.empty:
+        raise UserInputError(f"--input={path}: no data rows")
+    return frame
+
+
+def texts_from_frame(frame: pd.DataFrame, meta: dict, source: str) -> pd.Series:
+    """One text per input row, "" where the row has none (reported, not dropped)."""
     column = meta["text_column"]
     if column in frame.columns:
-        texts = frame[column].fillna("").astype(str).str.strip()
+        texts = frame[column].astype(object).fillna("").astype(str)
     elif meta.get("default_reviews_data") and "Review Text" in frame.columns:
         texts = _join_title_review(frame.assign(Title=frame.get("Title", pd.Series(dtype=str))))
     else:
         raise UserInputError(
             f"--input={source}: no text column '{column}'; columns are {list(frame.columns)}"
         )
-    texts = pd.Series(texts).astype(str)
-    empty = int((texts.str.strip() == "").sum())
-    if empty:
-        raise UserInputError(f"--input={source}: {empty} rows have an empty text in '{column}'")
-    return texts.tolist()
+    return pd.Series(texts).astype(str).str.strip().reset_index(drop=True)
 
 
-def predict_file(run_dir, input_path, output_path, rung: str = "finetune") -> Path:
-    """Every check (input, output, run folder, rung) before a model is loaded; atomic output."""
-    frame = read_table(input_path, "--input")
-    output_path = output_file(output_path, "--output")
+def row_keys(frame: pd.DataFrame, id_column: str | None, source: str) -> tuple[list, str]:
+    """The --id-column's values, else the row number (0 = the first data row)."""
+    if id_column is None:
+        return list(range(len(frame))), "row"
+    if id_column not in frame.columns:
+        raise UserInputError(
+            f"--id-column={id_column}: no such column in {source}; columns are "
+            f"{list(frame.columns)}"
+        )
+    return frame[id_column].tolist(), id_column
+
+
+def predict_file(
+    run_dir, input_path, output_path, rung="finetune", encoding="utf-8", id_column=None
+) -> Path:
+    """Every check (output, input, run folder, rung) before a model is loaded; one output row per
+    input row, status "ok" or why it was not scored; atomic output."""
+    from mlcraft.predictions import (
+        OK,
+        one_row_per_input,
+        prediction_output,
+        summary,
+        write_predictions,
+    )
+
+    output_path = prediction_output(output_path, [input_path], run_dir)
+    frame = read_input(input_path, encoding)
     meta = artifacts.load_meta(run_dir)
     artifacts.rung_path(run_dir, meta, rung)
     texts = texts_from_frame(frame, meta, str(input_path))
+    keys, key_name = row_keys(frame, id_column, str(input_path))
+    status = [OK if text else EMPTY for text in texts]
+    scored = texts[texts != ""].tolist()
     import numpy as np  # the heavy imports wait until every check has passed
-    from mlcraft.files import atomic_write_text
 
     from text_classifier.evaluate import decide
 
-    predict, meta = load_predictor(run_dir, rung, meta)
-    prob = predict(texts)
-    pred = decide(prob, meta["decisions"][rung]["threshold"])
-    out = frame.copy()
-    out["predicted_label"] = [meta["classes"][i] for i in pred]
-    for i, name in enumerate(meta["classes"]):
-        out[f"prob_{name}"] = np.round(prob[:, i], 6)
-    atomic_write_text(output_path, out.to_csv(index=False))
+    columns = ["predicted_label", *(f"prob_{name}" for name in meta["classes"])]
+    table = pd.DataFrame(columns=columns)
+    if scored:
+        predict, meta = load_predictor(run_dir, rung, meta)
+        prob = predict(scored)
+        pred = decide(prob, meta["decisions"][rung]["threshold"])
+        table = pd.DataFrame({"predicted_label": [meta["classes"][i] for i in pred]})
+        for i, name in enumerate(meta["classes"]):
+            table[f"prob_{name}"] = np.round(prob[:, i], 6)
+    out = one_row_per_input(keys, status, table, key_name)
+    write_predictions(output_path, out)
+    print(summary(out, output_path))
     return output_path
 
 

@@ -5,7 +5,8 @@ In order: evaluate's --model (a complete train run with a saved model), the outp
 (writable, room for the run), the data (data.path a readable UTF-8 CSV/JSONL with
 data.text_column and data.label_column, two or more classes with 3+ rows each; or the carrier
 data installed and sha256-checked), the model (model.name_or_path: the carrier installed, a local
-folder with config.json, or a Hub id that loads), and for evaluate the test labels.
+folder with config.json, or a Hub id that loads), for train the data audit (data.audit: error
+stops on a finding), and for evaluate the test labels.
 Returns what the handler reuses (args.checked): the loaded and split Dataset (and for evaluate the
 model run's meta), so the data is read once.
 """
@@ -45,6 +46,10 @@ def preflight(cfg: Config, args: argparse.Namespace):
     meta = check_evaluate_model(args.model) if args.verb == "evaluate" else None
     check_output(args)
     data = load_dataset(cfg.data, cfg.seed)
+    if args.verb == "train":
+        from text_classifier.audit import audit
+
+        data.audit = audit(cfg.data.audit, data.splits, data.classes)  # error mode stops here
     source = resolve_model(cfg.model.name_or_path)
     print(f"pre-flight ok: {len(data.frame):,} rows, classes {data.classes}; model {source}")
     if meta is None:

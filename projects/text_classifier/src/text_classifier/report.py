@@ -16,6 +16,7 @@ from mlcraft.errors import UserInputError
 from mlcraft.reporting import format_ci, markdown_table
 
 from text_classifier import narrative
+from text_classifier.audit import audit_block
 
 RUNG_NAMES = {
     "majority": "1. majority class",
@@ -43,6 +44,12 @@ def blocks(results: str | Path) -> dict[str, str]:
     summary = json.loads(path.read_text())
     head = summary["headline"]
     blocks: dict[str, str] = {}
+    audit = audit_block(results)  # the data audit's banner, the first thing a reader sees
+    if audit:
+        blocks["audit"] = audit
+    answer = narrative.answer_block(summary, ladder, (results / "ladder.png").is_file())
+    if answer:
+        blocks["answer"] = answer
 
     hw = summary["hardware"]
     blocks["reproduce"] = (
@@ -57,21 +64,15 @@ def blocks(results: str | Path) -> dict[str, str]:
     d = summary["data_description"]
     lengths = summary["token_lengths"]
     classes = d["classes"]
-    rows = []
-    for split in ("all", "train", "val", "test"):
-        counts = d[f"{split}_class_counts"]
-        row = {"split": split, "rows": d[f"{split}_rows"]}
-        for name, count in zip(classes, counts, strict=True):
-            row[f"label {name}"] = count
-        row["share of last class"] = counts[-1] / sum(counts)
-        rows.append(row)
+    rows = split_rows(d, summary["config"]["data"].get("val_subsample"))
     cfg_data = summary["config"]["data"]
     train_share = 1 - cfg_data["val_fraction"] - cfg_data["test_fraction"]
     blocks["data"] = (
         f"Split: stratified {train_share:.0%} / {cfg_data['val_fraction']:.0%} / "
         f"{cfg_data['test_fraction']:.0%} (train / validation / test), seed {summary['seed']}. "
         f"Rows in file: {d['rows_in_file']:,}; dropped for empty text (no title and no review): "
-        f"{d['rows_dropped_empty_text']:,}; used: {d['rows_used']:,}.\n\n"
+        f"{d['rows_dropped_empty_text']:,}; used: {d['rows_used']:,}. Every row of the file is "
+        "in exactly one line of this table:\n\n"
         + markdown_table(rows)
         + f"\n\nToken lengths (training split, MiniLM WordPiece incl. [CLS]/[SEP]): median "
         f"{lengths['p50']:.0f}, p95 {lengths['p95']:.0f}, p99 {lengths['p99']:.0f}, max "
@@ -149,11 +150,13 @@ def blocks(results: str | Path) -> dict[str, str]:
     if cal is not None:
         cols = ["model", "temperature", "ece_before", "ece_after", "ece_equal_mass_before",
                 "ece_equal_mass_after", "nll_before", "nll_after", "brier_before", "brier_after"]  # fmt: skip
+        cols += [c for c in ("bins", "ece_after_lo", "ece_after_hi") if c in cal]
         text = markdown_table(cal[cols], digits=4)
         for name, band in summary.get("shown_probability", {}).items():
             text += (
-                f"\n\n{name}: of the {band['n']} test reviews shown as {band['band']} "
-                f"'recommended' (mean shown {band['mean_shown']:.3f}), {band['observed']:.1%} were."
+                f"\n\n{name}: of the {band['n']} test texts shown a {band['band']} probability of "
+                f"class '{classes[-1]}' (mean shown {band['mean_shown']:.3f}), "
+                f"{band['observed']:.1%} were."
             )
         blocks["calibration"] = (
             text
@@ -191,15 +194,38 @@ def blocks(results: str | Path) -> dict[str, str]:
             f"rating itself would reach only {con['rating_oracle_accuracy']:.3f} accuracy."
         )
 
+    per_class = _read(results, "per_class")
+    if per_class is not None:
+        blocks["per_class"] = (
+            "Each class against the rest, on the test split, at each rung's decision rule; "
+            "bootstrap 95% intervals.\n\n"
+            + markdown_table(
+                [
+                    {
+                        "rung": r["rung"],
+                        "class": r["class"],
+                        "support": int(r["support"]),
+                        "precision": _ci(r, "precision"),
+                        "recall": _ci(r, "recall"),
+                        "F1": _ci(r, "f1"),
+                    }  # fmt: skip
+                    for _, r in per_class.iterrows()
+                ]
+            )
+        )
+
     slices = _read(results, "slices")
     if slices is not None:
+        # A run from before the rename wrote positive_rate: the share whose label index is 1.
+        slices = slices.rename(columns={"positive_rate": "share with label index 1"})
+        shares = [c for c in slices.columns if c.startswith("share ")]
         rows = [
             {
                 "model": r["model"],
                 "slice": r["slice"],
                 "group": r["group"],
                 "n": int(r["n"]),
-                "recommended rate": r["positive_rate"],
+                **{column: r[column] for column in shares},
                 "accuracy": _ci(r, "accuracy"),
                 "macro-F1": _ci(r, "macro_f1"),
             }
@@ -214,6 +240,9 @@ def blocks(results: str | Path) -> dict[str, str]:
     if rob is not None:
         text = markdown_table(rob)
         reading = narrative.robustness_reading(rob, analysis["perturb_examples"])
+        sample = narrative.robustness_sample(summary, ladder, rob)
+        if sample:
+            reading = sample + ("\n\n" + reading if reading else "")
         if reading:
             text += "\n\n" + reading
         if "worst_perturbation" in head:
@@ -240,9 +269,8 @@ def blocks(results: str | Path) -> dict[str, str]:
             f"Projected to one epoch over the full training split: "
             f"{bucket['projected_epoch_seconds_fixed'] / 60:.1f} min vs "
             f"{bucket['projected_epoch_seconds_bucketed'] / 60:.1f} min. That is "
-            f"{bucket['examples'] // bucket['batch_size']} batches each way; target >= "
-            f"{narrative.BUCKETING_TARGET}x "
-            f"{'met' if bucket['speedup'] >= narrative.BUCKETING_TARGET else 'missed'}."
+            f"{bucket['examples'] // bucket['batch_size']} batches each way. "
+            + narrative.bucketing_verdict(bucket)
         )
 
     faults = _read(results, "faults")
@@ -255,3 +283,31 @@ def blocks(results: str | Path) -> dict[str, str]:
             + markdown_table(faults[columns])
         )
     return blocks
+
+
+def split_rows(d: dict, val_subsample: int | None) -> list[dict]:
+    """Where every row of the file went: train, validation, test, each subsample's leftovers and
+    the rows dropped for empty text; the last line is the file. A run from before the leftovers
+    were recorded shows the rows it did not account for as such."""
+    classes = d["classes"]
+
+    def line(name, rows, counts=None):
+        row = {"rows": name, "count": rows}
+        for index, label in enumerate(classes):
+            row[f"label {label}"] = counts[index] if counts is not None else ""
+        return row
+
+    names = {"train": "train", "val": "validation (used)", "test": "test"}
+    rows = [line(names[s], d[f"{s}_rows"], d[f"{s}_class_counts"]) for s in names]
+    unused = d.get("rows_not_used", {})
+    unused_counts = d.get("rows_not_used_class_counts", {})
+    for reason, count in unused.items():
+        rows.append(line(f"not used: {reason}", count, unused_counts.get(reason)))
+    rest = d["rows_used"] - sum(d[f"{s}_rows"] for s in names)
+    rest -= sum(v for k, v in unused.items() if "max_rows" not in k)
+    if rest:
+        reason = "validation rows outside data.val_subsample" if val_subsample else "unrecorded"
+        rows.append(line(f"not used: {reason}", rest))
+    rows.append(line("dropped: empty text", d["rows_dropped_empty_text"]))
+    rows.append(line("= rows in file", sum(r["count"] for r in rows)))
+    return rows

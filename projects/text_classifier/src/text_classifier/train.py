@@ -24,10 +24,18 @@ from mlcraft.tracking import TrackedRun
 from sklearn.metrics import f1_score
 
 from text_classifier import PROJECT_DIR, analysis, artifacts, robustness
+from text_classifier.audit import write_audit
 from text_classifier.baselines import Majority, fit_frozen_probe, tune_tfidf
 from text_classifier.config import Config
 from text_classifier.data import Dataset, describe, stratified_subsample
-from text_classifier.evaluate import decide, latency, score_with_ci, tune_threshold
+from text_classifier.evaluate import (
+    decide,
+    latency,
+    per_class_scores,
+    score_with_ci,
+    speedup_ci,
+    tune_threshold,
+)
 from text_classifier.finetune import fit, time_one_pass
 from text_classifier.models import (
     choose_max_length,
@@ -66,7 +74,6 @@ def transformer_predictor(model, tokenizer, max_length, batch_size=64):
 
 def run(cfg: Config, run: Run, data: Dataset) -> dict:
     """The train handler: `data` is what pre-flight loaded and checked (args.checked)."""
-    wall_started = time.perf_counter()
     seed_everything(cfg.seed)
     use_threads(cfg.torch_threads)
     results = run.results
@@ -79,6 +86,9 @@ def run(cfg: Config, run: Run, data: Dataset) -> dict:
         tracked.add_data_file(
             "reviews" if cfg.data.path is None else "data", data.source, data.rows_in_file
         )
+        write_audit(results, data.audit)
+        if data.audit:
+            print(f"data audit: {len(data.audit)} finding(s), see results/audit.md")
         source = resolve_model(cfg.model.name_or_path)
         tokenizer = load_tokenizer(source)
         pad = tokenizer.pad_token_id
@@ -187,13 +197,12 @@ def run(cfg: Config, run: Run, data: Dataset) -> dict:
                     for k2 in ("steps", "epochs_run", "train_examples", "history")
                 },
             )
-            model.save_pretrained(run.path / artifacts.FINETUNE)
-            tokenizer.save_pretrained(run.path / artifacts.FINETUNE)
+            artifacts.save_finetuned(model, tokenizer, run.path / artifacts.FINETUNE)
             saved["finetune"] = artifacts.FINETUNE
             write_training_curve(finetune_info, results)
 
         # --- the ladder: temperature + threshold from val, then test once -----------------------
-        ladder_rows, probs, decisions = [], {}, {}
+        ladder_rows, probs, decisions, per_class = [], {}, {}, []
         for name, rung in rungs.items():
             temperature = 1.0 if name == "majority" else fit_temperature(rung.val_logits, y_val)
             val_prob = softmax_with_temperature(rung.val_logits, temperature)
@@ -201,6 +210,12 @@ def run(cfg: Config, run: Run, data: Dataset) -> dict:
             threshold = None if name == "majority" else tune_threshold(y_val, val_prob)
             probs[name], decisions[name] = test_prob, (temperature, threshold)
             scores = score_with_ci(y_test, test_prob, threshold, cfg.analysis.n_boot, cfg.seed)
+            per_class += [
+                {"rung": name, **row}
+                for row in per_class_scores(
+                    y_test, test_prob, threshold, data.classes, cfg.analysis.n_boot, cfg.seed
+                )
+            ]
             cost = latency(rung.predict_fn, test["text"].tolist(), cfg.analysis.latency_repeats)
             ladder_rows.append(
                 {
@@ -215,6 +230,8 @@ def run(cfg: Config, run: Run, data: Dataset) -> dict:
             print(f"{name}: acc {scores['accuracy']:.4f} macro-F1 {scores['macro_f1']:.4f}")
         ladder = pd.DataFrame(ladder_rows)
         write_table(results, "ladder", ladder)
+        write_table(results, "per_class", pd.DataFrame(per_class))
+        write_hero_figure(ladder, results)
 
         comparison = None
         if "finetune" in probs and "tfidf" in probs:
@@ -276,19 +293,19 @@ def run(cfg: Config, run: Run, data: Dataset) -> dict:
             "inference_examples_per_s": get("finetune", "examples_per_s"),
             "max_length": max_len,
             "token_length_p95": lengths["p95"],
-            "wall_seconds": round(time.perf_counter() - wall_started, 1),
         }
         extra["run_id"] = run.run_id
+        if cfg.faults:
+            with tracked.untimed():  # the drills are not the model's wall time
+                extra["faults_seconds"] = run_fault_drills(run)
         summary = tracked.write_summary(headline, extra)
         tracked.log_artifact(results / "ladder.csv")
-    if cfg.faults:
-        run_fault_drills(run)
     return summary
 
 
-def run_fault_drills(run: Run) -> None:
+def run_fault_drills(run: Run) -> float:
     """The fault drills (faults.py) against this code, in a scratch folder: results/faults.csv.
-    They run after summary.json is written, so the run's wall time is the model's alone."""
+    Returns their seconds (the caller keeps them out of the run's wall time)."""
     from mlcraft.faults import run_drills
 
     from text_classifier.faults import FAULTS
@@ -297,8 +314,28 @@ def run_fault_drills(run: Run) -> None:
     with tempfile.TemporaryDirectory(prefix="text_classifier-faults-") as scratch:
         frame = run_drills(PROJECT, PROJECT_DIR, FAULTS, Path(scratch))
     write_table(run.results, "faults", frame)
-    print(f"fault drills: {int(frame['ok'].sum())}/{len(frame)} ok in "
-          f"{time.perf_counter() - started:.0f}s")  # fmt: skip
+    seconds = time.perf_counter() - started
+    print(f"fault drills: {int(frame['ok'].sum())}/{len(frame)} ok in {seconds:.0f}s")
+    return round(seconds, 1)
+
+
+def write_hero_figure(ladder: pd.DataFrame, results: Path) -> None:
+    """results/ladder.png: each rung's test macro-F1 with its bootstrap 95% CI (README's top)."""
+    from mlcraft.plots import ladder_figure
+
+    from text_classifier.report import RUNG_NAMES
+
+    rows = [
+        {
+            "name": RUNG_NAMES.get(r["rung"], r["rung"]),
+            "value": r["macro_f1"],
+            "lo": r["macro_f1_lo"],
+            "hi": r["macro_f1_hi"],
+        }  # fmt: skip
+        for _, r in ladder.iterrows()
+    ]
+    ladder_figure(rows, "test macro-F1", results / "ladder.png",
+                  title="Test macro-F1 per rung (bootstrap 95% CI)")  # fmt: skip
 
 
 def write_training_curve(info: dict, results: Path) -> None:
@@ -310,10 +347,10 @@ def write_training_curve(info: dict, results: Path) -> None:
     smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
     ax.plot(losses, alpha=0.3, lw=0.8, label="train loss (per step)")
     ax.plot(np.arange(len(smooth)) + window - 1, smooth, label=f"train loss ({window}-step mean)")
-    steps_per_epoch = max(1, len(losses) // max(1, len(info["history"])))
+    # Each check sits at the optimizer steps taken before it (step n = after losses[n - 1]).
     for h in info["history"]:
-        ax.scatter((h["epoch"] + 1) * steps_per_epoch, h["val_loss"], color="k", zorder=3)
-    ax.scatter([], [], color="k", label="val loss (end of epoch)")
+        ax.scatter(h["step"] - 1, h["val_loss"], color="k", zorder=3)
+    ax.scatter([], [], color="k", label="val loss (validation check)")
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("cross-entropy")
     ax.legend(fontsize=8)
@@ -327,19 +364,23 @@ def run_analyses(
     y_test, y_val = test["label"].to_numpy(), val["label"].to_numpy()
     headline: dict = {}
 
-    # Calibration: ECE before/after temperature, fitted on val, measured on test.
+    # Calibration: ECE before/after temperature, fitted on val, measured on test. One bin count
+    # (analysis.calibration_bins) for the table, the reliability table and the figure. Two
+    # classes: P(class 1); more: the top label's probability.
+    bins = cfg.analysis.calibration_bins
     cal_rows, curves, rel_probs = [], {}, {}
     for name in ("finetune", "tfidf"):
         if name not in rungs:
             continue
         row, p = analysis.calibration(
-            name, rungs[name].val_logits, y_val, rungs[name].test_logits, y_test
-        )
+            name, rungs[name].val_logits, y_val, rungs[name].test_logits, y_test, bins,
+            cfg.analysis.n_boot, cfg.seed,
+        )  # fmt: skip
         cal_rows.append(row)
+        for tag, key in ((f"{name} raw", "before"), (f"{name} + temperature", "after")):
+            curves[tag] = (y_test, analysis.calibrated_scores(p[key]))
+            rel_probs[tag] = p[key]
         if data.n_classes == 2:
-            curves[f"{name} raw"] = (y_test, p["before"][:, 1])
-            curves[f"{name} + temperature"] = (y_test, p["after"][:, 1])
-            rel_probs[f"{name} raw"], rel_probs[f"{name} + temperature"] = p["before"], p["after"]
             band = analysis.what_a_shown_probability_means(y_test, p["after"])
             extra.setdefault("shown_probability", {})[name] = band
     if cal_rows:
@@ -347,18 +388,23 @@ def run_analyses(
         main = cal_rows[0]
         headline["ece_before_temperature"] = main["ece_before"]
         headline["ece_after_temperature"] = main["ece_after"]
+        headline["ece_after_temperature_lo"] = main["ece_after_lo"]
+        headline["ece_after_temperature_hi"] = main["ece_after_hi"]
         headline["ece_model"] = main["model"]
     if curves:
+        what = "P(class 1)" if data.n_classes == 2 else "top-label confidence"
         reliability_diagram(
-            curves, results / "reliability.png", n_bins=10, title="Test reliability (T fit on val)"
-        )
-        write_table(results, "reliability", analysis.reliability_frame(y_test, rel_probs))
+            curves, results / "reliability.png", n_bins=bins,
+            title=f"Test reliability, {what}, {bins} bins (T fit on val)",
+        )  # fmt: skip
+        write_table(results, "reliability", analysis.reliability_frame(y_test, rel_probs, bins))
 
     best = "finetune" if "finetune" in probs else ("tfidf" if "tfidf" in probs else None)
     if best is not None:
         _, threshold = decisions[best]
+        reviews = cfg.data.path is None  # class 1 = recommended, star ratings known
         errors = analysis.confident_errors(
-            test, probs[best], threshold, data.classes, cfg.analysis.errors_top_k
+            test, probs[best], threshold, data.classes, cfg.analysis.errors_top_k, reviews
         )
         errors.insert(0, "model", best)
         if len(errors):  # a model without a single test error has no error table
@@ -369,8 +415,9 @@ def run_analyses(
         for name in ("finetune", "tfidf"):
             if name in probs:
                 frame = analysis.slices(
-                    test, probs[name], decisions[name][1], min(cfg.analysis.n_boot, 500), cfg.seed
-                )
+                    test, probs[name], decisions[name][1], data.classes,
+                    min(cfg.analysis.n_boot, 500), cfg.seed,
+                )  # fmt: skip
                 frame.insert(0, "model", name)
                 slice_frames.append(frame)
         write_table(results, "slices", pd.concat(slice_frames, ignore_index=True))
@@ -385,6 +432,8 @@ def run_analyses(
     sub = stratified_subsample(test, cfg.analysis.perturb_examples, cfg.seed)
     texts = sub["text"].tolist()
     y_sub = sub["label"].to_numpy()
+    extra["robustness_sample"] = {"rows": len(sub), "of_test_rows": len(test),
+                                  "selection": "label-stratified random", "seed": cfg.seed}  # fmt: skip
     perturbed = robustness.perturb_all(texts, cfg.seed)
     for name in ("tfidf", "finetune"):
         if name not in rungs:
@@ -443,16 +492,27 @@ def run_analyses(
         time_one_pass(
             model, bench_ids[: bs * 2], bench_y[: bs * 2], pad, bs, cfg.seed, True
         )  # warm-up
+        batch_seconds = {}
         for label, bucket, fixed in (("fixed_padding", False, max_len), ("bucketed", True, None)):
             model.load_state_dict(initial)
-            out[f"{label}_seconds"] = time_one_pass(
+            batch_seconds[label] = time_one_pass(
                 model, bench_ids, bench_y, pad, bs, cfg.seed, bucket, fixed
             )
-        out["speedup"] = out["fixed_padding_seconds"] / out["bucketed_seconds"]
+            out[f"{label}_seconds"] = float(sum(batch_seconds[label]))
+        ratio = speedup_ci(
+            batch_seconds["fixed_padding"], batch_seconds["bucketed"], cfg.analysis.n_boot, cfg.seed
+        )
+        out["speedup"], out["speedup_lo"], out["speedup_hi"] = (
+            ratio["speedup"],
+            ratio["lo"],
+            ratio["hi"],
+        )
         n_train = len(data.splits["train"])
         out["projected_epoch_seconds_fixed"] = out["fixed_padding_seconds"] / n * n_train
         out["projected_epoch_seconds_bucketed"] = out["bucketed_seconds"] / n * n_train
         extra["bucketing"] = out
         headline["bucketing_speedup"] = out["speedup"]
+        headline["bucketing_speedup_lo"] = out["speedup_lo"]
+        headline["bucketing_speedup_hi"] = out["speedup_hi"]
         print(f"bucketing: {out}")
     return headline
