@@ -10,6 +10,10 @@ The four policies of the ablation:
 - aggressive: geometric + small-scale random crops, Gaussian blur and cutout; these can erase or
   crop away the thin cracks that define the defective class.
 `strength` scales every magnitude (0 = off, 1 = the defaults, 2 = double).
+
+Random numbers come from one CPU generator (the same stream, so the same augmentations, on every
+device) and every tensor that meets the batch is created on, or moved to, x.device: on a GPU
+nothing is mixed across devices, and CPU results are what they always were.
 """
 
 from __future__ import annotations
@@ -29,12 +33,13 @@ def dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def geometric(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    ks = torch.randint(0, 8, (x.shape[0],), generator=gen)
+    ks = torch.randint(0, 8, (x.shape[0],), generator=gen)  # on the CPU: no device sync per k
     out = torch.empty_like(x)
     for k in range(8):
-        sel = ks == k
-        if sel.any():
-            out[sel] = dihedral(x[sel], k)
+        rows = torch.nonzero(ks == k).flatten()
+        if len(rows):
+            rows = rows.to(x.device)
+            out[rows] = dihedral(x[rows], k)
     return out
 
 
@@ -42,7 +47,8 @@ def photometric(x: torch.Tensor, gen: torch.Generator, strength: float) -> torch
     b = x.shape[0]
 
     def u(scale: float) -> torch.Tensor:
-        return ((torch.rand(b, 1, 1, 1, generator=gen) * 2 - 1) * scale * strength).to(x.dtype)
+        draw = torch.rand(b, 1, 1, 1, generator=gen)  # on the generator's device (CPU)
+        return ((draw * 2 - 1) * scale * strength).to(device=x.device, dtype=x.dtype)
 
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = (x - mean) * (1 + u(0.3)) + mean + u(0.1)  # contrast, brightness
@@ -63,7 +69,7 @@ def aggressive(x: torch.Tensor, gen: torch.Generator, strength: float) -> torch.
         out[i] = F.interpolate(crop, size=(h, w), mode="bilinear", align_corners=False)[0]
     sigma = float(torch.empty(1).uniform_(0.1, 0.1 + 1.5 * strength, generator=gen))
     radius = max(int(2 * sigma), 1)
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     kernel = torch.exp(-(t**2) / (2 * sigma**2))
     kernel = kernel / kernel.sum()
     c = out.shape[1]
