@@ -95,7 +95,9 @@ def tests(session: nox.Session) -> None:
         if not (folder / "tests").is_dir():
             session.log(f"skipping {name}: no tests/ folder yet")
             continue
-        extras = ("--extra", "torch", "--extra", "serve") if name == "mlcraft" else ()
+        extras = (
+            ("--extra", "torch", "--extra", "serve", "--extra", "onnx") if name == "mlcraft" else ()
+        )
         python = member_python(session, member, *extras)
         session.log(f"=== tests: {name} ===")
         try:
