@@ -43,6 +43,8 @@ def test_round_trip_matches_in_memory_model(bundle_dir, tmp_path, capsys):
     assert main(["predict", "--model", str(run_dir), "--input", str(source),
                  "--output", str(out)]) == 0  # fmt: skip
     scored = pd.read_csv(out)
+    assert list(scored.columns) == ["row", "status", "probability", "decision"]
+    assert list(scored["row"]) == list(range(len(data.X_test))) and (scored["status"] == "ok").all()
     expected = calibrated.predict_proba(data.X_test)[:, 1]
     np.testing.assert_allclose(scored["probability"], expected, atol=1e-9)
     assert ((scored["probability"] >= 0.2).astype(int) == scored["decision"]).all()
@@ -60,21 +62,81 @@ def _run_predict(folder, frame, tmp_path, capsys, out=None):
         frame.to_csv(source, index=False)
     code = run_cli(main, ["predict", "--model", str(folder), "--input", str(source),
                           "--output", str(out)])  # fmt: skip
-    return code, capsys.readouterr().err, out
+    captured = capsys.readouterr()
+    print(captured.out, end="")  # the printed line stays readable by the test
+    return code, captured.err, out
 
 
 def test_missing_column_is_refused_by_name(bundle_dir, tmp_path, capsys):
     folder, _, data = bundle_dir
     code, err, out = _run_predict(folder, data.X_test.drop(columns=["age"]), tmp_path, capsys)
-    assert code == 2 and "missing column(s) ['age']" in err and not out.exists()
+    assert code == 2 and "missing column(s) ['age']" in _one_line(err) and not out.exists()
 
 
-def test_mistyped_column_is_refused_by_name(bundle_dir, tmp_path, capsys):
-    folder, _, data = bundle_dir
-    bad = data.X_test.astype({"hours-per-week": object})
-    bad.loc[bad.index[3], "hours-per-week"] = "forty"
+def test_bad_rows_keep_their_place_with_a_reason(bundle_dir, tmp_path, capsys):
+    """One output row per input row: a mistyped cell or a row without any model column is not
+    scored, says why, and the other rows are scored as usual."""
+    folder, calibrated, data = bundle_dir
+    bad = data.X_test.astype({"hours-per-week": object}).reset_index(drop=True)
+    bad.loc[3, "hours-per-week"] = "forty"
+    bad.loc[5, :] = np.nan
     code, err, out = _run_predict(folder, bad, tmp_path, capsys)
-    assert code == 2 and "'hours-per-week' must be numeric" in err and not out.exists()
+    assert code == 0, err
+    scored = pd.read_csv(out)
+    assert list(scored["row"]) == list(range(len(bad)))
+    assert scored.loc[3, "status"] == "column 'hours-per-week' not numeric"
+    assert scored.loc[5, "status"] == "every model column missing"
+    assert scored.loc[[3, 5], "probability"].isna().all()
+    good = scored["status"] == "ok"
+    assert good.sum() == len(bad) - 2
+    expected = calibrated.predict_proba(data.X_test)[:, 1]
+    np.testing.assert_allclose(
+        scored.loc[good, "probability"], expected[good.to_numpy()], atol=1e-9
+    )
+    line = capsys.readouterr().out
+    assert "not scored: 1 column 'hours-per-week' not numeric, 1 every model column missing" in line
+
+
+def test_extra_columns_are_named_in_the_printed_line(bundle_dir, tmp_path, capsys):
+    folder, _, data = bundle_dir
+    code, _, _ = _run_predict(folder, data.X_test.assign(note="x"), tmp_path, capsys)
+    assert code == 0
+    line = capsys.readouterr().out.strip()
+    assert line.endswith("ignored 1 column(s) the model does not use: note")
+
+
+def test_missing_value_token_comes_from_the_bundle(bundle_dir, tmp_path, capsys):
+    """Adult's bundle reads "?" as missing (as in training): the row scores like a NaN row."""
+    folder, calibrated, data = bundle_dir
+    frame = data.X_test.head(3).copy()
+    frame.loc[frame.index[0], "workclass"] = np.nan
+    with_token = frame.astype({"workclass": object}).copy()
+    with_token.loc[with_token.index[0], "workclass"] = "?"
+    code, err, out = _run_predict(folder, with_token, tmp_path, capsys)
+    assert code == 0, err
+    np.testing.assert_allclose(pd.read_csv(out)["probability"],
+                               calibrated.predict_proba(frame)[:, 1], atol=1e-9)  # fmt: skip
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "the file is empty"), (b"age,workclass\n", "no data rows"),
+    ("age,city\n1,K\xf6ln\n".encode("latin-1"), "not UTF-8"),
+])  # fmt: skip
+def test_unreadable_input_is_one_line(bundle_dir, tmp_path, capsys, content, message):
+    code, err, out = _run_predict(bundle_dir[0], content, tmp_path, capsys)
+    assert code == 2 and message in _one_line(err) and not out.exists()
+
+
+def test_output_may_not_be_the_input_or_inside_the_model_run(bundle_dir, tmp_path, capsys):
+    folder, _, data = bundle_dir
+    source = tmp_path / "in.csv"
+    code, err, _ = _run_predict(folder, data.X_test, tmp_path, capsys, out=source)
+    assert code == 2 and "is the --input file" in _one_line(err)
+    assert pd.read_csv(source).shape == data.X_test.shape  # the input is untouched
+    inside = folder / "results" / "p.csv"
+    code, err, _ = _run_predict(folder, data.X_test, tmp_path, capsys, out=inside)
+    assert code == 2 and "inside the --model run folder" in _one_line(err)
+    assert not inside.exists()
 
 
 def _one_line(err: str) -> str:
@@ -86,7 +148,7 @@ def _one_line(err: str) -> str:
 def test_binary_input_is_one_line(bundle_dir, tmp_path, capsys):
     blob = b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe" * 50
     code, err, out = _run_predict(bundle_dir[0], blob, tmp_path, capsys)
-    assert code == 2 and "--input=" in _one_line(err) and "not UTF-8" in err
+    assert code == 2 and "--input=" in _one_line(err) and "a binary file" in err
     assert not out.exists()
 
 
@@ -160,3 +222,18 @@ def test_a_crafted_bundle_is_refused_before_it_runs(bundle_dir, tmp_path, capsys
     code, err, out = _run_predict(forged, data.X_test, tmp_path, capsys)
     assert code == 2 and "refusing to load types" in err and "builtins.eval" in err
     assert "numpy.full_like" in err and not out.exists() and loads == []
+
+
+def test_rows_are_keyed_by_the_id_column_the_model_names(bundle_dir, tmp_path, capsys):
+    _, calibrated, data = bundle_dir
+    run_dir = tmp_path / "runs" / "train-id"
+    with open_run("tabular_ladder", "train", None, run_dir) as run:
+        save_bundle(run.model, calibrated, data.X_train.head(), 0.2, data.sha256,
+                    {"cost_fn": 5, "cost_fp": 1, "id_column": "customer"})  # fmt: skip
+    frame = data.X_test.head(4).assign(customer=["c7", "c3", "c9", "c1"])
+    code, err, out = _run_predict(run_dir, frame, tmp_path, capsys)
+    assert code == 0, err
+    assert list(pd.read_csv(out)["customer"]) == ["c7", "c3", "c9", "c1"]
+    assert "ignored" not in capsys.readouterr().out  # the id column is not an unused column
+    code, err, _ = _run_predict(run_dir, frame.drop(columns="customer"), tmp_path, capsys)
+    assert code == 2 and "missing the id column 'customer'" in _one_line(err)

@@ -23,6 +23,7 @@ import pandas as pd
 import skops.io as sio
 from mlcraft.errors import UserInputError
 from mlcraft.files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from mlcraft.predictions import OK
 from mlcraft.tracking import environment_fingerprint
 from mlcraft.trusted import load_skops, verify_manifest, write_manifest
 from sklearn.calibration import CalibratedClassifierCV
@@ -100,32 +101,47 @@ class Bundle:
     def columns(self) -> list[str]:
         return [c["name"] for c in self.meta["schema"]]
 
-    def check(self, frame: pd.DataFrame, source: str = "input") -> pd.DataFrame:
-        """The schema's columns in training order; a missing or mistyped column is an error."""
+    def prepare(
+        self, frame: pd.DataFrame, source: str = "input"
+    ) -> tuple[pd.DataFrame, np.ndarray]:
+        """The schema's columns in training order, typed, and a status per row: OK, or why the
+        row cannot be scored. A required column absent from the file is an error naming it."""
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
             raise UserInputError(f"{source}: missing column(s) {missing} required by the model")
         out = frame[self.columns].copy()
+        status = np.full(len(out), OK, dtype=object)
         for column in self.meta["schema"]:
             name = column["name"]
             if column["kind"] == "numeric":
                 converted = pd.to_numeric(out[name], errors="coerce")
-                bad = converted.isna() & out[name].notna()
-                if bad.any():
-                    example = out.loc[bad, name].iloc[0]
-                    raise UserInputError(
-                        f"{source}: column '{name}' must be numeric, found {example!r}"
-                    )
+                bad = (converted.isna() & out[name].notna()).to_numpy()
+                status[bad & (status == OK)] = f"column '{name}' not numeric"
                 out[name] = converted.astype(float)
             else:
                 out[name] = as_category_strings(out[name])
+        empty = out.isna().all(axis=1).to_numpy() & (status == OK)
+        status[empty] = "every model column missing"
+        return out, status
+
+    def check(self, frame: pd.DataFrame, source: str = "input") -> pd.DataFrame:
+        """prepare() for a frame that must be scorable as a whole (evaluate): any bad row is an
+        error naming its column."""
+        out, status = self.prepare(frame, source)
+        bad = status != OK
+        if bad.any():
+            raise UserInputError(f"{source}: {int(bad.sum())} row(s) not scorable, e.g. "
+                                 f"row {int(np.flatnonzero(bad)[0])}: {status[bad][0]}")  # fmt: skip
         return out
 
-    def predict_proba(self, frame: pd.DataFrame, source: str = "input") -> np.ndarray:
+    def score(self, prepared: pd.DataFrame) -> np.ndarray:
         # CalibratedClassifierCV fitted its map on decision_function, i.e. LightGBM's raw
         # log-odds score, so the map is applied to the raw score here too.
-        raw = self.booster.predict(self.prep.transform(self.check(frame, source)), raw_score=True)
+        raw = self.booster.predict(self.prep.transform(prepared), raw_score=True)
         return np.clip(self.calibrator.predict(raw), 0.0, 1.0)
+
+    def predict_proba(self, frame: pd.DataFrame, source: str = "input") -> np.ndarray:
+        return self.score(self.check(frame, source))
 
 
 def load_bundle(folder: str | Path) -> Bundle:

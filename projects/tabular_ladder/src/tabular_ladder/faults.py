@@ -40,6 +40,8 @@ def _fake_run(scratch: Path) -> None:
         (model / name).write_bytes(b"x")
     (scratch / "blob.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\xfd" * 20)
     (scratch / "good.csv").write_bytes(good_csv())
+    (scratch / "latin1.csv").write_bytes("x,city\n1,K\xf6ln\n".encode("latin-1"))
+    (scratch / "empty.csv").write_bytes(b"")
 
 
 PREDICT = ["predict", "--model", "{scratch}/run", "--input", "{scratch}/good.csv"]
@@ -85,7 +87,15 @@ FAULTS = [
     Fault("predict with a missing model", ["predict", "--model", "{scratch}/nope", "--input",
           "{scratch}/good.csv", "--output", "{scratch}/out.csv"], message="no such run folder"),
     Fault("predict on a binary input", [*PREDICT[:4], "{scratch}/blob.csv", "--output",
+          "{scratch}/out.csv"], setup=_fake_run, message="a binary file"),
+    Fault("predict on a non-UTF-8 input", [*PREDICT[:4], "{scratch}/latin1.csv", "--output",
           "{scratch}/out.csv"], setup=_fake_run, message="not UTF-8"),
+    Fault("predict on an empty input", [*PREDICT[:4], "{scratch}/empty.csv", "--output",
+          "{scratch}/out.csv"], setup=_fake_run, message="the file is empty"),
     Fault("predict --output is a folder", [*PREDICT, "--output", "{scratch}"], setup=_fake_run,
           message="is a folder"),
+    Fault("predict --output is the --input", [*PREDICT, "--output", "{scratch}/good.csv"],
+          setup=_fake_run, message="is the --input file"),
+    Fault("predict --output inside the model run", [*PREDICT, "--output",
+          "{scratch}/run/results/out.csv"], setup=_fake_run, message="inside the --model run"),
 ]  # fmt: skip
