@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -16,6 +17,9 @@ from mlcraft.cli import run_cli
 from mlcraft.reporting import stale_blocks
 from mlcraft.runs import is_complete
 from tabular_ladder.__main__ import main
+from tabular_ladder.config import load
+from tabular_ladder.data import load as load_data
+from tabular_ladder.models import MAX_CATEGORIES
 from tabular_ladder.report import README, RESULTS, blocks
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -67,7 +71,7 @@ def test_report_md_in_smoke_run(smoke_run):
     report = (run / "REPORT.md").read_text()
     assert report.startswith(f"# Run report: tabular_ladder/{run.name}")
     assert "## The ladder" in report and report.count("| lightgbm_tuned |") >= 1
-    assert "| adult_test_roc_auc_best |" in report  # the headline block, from this run
+    assert "**Answer:** `" in report and "![The ladder" in report  # the opening, from this run
 
 
 def test_console_script_goes_through_the_error_boundary():
@@ -96,14 +100,57 @@ def test_readme_agrees_with_results():
     assert summary["headline"]["optuna_trials"] > 0
 
 
+# Facts of the setup, not results: the census year, the data's citation year and licence
+# versions, the flights year.
+SETUP_FACTS = {"1994", "1996", "2013", "4.0", "2.0"}
+NUMBER = re.compile(r"-?\d[\d,]*\.?\d*(?:e-?\d+)?")
+
+
+def _values(text: str) -> set[float]:
+    values = set()
+    for token in NUMBER.findall(text):
+        try:
+            values.add(round(float(token.replace(",", "")), 6))
+        except ValueError:
+            continue
+    return values
+
+
+def unbacked_numbers(readme: str, results: Path, configs: Path) -> list[str]:
+    """Numbers typed into the README's hand-written prose that neither the results (tables,
+    summary.json) nor a config holds."""
+    from mlcraft.reporting import typed_numbers
+    from tabular_ladder.models import MAX_CATEGORIES
+
+    sources = [*results.glob("*.md"), *results.glob("*.json"), *configs.glob("*.yaml")]
+    known = set().union(*(_values(path.read_text()) for path in sources))
+    known |= {float(MAX_CATEGORIES), float(MAX_CATEGORIES - 1)}
+    return [token for token in typed_numbers(readme, SETUP_FACTS)
+            if round(float(token.rstrip("%").replace(",", "")), 6) not in known]  # fmt: skip
+
+
+@pytest.mark.skipif(not (RESULTS / "summary.json").is_file(), reason="no reference run yet")
+def test_every_number_in_the_prose_is_in_results_or_config():
+    assert unbacked_numbers(README.read_text(), RESULTS, PROJECT / "configs") == []
+
+
+def test_an_invented_number_in_the_prose_is_caught(tmp_path):
+    (tmp_path / "summary.json").write_text('{"auc": 0.9286}')
+    readme = "Tuned LightGBM reaches 0.9286, about 0.935 on a good day.\n"
+    assert unbacked_numbers(readme, tmp_path, tmp_path) == ["0.935"]
+
+
 def test_blocks_skip_what_a_run_lacks(smoke_results, tmp_path):
     """A forker's run without optional tables renders what it has and leaves the rest out."""
     (tmp_path / "summary.json").write_bytes((smoke_results / "summary.json").read_bytes())
     (tmp_path / "ladder.csv").write_bytes((smoke_results / "ladder.csv").read_bytes())
     out = blocks(tmp_path)
-    assert {"headline", "reproduce", "data", "ladder", "verdict", "targets"} == set(out)
+    assert {"answer", "reproduce", "data", "ladder", "verdict", "targets"} == set(out)
+    assert "tuned LightGBM test ROC AUC >= 0.927" in out["targets"]
     (tmp_path / "ladder.csv").unlink()
-    assert "ladder" not in blocks(tmp_path) and "targets" not in blocks(tmp_path)
+    out = blocks(tmp_path)
+    assert "ladder" not in out and "answer" not in out
+    assert "ROC AUC" not in out["targets"] and "wall time" in out["targets"]  # judged: time only
 
 
 def test_faults_block_renders_the_table(smoke_results, tmp_path):
@@ -160,7 +207,8 @@ def test_your_own_csv_end_to_end(tmp_path, monkeypatch):
                  "data.positive_label=yes", "data.time_column=when", "data.drop=[id]",
                  "analyses.slices=[colour]", "analyses.monotone={x: 1}", "flights.enabled=false",
                  "ladder.rungs=[prior,logreg,lightgbm_tuned]", "search.compare_trials=2",
-                 "search.n_trials=2", "search.nested_trials=2", "analyses.depth_lr_grid=false",
+                 "search.n_trials=2", "search.nested_trials=2", "search.tpe_startup_trials=1",
+                 "analyses.depth_lr_grid=false",
                  "analyses.oversampling=false", "analyses.missing_values=false"]) == 0  # fmt: skip
     assert is_complete(run) and not (tmp_path / "runs" / "tabular_ladder").exists()
     summary = json.loads((run / "results" / "summary.json").read_text())
@@ -196,19 +244,21 @@ def test_csv_example_config_passes_preflight_on_a_new_csv(tmp_path):
     assert not config.faults and not config.flights.enabled
 
 
-def _planted_csv(path, n=1200):
-    """A leak (an outcome code copied from the target), an identifier, and a category drawn from
-    2,000 levels (~900 present: far past the 255 HistGradientBoosting takes)."""
+def _planted_csv(path, n=2600):
+    """A leak (an outcome code copied from the target), an identifier, a category with 2,000
+    levels (every level present, a few common ones: far past the 255 HistGradientBoosting
+    takes), and a few empty cells."""
     import numpy as np
     import pandas as pd
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=n)
     y = (x + rng.normal(size=n) > 0).astype(int)
+    levels = [f"c{i}" for i in range(2000)] + [f"c{i}" for i in rng.integers(0, 20, n - 2000)]
     frame = pd.DataFrame({
         "customer_id": rng.permutation(n) + 10_000,
-        "x": x,
-        "city": [f"c{i}" for i in rng.integers(0, 2000, size=n)],
+        "x": np.where(np.arange(n) % 500 == 7, np.nan, x),  # 6 empty cells
+        "city": rng.permutation(levels),
         "outcome_code": np.where(y == 1, "closed-won", "closed-lost"),
         "y": y,
     })  # fmt: skip
@@ -220,6 +270,7 @@ def _planted_argv(tmp_path, *extra):
             "--run-dir", str(tmp_path / "run"), "--set", f"data.path={tmp_path / 'p.csv'}",
             "data.target=y", "ladder.rungs=[prior,logreg,hist_gbm,lightgbm_tuned]",
             "ladder.cv_folds=2", "search.n_trials=2", "search.nested_trials=2",
+            "search.tpe_startup_trials=1",
             "search.outer_folds=2", "search.compare_seeds=[0]", "search.compare_trials=2",
             "search.max_rounds=50", "analyses.n_boot=20", "analyses.slice_boot=20",
             "analyses.depth_lr_grid=false", "analyses.oversampling=false",
@@ -239,6 +290,16 @@ def test_planted_leak_identifier_and_wide_category_run_end_to_end(tmp_path, monk
     assert "identifier: customer_id:" in banner
     assert "cardinality: city:" in banner and "'infrequent'" in banner
     assert "x:" not in banner  # the honest feature is not flagged
+    # What was done with the wide column, counted on the training rows the run used.
+    config = load(PROJECT / "configs" / "csv_example.yaml", _planted_argv(tmp_path)[6:])
+    levels = load_data(config.data).X_train["city"].nunique()
+    assert levels > MAX_CATEGORIES
+    assert (
+        f"{levels:,} levels: tree rungs keep the {MAX_CATEGORIES - 1} most frequent and fold "
+        f"the other {levels - MAX_CATEGORIES + 1:,} levels" in banner
+    )
+    assert "| (empty cell) | 6 |" in report  # the missing-value count, from this data
+    assert "Adult" not in report and "income" not in report  # nothing about the reference data
 
 
 def test_audit_error_mode_stops_before_any_folder(tmp_path, capsys, monkeypatch):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -155,3 +157,35 @@ def test_adult_accepts_its_own_target_and_drop():
     data = load(DataConfig(target="income", positive_label=">50K", drop=["fnlwgt"],
                            max_train_rows=500, max_test_rows=100))  # fmt: skip
     assert "fnlwgt" not in data.X_train and len(data.X_train) == 500
+
+
+def test_missing_tokens_are_exactly_the_configured_ones(tmp_path):
+    """Only empty cells and data.na_values are gaps: a level spelled "NA" stays a value, "-"
+    becomes missing when listed, and the run counts the cells each token replaced."""
+    frame = _frame()
+    frame["region"] = np.where(np.arange(len(frame)) % 4 == 0, "NA", "EU")
+    frame["x"] = frame["x"].astype(object)
+    frame.loc[:2, "x"] = "-"  # 3 cells
+    frame.loc[3, "region"] = None  # 1 empty cell
+    path = _csv(tmp_path, frame)
+    data = load(DataConfig(source="csv", path=path, target="y", na_values=["-"]))
+    both = pd.concat([data.X_train, data.X_test])
+    assert data.missing == {"": 1, "-": 3}
+    assert "x" in data.numeric and both["x"].isna().sum() == 3
+    assert (both["region"] == "NA").sum() == 50 and both["region"].isna().sum() == 1
+
+
+def test_adult_reads_its_question_mark_by_default(adult):
+    assert DataConfig().missing_tokens() == ["?"] and adult.missing["?"] > 0
+    assert DataConfig(source="csv").missing_tokens() == []
+
+
+@pytest.mark.parametrize("typed, expected", [
+    ("[?, NA, yes, 1]", ["?", "NA", "yes", "1"]), ("[]", []), ("['-', \"n/a\"]", ["-", "n/a"]),
+])  # fmt: skip
+def test_na_values_from_set_stay_text(typed, expected):
+    from tabular_ladder.config import load as load_config
+
+    smoke = Path(__file__).resolve().parents[1] / "configs" / "smoke.yaml"
+    config = load_config(smoke, [f"data.na_values={typed}", "data.target=1"])
+    assert config.data.na_values == expected and config.data.target == "1"

@@ -9,22 +9,28 @@ from tabular_ladder import tuning
 from tabular_ladder.config import DataConfig, SearchConfig
 from tabular_ladder.data import load
 
-HEADLINE = ["adult_test_roc_auc_best", "adult_test_roc_auc_logreg", "adult_best_model",
-            "adult_ece_uncalibrated", "adult_ece_calibrated", "flights_temporal_roc_auc",
-            "flights_random_split_roc_auc", "flights_leaky_roc_auc", "optuna_trials",
-            "wall_seconds"]  # fmt: skip
+# Generic names (no data set in the key; the `data` field names it), each value with its CI.
+HEADLINE = ["data", "test_roc_auc_best", "test_roc_auc_best_lo", "test_roc_auc_best_hi",
+            "test_roc_auc_logreg", "best_model", "auc_gain_over_logreg_lo",
+            "auc_gain_over_logreg_hi", "ece_uncalibrated", "ece_calibrated", "ece_calibrated_lo",
+            "ece_calibrated_hi", "flights_temporal_roc_auc", "flights_random_split_roc_auc",
+            "flights_leaky_roc_auc", "optuna_trials", "wall_seconds"]  # fmt: skip
 
 
 def test_smoke_run_writes_every_artifact(smoke_run):
     run, summary, _, _ = smoke_run
     out = run / "results"
     assert set(HEADLINE) <= set(summary["headline"])
+    assert not [key for key in summary["headline"] if key.startswith("adult")]
+    assert summary["headline"]["data"] == "adult"
+    assert summary["headline"]["wall_seconds"] == summary["wall_seconds"]  # one clock
     for name in ["ladder", "nested_cv", "calibration", "costs", "slices", "confident_errors",
                  "importance", "monotone", "missing_values", "flights", "sampler_curves",
-                 "oversampling"]:  # fmt: skip
+                 "oversampling", "missing_tokens", "sampler_gain",
+                 "deployed_vs_class_weights"]:  # fmt: skip
         assert (out / f"{name}.csv").is_file() and (out / f"{name}.md").is_file(), name
     for png in ["tpe_vs_random", "reliability_lightgbm_tuned", "reliability_logreg",
-                "importance", "monotone_pdp", "flights_leakage"]:  # fmt: skip
+                "importance", "monotone_pdp", "flights_leakage", "ladder"]:  # fmt: skip
         assert (out / f"{png}.png").stat().st_size < 300_000
     assert summary["data"]["adult"]["rows"] == 48842
     assert summary["headline"]["wall_seconds"] < 180
@@ -55,14 +61,18 @@ def test_nested_cv_passes_only_outer_train_rows():
     data = load(DataConfig(max_train_rows=600, max_test_rows=100))
     seen = []
 
+    seeds = []
+
     def spy(X, y, *args, **kwargs):
         seen.append(set(X.index))
+        seeds.append(args[-2])  # (..., n_trials, sampler, seed, n_jobs)
         return tuning.SearchResult(None, {"n_estimators": 20}, 0, list(X.index))
 
     config = SearchConfig(outer_folds=3)
     folds, _ = tuning.nested_cv(data.X_train, data.y_train, data.numeric, data.categorical,
                                 config, "spy", search=spy)  # fmt: skip
     assert len(seen) == 3 and (folds["search_saw_test_rows"] == 0).all()
+    assert len(set(seeds)) == 3 and list(folds["seed"]) == seeds  # a seed per fold
     union = set().union(*seen)
     assert union == set(data.X_train.index)  # every row is outer-train somewhere...
     for rows in seen:  # ...but each search saw only (k-1)/k of them
@@ -100,3 +110,38 @@ def test_calibration_and_costs_are_consistent(smoke_results):
     assert tuned["expected_cost"] < costs.loc["calibrated, threshold 0.5", "expected_cost"]
     over = pd.read_csv(out / "oversampling.csv")
     assert over["cv_roc_auc_mean"].iloc[1] > over["cv_roc_auc_mean"].iloc[0]  # leaky is inflated
+
+
+def test_tpe_leaves_its_start_up_and_random_search_draws_its_own_trials(sandbox):
+    """TPE's random start-up is shorter than the budget, and random search with the same seed
+    does not replay TPE's start-up trials (independent trial sets, paired only by the holdout)."""
+    data = load(DataConfig(max_train_rows=500, max_test_rows=100))
+    config = SearchConfig(max_rounds=20, early_stopping=5, tpe_startup_trials=2, n_trials=3,
+                          nested_trials=3, compare_trials=3)  # fmt: skip
+    args = (data.X_train, data.y_train, data.numeric, data.categorical, config)
+    tpe = tuning.tune(*args, "indep-tpe", 3, "tpe", seed=0)
+    random = tuning.tune(*args, "indep-random", 3, "random", seed=0,
+                         sampler_seed=tuning.RANDOM_SEED_OFFSET)  # fmt: skip
+    assert tpe.study.sampler._inner._n_startup_trials == 2
+    first = [t.params for t in tpe.study.trials[:2]]
+    assert first != [t.params for t in random.study.trials[:2]]
+
+
+def test_tpe_budget_must_exceed_its_start_up():
+    with pytest.raises(ValueError, match="must exceed search.tpe_startup_trials"):
+        SearchConfig(nested_trials=5, tpe_startup_trials=5)
+
+
+def test_sampler_gain_is_a_paired_interval(smoke_results):
+    gain = pd.read_csv(smoke_results / "sampler_gain.csv").iloc[0]
+    curves = pd.read_csv(smoke_results / "sampler_curves.csv")
+    last = curves[curves["trial"] == curves["trial"].max()].pivot(
+        index="seed", columns="sampler", values="best"
+    )
+    assert gain["tpe_minus_random"] == pytest.approx((last["tpe"] - last["random"]).mean())
+    assert gain["lo"] <= gain["tpe_minus_random"] <= gain["hi"] and gain["seeds"] == len(last)
+
+
+def test_nested_folds_search_with_their_own_seeds(smoke_results):
+    folds = pd.read_csv(smoke_results / "nested_cv.csv")
+    assert folds["seed"].nunique() == len(folds)

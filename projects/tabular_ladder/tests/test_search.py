@@ -21,8 +21,8 @@ def _new_run(runs: Path, before: set[Path]) -> Path:
 
 def test_search_writes_its_trials_and_resumes(sandbox):
     runs = sandbox / "runs" / "tabular_ladder"
-    study = ["--set", "search.study_name=test-resume", "search.n_trials=2",
-             "search.max_rounds=40"]  # fmt: skip
+    study = ["--set", "search.study_name=test-resume", "search.tpe_startup_trials=1",
+             "search.n_trials=2", "search.max_rounds=40"]  # fmt: skip
     before = set(runs.iterdir()) if runs.is_dir() else set()
     assert main(["search", "--config", SMOKE, *study]) == 0
     first = _new_run(runs, before)

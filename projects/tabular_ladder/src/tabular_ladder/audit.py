@@ -21,19 +21,23 @@ def audit(config: TrainConfig, data: Dataset) -> list[Finding]:
         data.X_train, data.y_train, data.X_test, leak_auc=config.data.leak_auc, seed=config.seed
     )
     for column in data.categorical:
-        levels = int(data.X_train[column].nunique())
-        if levels > MAX_CATEGORIES:
-            findings.append(
-                Finding(
-                    "cardinality",
-                    column,
-                    f"{levels:,} levels: tree rungs keep the {MAX_CATEGORIES - 1} most "
-                    "frequent and pool the rest as one 'infrequent' level; one-hot rungs "
-                    "pool levels seen fewer than 20 times",
-                )  # fmt: skip
-            )
+        counts = data.X_train[column].value_counts()
+        if len(counts) > MAX_CATEGORIES:
+            findings.append(Finding("cardinality", column, folded_levels(counts)))
     enforce(findings, config.data.audit)
     return findings
+
+
+def folded_levels(counts) -> str:
+    """What the tree rungs do to a column with more levels than MAX_CATEGORIES, counted."""
+    kept = MAX_CATEGORIES - 1
+    folded = counts.iloc[kept:]
+    share = folded.sum() / counts.sum()
+    return (
+        f"{len(counts):,} levels: tree rungs keep the {kept} most frequent and fold the other "
+        f"{len(folded):,} levels ({int(folded.sum()):,} training rows, {share:.1%}) into one "
+        "'infrequent' level; one-hot rungs pool levels seen fewer than 20 times"
+    )
 
 
 def write_audit(results: Path, findings: list[Finding]) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from mlcraft.calibration import brier, calibrate_prefit, ece, mce, reliability_diagram
+from mlcraft.stats import bootstrap_ci
 from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 
@@ -35,8 +36,11 @@ def calibration_study(
     X_test: pd.DataFrame,
     y_test: np.ndarray,
     plot_dir: Path | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
 ) -> tuple[pd.DataFrame, dict[tuple[str, str], object]]:
-    """Per fitted model: test ECE/MCE/Brier raw, Platt ('sigmoid') and isotonic."""
+    """Per fitted model: test ECE/MCE/Brier raw, Platt ('sigmoid') and isotonic. ECE carries a
+    bootstrap CI over test rows: the noise any "within noise" claim is judged against."""
     rows, calibrated = [], {}
     for name, model in models.items():
         curves = {}
@@ -48,11 +52,14 @@ def calibration_study(
         for variant, fitted in variants.items():
             p = positive_proba(fitted, X_test)
             curves[variant] = (y_test, p)
+            _, lo, hi = bootstrap_ci(lambda t, s: ece(t, s, 15), y_test, p, n_boot, seed=seed)
             rows.append(
                 {
                     "model": name,
                     "calibration": "platt" if variant == "sigmoid" else variant,
                     "ece_15": ece(y_test, p, 15),
+                    "ece_15_lo": lo,
+                    "ece_15_hi": hi,
                     "ece_15_quantile": ece(y_test, p, 15, "quantile"),
                     "mce_15": mce(y_test, p, 15),
                     "brier": brier(y_test, p),

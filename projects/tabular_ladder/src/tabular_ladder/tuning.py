@@ -62,9 +62,11 @@ def tune(
     seed: int = 0,
     n_jobs: int = 2,
     callbacks: list | None = None,
+    sampler_seed: int | None = None,
 ) -> SearchResult:
     """Search LightGBM params on X only (an inner holdout of it) until the study holds n_trials
-    finished trials; resumes a stored study. callbacks(study, trial) run after every trial."""
+    finished trials; resumes a stored study. callbacks(study, trial) run after every trial.
+    `seed` fixes the holdout and the model; `sampler_seed` (default: seed) the sampler."""
     fit_idx, valid_idx = train_test_split(
         np.arange(len(X)), test_size=config.valid_fraction, stratify=y, random_state=seed
     )
@@ -87,7 +89,8 @@ def tune(
         model.fit(
             X_fit,
             y_fit,
-            eval_set=[(X_valid, y_valid)],
+            eval_X=X_valid,  # eval_set is deprecated since LightGBM 4.7 (a warning per fit)
+            eval_y=y_valid,
             callbacks=[
                 early_stopping(config.early_stopping, verbose=False),
                 # Every report is a storage write (an SQLite commit): report every 10 rounds.
@@ -100,9 +103,13 @@ def tune(
     pruner: dict[str, Any] = {"name": config.pruner}
     if config.pruner == "median":
         pruner.update(n_startup_trials=5, n_warmup_steps=50, interval_steps=10)
+    spec: dict[str, Any] = {"name": sampler}
+    if sampler == "tpe":
+        spec["n_startup_trials"] = config.tpe_startup_trials
     study = create_study(
-        study_name, storage=config.storage, sampler={"name": sampler}, pruner=pruner, seed=seed
-    )
+        study_name, storage=config.storage, sampler=spec, pruner=pruner,
+        seed=seed if sampler_seed is None else sampler_seed,
+    )  # fmt: skip
     new_trials = run_study(study, objective, n_trials, callbacks=callbacks)
     best = study.best_trial
     # Refit on all of X: scale the early-stopped round count up to the larger training set.
@@ -130,17 +137,30 @@ def nested_cv(
     outer = StratifiedKFold(config.outer_folds, shuffle=True, random_state=seed)
     for fold, (train_idx, test_idx) in enumerate(outer.split(X, y)):
         X_tr, y_tr = X.iloc[train_idx], y[train_idx]
+        # Each fold its own seed (from the run's seed and the fold number): with one seed for
+        # all, the folds sampled the same parameters and the spread between folds hid nothing.
+        fold_seed = fold_seed_of(seed, fold)
         result = search(
             X_tr, y_tr, numeric, categorical, config, f"{base_name}-outer{fold}",
-            config.nested_trials, "tpe", seed, n_jobs,
+            config.nested_trials, "tpe", fold_seed, n_jobs,
         )  # fmt: skip
         trials += result.new_trials
         model = lightgbm_pipeline(numeric, categorical, result.params, seed, n_jobs).fit(X_tr, y_tr)
         row = scores(y[test_idx], positive_proba(model, X.iloc[test_idx]))
         overlap = len(set(result.seen_index) & set(X.index[test_idx]))
-        rows.append({"fold": fold, **row, "n_test": len(test_idx), "search_saw_test_rows": overlap})
+        rows.append({"fold": fold, "seed": fold_seed, **row, "n_test": len(test_idx),
+                     "search_saw_test_rows": overlap})  # fmt: skip
         rows[-1].update({f"param_{k}": v for k, v in result.params.items()})
     return pd.DataFrame(rows), trials
+
+
+def fold_seed_of(seed: int, fold: int) -> int:
+    return 1000 * seed + fold
+
+
+# Random search's sampler seed is offset from TPE's: TPE draws its start-up trials with a random
+# sampler of its own seed, so equal seeds would give both studies the same first trials.
+RANDOM_SEED_OFFSET = 500_009
 
 
 def best_so_far(study: optuna.Study, n_trials: int) -> np.ndarray:
@@ -163,7 +183,9 @@ def compare_samplers(
     base_name: str,
     n_jobs: int = 2,
 ) -> tuple[pd.DataFrame, dict[tuple[str, int], SearchResult], int]:
-    """TPE and random search at the same budget, several seeds each; best-so-far curves."""
+    """TPE and random search at the same budget, several seeds each; best-so-far curves. Each
+    (sampler, seed) is its own study with its own trials; the pair of one seed shares the inner
+    holdout, so their difference is a paired comparison."""
     curves, results, trials = [], {}, 0
     for seed in config.compare_seeds:
         for sampler in ("tpe", "random"):
@@ -179,6 +201,7 @@ def compare_samplers(
                 sampler,
                 seed,
                 n_jobs,
+                sampler_seed=seed + (RANDOM_SEED_OFFSET if sampler == "random" else 0),
             )
             trials += result.new_trials
             results[(sampler, seed)] = result
@@ -187,6 +210,24 @@ def compare_samplers(
                     {"sampler": sampler, "seed": seed, "trial": number + 1, "best": value}
                 )
     return pd.DataFrame(curves), results, trials
+
+
+def paired_sampler_gain(curves: pd.DataFrame) -> dict[str, float]:
+    """TPE minus random best validation AUC at the full budget, per seed: the mean with a
+    t-interval over seeds (a handful of seeds: the t-interval is the honest width)."""
+    from scipy import stats
+
+    last = curves[curves["trial"] == curves["trial"].max()]
+    table = last.pivot(index="seed", columns="sampler", values="best")
+    diffs = (table["tpe"] - table["random"]).to_numpy(float)
+    mean = float(diffs.mean())
+    if len(diffs) < 2:
+        lo = hi = float("nan")
+    else:
+        half = stats.t.ppf(0.975, len(diffs) - 1) * diffs.std(ddof=1) / np.sqrt(len(diffs))
+        lo, hi = mean - half, mean + half
+    return {"seeds": len(diffs), "trials": int(curves["trial"].max()), "tpe_minus_random": mean,
+            "lo": float(lo), "hi": float(hi)}  # fmt: skip
 
 
 def plot_sampler_curves(curves: pd.DataFrame, path) -> None:
