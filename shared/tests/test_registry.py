@@ -1,0 +1,51 @@
+import numpy as np
+import pandas as pd
+import pytest
+from mlcraft.errors import UserInputError
+from mlcraft.registry import gate, promote, register, rollback, run_dir_of
+from sklearn.metrics import roc_auc_score
+
+RNG = np.random.default_rng(0)
+N = 2000
+Y = RNG.integers(0, 2, N)
+GOOD = Y + RNG.normal(0, 0.8, N)
+SLICES = pd.DataFrame({"group": np.where(RNG.random(N) < 0.5, "a", "b")})
+
+
+def test_an_equal_or_better_challenger_passes():
+    better = Y + RNG.normal(0, 0.6, N)
+    result = gate(roc_auc_score, Y, GOOD, better, SLICES, tolerance=0.01, slice_tolerance=0.02)
+    assert result.passed and result.diff["diff"] > 0 and len(result.slices) == 2
+
+
+def test_a_worse_challenger_is_refused_naming_the_check():
+    worse = Y + RNG.normal(0, 1.6, N)
+    result = gate(roc_auc_score, Y, GOOD, worse, SLICES, tolerance=0.01, slice_tolerance=0.5)
+    assert not result.passed and result.failures[0].startswith("overall")
+
+
+def test_a_slice_that_drops_is_refused_even_when_the_total_holds():
+    in_b = (SLICES["group"] == "b").to_numpy()
+    broken = np.where(in_b, RNG.normal(0, 1, N), Y + RNG.normal(0, 0.3, N))
+    result = gate(roc_auc_score, Y, GOOD, broken, SLICES, tolerance=0.5, slice_tolerance=0.05)
+    assert result.failures == [f for f in result.failures if f.startswith("slice group=b")]
+    assert not result.passed
+
+
+def test_register_promote_and_roll_back(tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    first, second = tmp_path / "run1", tmp_path / "run2"
+    assert register(first, "toy", uri)["version"] == 1
+    assert run_dir_of("toy", "champion", uri) == first  # the first version is champion at once
+    register(second, "toy", uri)
+    assert run_dir_of("toy", "challenger", uri) == second
+    refused = gate(roc_auc_score, Y, GOOD, Y + RNG.normal(0, 2, N), SLICES, 0.01, 0.5)
+    with pytest.raises(UserInputError, match="promote refused: overall"):
+        promote("toy", refused, uri)
+    assert run_dir_of("toy", "champion", uri) == first
+    passed = gate(roc_auc_score, Y, GOOD, GOOD, SLICES, 0.01, 0.05)
+    assert promote("toy", passed, uri) == {"name": "toy", "champion": 2}
+    assert run_dir_of("toy", "champion", uri) == second
+    assert rollback("toy", uri)["champion"] == 1 and run_dir_of("toy", "champion", uri) == first
+    with pytest.raises(UserInputError, match="no previous champion"):
+        rollback("toy", uri)
