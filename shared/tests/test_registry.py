@@ -49,3 +49,32 @@ def test_register_promote_and_roll_back(tmp_path):
     assert rollback("toy", uri)["champion"] == 1 and run_dir_of("toy", "champion", uri) == first
     with pytest.raises(UserInputError, match="no previous champion"):
         rollback("toy", uri)
+
+
+def test_the_shared_verbs_register_gate_promote_and_roll_back(tmp_path, monkeypatch, capsys):
+    import json
+    from pathlib import Path
+
+    from mlcraft import cli
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    scores = {"old": GOOD, "worse": Y + RNG.normal(0, 2, N), "same": GOOD.copy()}
+    runs = {}
+    for name in scores:
+        runs[name] = tmp_path / name
+        runs[name].mkdir()
+        (runs[name] / "run.json").write_text(json.dumps({"status": "complete", "verb": "train"}))
+    project = cli.Project(
+        name="toy", project_dir=Path("."), load_config=None, train=None, blocks=None,
+        gate_scores=lambda run: (Y, scores[Path(run).name], SLICES),
+    )  # fmt: skip
+    main = cli.entry_points(project)[0]
+    assert cli.run_cli(main, ["register", "--model", str(runs["old"])]) == 0
+    assert cli.run_cli(main, ["register", "--model", str(runs["worse"])]) == 0
+    assert cli.run_cli(main, ["promote"]) == 2
+    assert "promote refused: overall" in capsys.readouterr().err
+    assert cli.run_cli(main, ["register", "--model", str(runs["same"])]) == 0
+    assert cli.run_cli(main, ["promote"]) == 0
+    assert "champion is now version 3" in capsys.readouterr().out
+    assert cli.run_cli(main, ["rollback"]) == 0
+    assert "champion is version 1 again (was 3)" in capsys.readouterr().out

@@ -5,6 +5,7 @@
     python -m <project> predict --model RUN --input FILE --output FILE
     python -m <project> serve --model RUN [--host H] [--port P]
     python -m <project> loadtest --model RUN [--concurrency 1 8 32] [--batch-ms 0 5]
+    python -m <project> register --model RUN | promote [--tolerance T] | rollback
     python -m <project> report [--results DIR] [--readme FILE]
     python -m <project> publish [--run-dir RUN] [--allow-dirty]
 
@@ -62,6 +63,10 @@ class Project:
     serve: Callable[[str], Any] | None = None
     # (a complete run folder, n) -> n request rows from its test split, for `loadtest`
     request_rows: Callable[[str, int], list[dict[str, Any]]] | None = None
+    # a complete run folder -> (labels, scores, slice columns) on the gate rows, and the metric
+    # name (a sklearn.metrics function) the gate compares: enables register/promote/rollback
+    gate_scores: Callable[[str], tuple[Any, Any, Any]] | None = None
+    gate_metric: str = "roc_auc_score"
     # verb -> (help, add_arguments, handler(args) -> exit code) for project-only verbs
     extra_verbs: dict[str, tuple[str, Callable, Callable]] = field(default_factory=dict)
 
@@ -119,6 +124,18 @@ def build_parser(project: Project) -> argparse.ArgumentParser:
                          help="micro-batching settings to compare (0: off)")  # fmt: skip
         sub.add_argument("--run-dir", default=None, help="default runs/<project>/<run-id>")
         sub.set_defaults(handler=_loadtest)
+    if project.gate_scores:
+        sub = verbs.add_parser("register", help="a run's model as the registry's challenger")
+        sub.add_argument("--model", required=True, help="a complete run folder")
+        sub.set_defaults(handler=_register)
+        sub = verbs.add_parser("promote", help="challenger -> champion if it passes the gate")
+        sub.add_argument("--tolerance", type=float, default=0.005,
+                         help="the largest loss the CI may leave open (metric points)")  # fmt: skip
+        sub.add_argument("--slice-tolerance", type=float, default=0.02)
+        sub.add_argument("--min-slice-rows", type=int, default=200)
+        sub.set_defaults(handler=_promote)
+        sub = verbs.add_parser("rollback", help="champion -> the previous champion")
+        sub.set_defaults(handler=_rollback)
     sub = verbs.add_parser("report", help="render the README's generated blocks from results/")
     sub.add_argument("--results", default=str(project.project_dir / "results"))
     sub.add_argument("--readme", default=None, help="one page to render (default: README + docs/)")
@@ -217,6 +234,51 @@ def _run_config(run_dir: Path) -> Any:
 
     summary = run_dir / "results" / "summary.json"
     return json.loads(summary.read_text()).get("config") if summary.is_file() else None
+
+
+def _register(project: Project, args: argparse.Namespace) -> int:
+    from mlcraft.registry import register
+    from mlcraft.runs import complete_run
+
+    run_dir = complete_run(args.model, "--model")
+    config = _run_config(run_dir) or {}
+    registered = register(run_dir, project.name, tags={"seed": str(config.get("seed"))})
+    print(f"registered {run_dir} as {project.name} version {registered['version']} (challenger)")
+    return 0
+
+
+def _promote(project: Project, args: argparse.Namespace) -> int:
+    import sklearn.metrics
+
+    from mlcraft.registry import CHALLENGER, CHAMPION, gate, promote, run_dir_of
+
+    if not (0 <= args.tolerance < 1 and 0 <= args.slice_tolerance < 1 and args.min_slice_rows > 0):
+        raise UserInputError("--tolerance and --slice-tolerance in [0, 1), --min-slice-rows > 0")
+    champion = run_dir_of(project.name, CHAMPION)
+    challenger = run_dir_of(project.name, CHALLENGER)
+    y, champion_scores, slices = project.gate_scores(str(champion))
+    y_again, challenger_scores, _ = project.gate_scores(str(challenger))
+    if len(y) != len(y_again) or (y != y_again).any():
+        raise UserInputError("promote: the two runs were gated on different rows (other data)")
+    metric = getattr(sklearn.metrics, project.gate_metric)
+    result = gate(metric, y, champion_scores, challenger_scores, slices, args.tolerance,
+                  args.slice_tolerance, args.min_slice_rows)  # fmt: skip
+    d = result.diff
+    print(f"{project.gate_metric}: challenger ({challenger.name}) - champion ({champion.name}) = "
+          f"{d['diff']:+.4f} [{d['lo']:+.4f}, {d['hi']:+.4f}] on {len(y)} gate rows; "
+          f"{len(result.slices)} slices with >= {args.min_slice_rows} rows checked")  # fmt: skip
+    promoted = promote(project.name, result)
+    print(f"promoted: {project.name} champion is now version {promoted['champion']}")
+    return 0
+
+
+def _rollback(project: Project, args: argparse.Namespace) -> int:
+    from mlcraft.registry import rollback
+
+    done = rollback(project.name)
+    print(f"rolled back: {project.name} champion is version {done['champion']} again "
+          f"(was {done['rolled_back_from']})")  # fmt: skip
+    return 0
 
 
 def _report(project: Project, args: argparse.Namespace) -> int:
