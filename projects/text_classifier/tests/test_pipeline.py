@@ -23,6 +23,8 @@ HEADLINE = [
     "inference_examples_per_s", "wall_seconds",
 ]  # fmt: skip
 PUBLISHED = sorted(p.name for p in (PROJECT / "results").iterdir() if p.name != "faults.csv")
+# written by every run since the data audit, per-class scores and the hero figure
+NEW_FILES = ["audit.csv", "audit.md", "ladder.png", "per_class.csv", "per_class.md"]
 
 
 def test_smoke_train_writes_a_complete_run(smoke_run):
@@ -35,7 +37,14 @@ def test_smoke_train_writes_a_complete_run(smoke_run):
     results = run_dir / "results"
     # the same file names as the published results/ (what `publish` copies), nothing else
     names = sorted(p.name for p in results.iterdir())
-    assert names == [n for n in PUBLISHED if not n.startswith("faults.")]
+    expected = {n for n in PUBLISHED if not n.startswith("faults.")} | set(NEW_FILES)
+    assert names == sorted(expected)
+    assert summary["headline"]["wall_seconds"] == summary["wall_seconds"]  # one clock
+    per_class = pd.read_csv(results / "per_class.csv")
+    assert len(per_class) == 4 * 2  # every rung, both classes
+    assert (per_class["f1_lo"] <= per_class["f1"]).all() and (
+        per_class["f1"] <= per_class["f1_hi"]
+    ).all()
     assert json.loads((results / "summary.json").read_text())["headline"] == head
     ladder = pd.read_csv(results / "ladder.csv")
     assert list(ladder["rung"]) == ["majority", "tfidf", "frozen", "finetune"]
@@ -69,6 +78,56 @@ def test_report_md_renders_this_run(smoke_run):
     assert "Clothing reviews" not in report  # the README's prose is not borrowed
 
 
+@pytest.mark.parametrize("rungs", ["[majority]", "[frozen]", "[finetune]"])
+def test_every_cheap_rung_subset_runs_to_the_end(rungs, tmp_path):
+    run_dir = tmp_path / "run"
+    argv = ["train", "--config", SMOKE, "--run-dir", str(run_dir), "--set", f"rungs={rungs}"]
+    assert main(argv) == 0
+    ladder = pd.read_csv(run_dir / "results" / "ladder.csv")
+    assert list(ladder["rung"]) == [rungs.strip("[]")]
+    assert (run_dir / "REPORT.md").is_file()
+
+
+def test_calibration_table_and_figure_share_the_bins(smoke_run):
+    """ECE in calibration.csv is the count-weighted gap of reliability.csv's bins (one bin count)."""
+    summary, run_dir, _, _ = smoke_run
+    results = run_dir / "results"
+    cal = pd.read_csv(results / "calibration.csv").set_index("model")
+    rel = pd.read_csv(results / "reliability.csv")
+    bins = summary["config"]["analysis"]["calibration_bins"]
+    assert (cal["bins"] == bins).all()
+    for model in cal.index:
+        part = rel[rel["model"] == f"{model} + temperature"]
+        assert part["bin"].max() < bins and part["upper"].max() == pytest.approx(1.0)
+        gap = ((part["observed"] - part["mean_predicted"]).abs() * part["count"]).sum()
+        assert cal.loc[model, "ece_after"] == pytest.approx(gap / part["count"].sum())
+        assert cal.loc[model, "ece_after_lo"] <= cal.loc[model, "ece_after_hi"]
+    report = (run_dir / "REPORT.md").read_text()
+    assert f"{bins} equal-width bins" in report
+
+
+def test_split_table_sums_to_the_file(smoke_run):
+    from text_classifier.report import split_rows
+
+    for summary in (smoke_run[0], json.loads((PROJECT / "results" / "summary.json").read_text())):
+        d = summary["data_description"]
+        rows = split_rows(d, summary["config"]["data"].get("val_subsample"))
+        assert rows[-1]["count"] == d["rows_in_file"]
+        assert sum(r["count"] for r in rows[:-1]) == d["rows_in_file"]
+
+
+def test_error_quotes_come_from_errors_csv(smoke_run):
+    _, run_dir, _, _ = smoke_run
+    errors = pd.read_csv(run_dir / "results" / "errors.csv")
+    report = (run_dir / "REPORT.md").read_text()
+    quoted = [line for line in report.splitlines() if line.startswith("- row ")]
+    assert quoted and len(quoted) == min(3, len(errors))
+    for line, (_, error) in zip(quoted, errors.iterrows(), strict=False):
+        assert line.startswith(f"- row {error['row_id']} ")
+        quote = line.split(': "', 1)[1].rstrip('"').removesuffix(" …")
+        assert " ".join(error["text"].split()).startswith(quote)
+
+
 def test_rung_subset_majority_tfidf(scratch_runs, tmp_path, capsys):
     """How a CPU user skips the transformer rungs: every block tolerates the missing rungs."""
     run_dir = tmp_path / "run"
@@ -99,6 +158,7 @@ def test_rung_subset_majority_tfidf(scratch_runs, tmp_path, capsys):
     base = ["predict", "--model", str(run_dir), "--input", str(tmp_path / "in.csv")]
     assert run_cli(main, [*base, "--output", str(tmp_path / "o.csv"), "--rung", "tfidf"]) == 0
     assert len(pd.read_csv(tmp_path / "o.csv")) == 2
+    assert not (run_dir / "model" / "finetune").exists()
     capsys.readouterr()
     assert run_cli(main, [*base, "--output", str(tmp_path / "f.csv")]) == 2
     assert "saved no 'finetune' model" in capsys.readouterr().err
@@ -126,10 +186,11 @@ def test_predict_round_trip(smoke_run, tmp_path):
     out = tmp_path / "out.csv"
     for rung in ("finetune", "tfidf"):
         code = run_cli(main, ["predict", "--model", str(run_dir), "--input",
-                              str(tmp_path / "in.csv"), "--output", str(out), "--rung", rung])  # fmt: skip
+                              str(tmp_path / "in.csv"), "--output", str(out), "--rung", rung,
+                              "--id-column", "id"])  # fmt: skip
         assert code == 0
         pred = pd.read_csv(out)
-        assert pred["id"].tolist() == [1, 2] and len(pred) == 2
+        assert pred["id"].tolist() == [1, 2] and list(pred["status"]) == ["ok", "ok"]
         probs = pred[["prob_0", "prob_1"]].to_numpy()
         assert np.allclose(probs.sum(1), 1, atol=1e-4)
         assert set(pred["predicted_label"].astype(str)) <= {"0", "1"}
@@ -170,6 +231,82 @@ def test_predict_bad_inputs(smoke_run, tmp_path, capsys):
                      "--output", str(out)]  # fmt: skip
     assert run_cli(main, missing_model) == 2
     assert "not a complete run folder" in capsys.readouterr().err
+
+
+def test_predict_keeps_every_row_and_reports_empty_ones(smoke_run, tmp_path, capsys):
+    """A whitespace-only row and a blank line are rows too: one output row per input row."""
+    _, run_dir, _, _ = smoke_run
+    source = tmp_path / "in.csv"
+    source.write_text("text\nlove it\n   \n\nreturned it, awful\n")
+    out = tmp_path / "out.csv"
+    argv = ["predict", "--model", str(run_dir), "--input", str(source), "--output", str(out),
+            "--rung", "tfidf"]  # fmt: skip
+    assert run_cli(main, argv) == 0
+    pred = pd.read_csv(out)
+    assert list(pred["row"]) == [0, 1, 2, 3]
+    assert list(pred["status"]) == ["ok", "empty text", "empty text", "ok"]
+    assert pred.loc[1:2, ["predicted_label", "prob_0", "prob_1"]].isna().all().all()
+    assert "4 rows" in capsys.readouterr().out
+
+
+def test_predict_encoding_option(smoke_run, tmp_path, capsys):
+    _, run_dir, _, _ = smoke_run
+    source = tmp_path / "latin1.csv"
+    source.write_bytes("text\ncaf\xe9 dress, lovely\n".encode("latin-1"))
+    out = tmp_path / "out.csv"
+    argv = ["predict", "--model", str(run_dir), "--input", str(source), "--output", str(out),
+            "--rung", "tfidf"]  # fmt: skip
+    assert run_cli(main, argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--encoding" in err[0] and not out.exists()
+    assert run_cli(main, [*argv, "--encoding", "latin-1"]) == 0
+    assert list(pd.read_csv(out)["status"]) == ["ok"]
+    assert run_cli(main, [*argv, "--encoding", "klingon"]) == 2
+    assert "--encoding=klingon" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "content, output, message",
+    [
+        (b"text\x00\x01\x02", "out.csv", "binary"),
+        (b"", "out.csv", "empty"),
+        (b"text\n", "out.csv", "no data rows"),
+        (b"text\nok\n", "in.csv", "is the --input file"),
+        (b"text\nok\n", "{run}/results/p.csv", "inside the --model run folder"),
+    ],
+)
+def test_predict_refuses_bad_files_in_one_line(smoke_run, tmp_path, capsys, content, output,
+                                               message):  # fmt: skip
+    _, run_dir, _, _ = smoke_run
+    source = tmp_path / "in.csv"
+    source.write_bytes(content)
+    before = set(tmp_path.iterdir())
+    out = output.format(run=run_dir) if "{run}" in output else str(tmp_path / output)
+    argv = ["predict", "--model", str(run_dir), "--input", str(source), "--output", out]
+    assert run_cli(main, argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert set(tmp_path.iterdir()) == before and source.read_bytes() == content
+    assert not (run_dir / "results" / "p.csv").exists()
+
+
+def test_a_changed_model_byte_is_refused_before_loading(smoke_run, tmp_path, capsys):
+    import shutil
+
+    _, run_dir, _, _ = smoke_run
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    weights = copy / "model" / "finetune" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # one byte of the last tensor
+    weights.write_bytes(bytes(data))
+    (tmp_path / "in.csv").write_text("text\nlove it\n")
+    argv = ["predict", "--model", str(copy), "--input", str(tmp_path / "in.csv"),
+            "--output", str(tmp_path / "out.csv")]  # fmt: skip
+    assert run_cli(main, argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "sha256 differs" in err[0], err
+    assert not (tmp_path / "out.csv").exists()
 
 
 def test_config_errors_name_the_key(capsys):

@@ -25,6 +25,11 @@ class DataConfig(StrictModel):
     # writes audit.md and a banner on the run's report; error stops before training; off skips it.
     audit: Literal["warn", "error", "off"] = "warn"
 
+    @field_validator("audit", mode="before")
+    @classmethod
+    def _yaml_off(cls, value):
+        return "off" if value is False else value  # YAML reads a bare `off` as false
+
     @model_validator(mode="after")
     def _fractions_leave_a_train_split(self) -> DataConfig:
         if self.val_fraction + self.test_fraction >= 1:
