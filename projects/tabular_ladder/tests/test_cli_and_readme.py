@@ -72,6 +72,9 @@ def test_report_md_in_smoke_run(smoke_run):
     assert report.startswith(f"# Run report: tabular_ladder/{run.name}")
     assert "## The ladder" in report and report.count("| lightgbm_tuned |") >= 1
     assert "**Answer:** `" in report and "![The ladder" in report  # the opening, from this run
+    wall = smoke_run[1]["wall_seconds"]
+    assert report.count("s wall time") == 1 and f"{wall:.0f} s wall time" in report  # one clock
+    assert "Optuna TPE, nested CV" in report and "fit on 800 of 2,000 training rows" in report
 
 
 def test_console_script_goes_through_the_error_boundary():

@@ -85,11 +85,13 @@ def blocks(results: Path) -> dict[str, str]:
         out["answer"] = answer
     hw = summary["hardware"]
     trials = f"{h['optuna_trials']} Optuna trials, " if "optuna_trials" in h else ""
+    # Wall time and hardware appear once: in the answer block when there is one, else here.
+    cost = ("wall time and hardware are at the top" if answer else
+            f"{summary['wall_seconds']:.0f} s wall time on {hw['cpu_count']} cores ({hw['cpu_model']})")  # fmt: skip
     out["reproduce"] = (
-        f"Run: **{summary['wall_seconds']:.0f} s** wall time on {hw['cpu_count']} cores "
-        f"({hw['cpu_model']}), git `{str(summary['git_sha'])[:10]}`"
+        f"Run: git `{str(summary['git_sha'])[:10]}`"
         f"{' (dirty tree)' if summary['git_dirty'] else ''}, started {summary['started_utc']}, "
-        f"{trials}n_jobs={summary['config']['n_jobs']}."
+        f"{trials}n_jobs={summary['config']['n_jobs']}; {cost}."
     )
     data_rows = [
         {"file": name, "rows": info["rows"], "sha256": info["sha256"]}
@@ -293,7 +295,10 @@ def importance_ranks(table: pd.DataFrame, named: str = "capital-gain") -> str:
     )
     features = [f for f in dict.fromkeys([named, spread.idxmax()]) if f in table.index]
     n = len(table)
-    return " ".join(
+    methods = {"gain": "rank_gain", "permutation AUC drop": "rank_permutation",
+               "mean |SHAP|": "rank_shap"}  # fmt: skip
+    top = "; ".join(f"by {name}: `{table[column].idxmin()}`" for name, column in methods.items())
+    return f"Top feature {top}. " + " ".join(
         f"`{f}` ranks {int(table.loc[f, 'rank_shap'])} of {n} by mean |SHAP|, "
         f"{int(table.loc[f, 'rank_permutation'])} by permutation AUC drop and "
         f"{int(table.loc[f, 'rank_gain'])} by gain."
@@ -318,14 +323,18 @@ def _verdict(ladder: pd.DataFrame, h: dict) -> str:
     """One generated sentence on the ladder's outcome, so the prose never hand-types it."""
     rows = ladder.set_index("rung")
     best = headline_value(h, "best_model", str(rows["cv_roc_auc_mean"].idxmax()))
-    text = f"Best rung by CV ROC AUC: `{best}` (test ROC AUC {rows.loc[best, 'test_roc_auc']:.4f})."
+
+    def auc(row) -> str:
+        return format_ci(row.test_roc_auc, row.test_roc_auc_lo, row.test_roc_auc_hi, 4)
+
+    text = f"Best rung by CV ROC AUC: `{best}` (test ROC AUC {auc(rows.loc[best])})."
     if best != "lightgbm_tuned" and "lightgbm_tuned" in rows.index:
         lgb, other = rows.loc["lightgbm_tuned"], rows.loc[best]
         overlap = lgb.test_roc_auc_lo <= other.test_roc_auc_hi and (
             other.test_roc_auc_lo <= lgb.test_roc_auc_hi
         )
         text += (
-            f" Tuned LightGBM: test ROC AUC {lgb.test_roc_auc:.4f}; the two test CIs "
+            f" Tuned LightGBM: test ROC AUC {auc(lgb)}; the two test CIs "
             f"{'overlap' if overlap else 'do not overlap'}."
         )
     return text

@@ -119,8 +119,9 @@ def run_all(config, data: Dataset, run: Run, tracked: TrackedRun, start: float):
     if len(config.search.compare_seeds) > 1:
         write(results_dir, "sampler_gain", pd.DataFrame([tuning.paired_sampler_gain(curves)]))
     tuning.plot_sampler_curves(curves, results_dir / "tpe_vs_random.png")
-    # Its own study: the comparison's trial sets stay independent of the final search.
-    final = tuning.tune(X, y, numeric, categorical, config.search, f"{base}-final",
+    # The final search extends the comparison's TPE study of the run seed (resumed from storage):
+    # its first compare_trials are the comparison's, scored on the same inner holdout.
+    final = tuning.tune(X, y, numeric, categorical, config.search, f"{base}-tpe-s{seed}",
                         config.search.n_trials, "tpe", seed, n_jobs)  # fmt: skip
     trials += final.new_trials
     params = final.params
