@@ -313,3 +313,23 @@ def test_audit_error_mode_stops_before_any_folder(tmp_path, capsys, monkeypatch)
     assert code == 2 and err.startswith("error: data.audit=error: column 'customer_id'")
     assert "\n" not in err and not (tmp_path / "run").exists()
     assert not (tmp_path / "runs").exists()
+
+
+def test_targets_are_judged_on_their_ci(smoke_results, tmp_path):
+    """met / missed / undecided follow the CI against the target, not the point estimate."""
+    import pandas as pd
+
+    (tmp_path / "summary.json").write_bytes((smoke_results / "summary.json").read_bytes())
+    ladder = pd.read_csv(smoke_results / "ladder.csv")
+    tuned = ladder["rung"] == "lightgbm_tuned"
+    expected = {(0.930, 0.926, 0.934): "undecided", (0.931, 0.928, 0.934): "met",
+                (0.925, 0.920, 0.926): "missed"}  # fmt: skip
+    for (value, lo, hi), word in expected.items():
+        ladder.loc[tuned, ["test_roc_auc", "test_roc_auc_lo", "test_roc_auc_hi"]] = value, lo, hi
+        ladder.to_csv(tmp_path / "ladder.csv", index=False)
+        row = blocks(tmp_path)["targets"].splitlines()[2]
+        assert row.startswith("| tuned LightGBM test ROC AUC >= 0.927 |") and f"| {word} (" in row
+    pd.DataFrame([{"diff": 0.02, "lo": 0.005, "hi": 0.04, "p_a_not_better": 0.9}]).to_csv(
+        tmp_path / "deployed_vs_class_weights.csv", index=False
+    )
+    assert "the deployed policy **loses**" in blocks(tmp_path)["deployed_vs_class_weights"]

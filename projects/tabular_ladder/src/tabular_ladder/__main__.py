@@ -4,6 +4,8 @@
     python -m tabular_ladder evaluate --config X.yaml --model RUN [--run-dir DIR]
     python -m tabular_ladder predict --model RUN --input in.csv --output out.csv
     python -m tabular_ladder serve --model RUN [--host H] [--port P]
+    python -m tabular_ladder loadtest --model RUN [--concurrency 1 8 32] [--batch-ms 0 5]
+    python -m tabular_ladder register --model RUN | promote | rollback
     python -m tabular_ladder report [--results DIR] [--readme FILE]
     python -m tabular_ladder publish [--run-dir RUN]
 
@@ -60,6 +62,8 @@ PROJECT = cli.Project(
     blocks=cli.lazy("tabular_ladder.report:blocks"),
     predict=cli.lazy("tabular_ladder.predict:predict_verb"),
     serve=cli.lazy("tabular_ladder.serving:served_model"),
+    request_rows=cli.lazy("tabular_ladder.gating:request_rows"),
+    gate_scores=cli.lazy("tabular_ladder.gating:gate_scores"),
     search=_search,
     evaluate=_evaluate,
     preflight=cli.lazy("tabular_ladder.preflight:preflight"),
