@@ -43,3 +43,10 @@ def reference_run(tmp_path_factory):
     from repro_training.train import fit
 
     return fit(tiny_config(), 0, tmp_path_factory.mktemp("reference") / "run")
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "gpu: needs a CUDA GPU; run with `nox -s tests-gpu` (skipped, and said so, without)",
+    )

@@ -85,14 +85,18 @@ def nested_digest(obj: Any) -> str:
 
 
 def capture_rng() -> dict[str, Any]:
-    """The three global RNG states, as weights_only-loadable types (tensors, ints, tuples)."""
+    """The three global RNG states, as weights_only-loadable types (tensors, ints, tuples), plus
+    every CUDA device's generator when CUDA is in use (dropout on a GPU draws from it)."""
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {
+    state = {
         "python_rng": random.getstate(),
         "numpy_rng": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos,
                       "has_gauss": has_gauss, "gauss": gauss},
         "torch_rng": torch.get_rng_state(),
     }  # fmt: skip
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def restore_rng(state: dict[str, Any], skip: frozenset[str] = frozenset()) -> None:
@@ -105,3 +109,5 @@ def restore_rng(state: dict[str, Any], skip: frozenset[str] = frozenset()) -> No
         np.random.set_state((s["kind"], keys, s["pos"], s["has_gauss"], s["gauss"]))
     if "torch_rng" not in skip:
         torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])

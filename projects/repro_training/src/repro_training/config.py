@@ -71,6 +71,8 @@ class ChecksConfig(StrictModel):
     numpy_mlp: bool = True
     digits_cnn: bool = True  # the CNN on digits too, beside the NumPy MLP in the ladder
     determinism: bool = True  # the same seed twice -> identical weights?
+    # Default vs deterministic kernels, each run twice in fresh processes: identical? how slow?
+    determinism_modes: bool = False
     threads: bool = True  # 1 vs 2 torch threads: what changes
     resume: bool = True  # a SIGKILLed subprocess resumed vs an uninterrupted run
     ddp: bool = True  # devices=2 (gloo) vs single process

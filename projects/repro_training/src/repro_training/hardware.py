@@ -110,10 +110,12 @@ def hardware_table(cfg, batch_size: int = 128, steps: int = 8) -> list[dict]:
 
 
 def profile_training(cfg, out_dir: str | Path, steps: int = 12) -> dict:
-    """A few real training steps under torch.profiler, with batches timed by StepTimer.
+    """A few real training steps under torch.profiler, each split into data wait and compute.
 
     The batch iterator does what the training loop does (index, augment on the CPU, to tensor), so
-    the data-wait share says whether a DataLoader with workers would help.
+    the data-wait share says whether a DataLoader with workers would help. The "data" range wraps
+    the `next()` call on the iterator and nothing else: a range opened inside a generator would
+    stay open across its `yield`, and so count the compute of the step as data time.
     """
     import torch
     from mlcraft.profiling import StepTimer, torch_profile
@@ -127,23 +129,28 @@ def profile_training(cfg, out_dir: str | Path, steps: int = 12) -> dict:
     net = build_model(cfg, len(split.classes))
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     sampler = data_mod.EpochSampler(len(split.y_train), cfg.train.batch_size, 0)
-
-    def batches():
-        for _, idx in sampler.batches(0):
-            with torch.profiler.record_function("data: index+augment+to_tensor"):
-                yield data_mod.make_batch(split, idx, train=True, augment_on=cfg.train.augment)
-
+    batches = (
+        data_mod.make_batch(split, idx, train=True, augment_on=cfg.train.augment)
+        for _, idx in sampler.batches(0)
+    )
     timer = StepTimer()
     net.train()
+    total = 0.0
     with torch_profile(out_dir, row_limit=15):
-        for i, (x, y) in enumerate(timer.wrap(batches())):
+        for _ in range(min(steps, sampler.steps_per_epoch)):
+            step_started = time.perf_counter()
+            with torch.profiler.record_function("data: next(batches)"):
+                x, y = next(batches)
+            fetched = time.perf_counter()
             with torch.profiler.record_function("compute: forward+backward+step"):
                 loss = torch.nn.functional.cross_entropy(net(x), y)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-            if i + 1 >= steps:
-                break
+            done = time.perf_counter()
+            timer.record(fetched - step_started, done - fetched, len(x))
+            total += done - step_started
     summary = timer.summary()
+    summary["step_seconds"] = total  # whole steps: data + compute can never exceed it
     summary["bottleneck"] = "data loading" if summary["data_wait_fraction"] > 0.5 else "compute"
     return summary

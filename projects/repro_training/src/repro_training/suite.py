@@ -27,15 +27,16 @@ import numpy as np
 import pandas as pd
 import torch
 from mlcraft.files import atomic_write_text, sha256_file
-from mlcraft.plots import plt, save_figure
+from mlcraft.plots import ladder_figure, plt, save_figure
 from mlcraft.reporting import slice_table, write_table
-from mlcraft.stats import bootstrap_ci
+from mlcraft.seeding import CUBLAS_WORKSPACE
 from mlcraft.tracking import TrackedRun
 from scipy import stats as sps
 
 from repro_training import checkpoint as ckpt
 from repro_training import data as data_mod
 from repro_training.config import Config, to_dict
+from repro_training.metrics import accuracy, ddp_comparison, scored_metrics
 from repro_training.numpy_mlp import gradient_check, train_digits
 from repro_training.train import PROJECT, RunResult, fit, recorded_history, write_config
 
@@ -47,10 +48,6 @@ def project_dir() -> Path:
     """The project folder (configs/, results/, README.md): the source tree, or the current folder
     when the package is installed non-editable (the container runs from a folder with configs/)."""
     return PROJECT_DIR if (PROJECT_DIR / "configs").is_dir() else Path.cwd()
-
-
-def _accuracy(y, p):
-    return float(np.mean(np.asarray(p) == np.asarray(y)))
 
 
 def seed_ci(values: list[float]) -> tuple[float, float, float]:
@@ -131,6 +128,41 @@ def kill_and_resume(cfg: Config, seed: int, run_dir: Path, timeout: float = 300)
             "test_accuracy": metrics["test_accuracy"], "history": metrics["history"]}  # fmt: skip
 
 
+def _fresh_process_run(cfg: Config, seed: int, run_dir: Path) -> dict:
+    """One `run` in a new process. CUBLAS_WORKSPACE_CONFIG is set in its environment for a
+    deterministic run and removed for a default one, so it holds from before CUDA starts."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path = run_dir / "launch.yaml"
+    write_config(cfg, config_path)
+    cmd = [sys.executable, "-m", "repro_training", "run", "--config", str(config_path),
+           "--seed", str(seed), "--run-dir", str(run_dir)]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "CUBLAS_WORKSPACE_CONFIG"}
+    if cfg.train.deterministic:
+        env["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_WORKSPACE
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return {"weights_sha256": metrics["weights_sha256"],
+            "train_seconds": sum(h["epoch_seconds"] for h in metrics["history"])}  # fmt: skip
+
+
+def determinism_modes(cfg: Config, seed: int, root: Path) -> tuple[list[dict], float]:
+    """Default and deterministic kernels (torch.use_deterministic_algorithms), each run twice,
+    interleaved so that a busy spell on the machine hits both modes. Returns one row per mode
+    and the deterministic/default ratio of mean training seconds (the cost of determinism)."""
+    modes = {"default": False, "deterministic": True}
+    runs: dict[str, list[dict]] = {name: [] for name in modes}
+    for attempt in ("a", "b"):
+        for name, flag in modes.items():
+            variant = _variant(cfg, train__deterministic=flag)
+            runs[name].append(_fresh_process_run(variant, seed, root / f"mode-{name}-{attempt}"))
+    rows = [{"mode": name, "train_seconds_a": a["train_seconds"],
+             "train_seconds_b": b["train_seconds"],
+             "weights_identical": a["weights_sha256"] == b["weights_sha256"]}
+            for name, (a, b) in runs.items()]  # fmt: skip
+    mean = {row["mode"]: (row["train_seconds_a"] + row["train_seconds_b"]) / 2 for row in rows}
+    return rows, mean["deterministic"] / mean["default"]
+
+
 def resume_variants(cfg: Config, seed: int, root: Path, reference: RunResult, stop: int) -> list:
     """Stop at `stop`, resume with one piece of state NOT restored: which ones change the result?"""
     ref_state = json.loads((reference.run_dir / "metrics.json").read_text())["final_state_sha256"]
@@ -169,9 +201,22 @@ def _curves_plot(results: list[RunResult], path: Path, title: str) -> None:
     save_figure(fig, path)
 
 
+def _headline_plot(headline: dict, minority: str, path: Path, data_name: str) -> None:
+    """The README's figure: the first seed's test scores with their bootstrap CIs, against the
+    majority-class baseline's accuracy."""
+    rows = [{"name": name, "value": headline[key], "lo": headline[f"{key}_ci95"][0],
+             "hi": headline[f"{key}_ci95"][1]}
+            for name, key in ((f"recall ({minority})", "minority_recall"),
+                              ("balanced accuracy", "balanced_accuracy"),
+                              ("accuracy", "seed0_accuracy"))]  # fmt: skip
+    base = headline["majority_baseline_accuracy"]
+    ladder_figure(rows, "score on the test images, bootstrap", path,
+                  reference={"label": "majority-class accuracy", "lo": base, "hi": base},
+                  title=f"ResNet, seed 0, on {data_name}")  # fmt: skip
+
+
 def run_suite(cfg: Config, run, split: data_mod.Split | None = None) -> dict:
     """Everything `train` does, written only into `run` (an mlcraft.runs.Run)."""
-    started = time.time()
     out = run.results
     out.mkdir(parents=True, exist_ok=True)
     children = run.path / "runs"  # every single run of the suite, each in its own folder
@@ -186,8 +231,9 @@ def run_suite(cfg: Config, run, split: data_mod.Split | None = None) -> dict:
             tracker.data_files[name] = info  # hashes come pinned from the carriers
         ladder = []
         majority = int(np.bincount(split.y_train).argmax())
+        headline["majority_baseline_accuracy"] = float(np.mean(split.y_test == majority))
         ladder.append({"data": cfg.data.name, "model": "majority class (train)", "seeds": 1,
-                       "test_accuracy": float(np.mean(split.y_test == majority)),
+                       "test_accuracy": headline["majority_baseline_accuracy"],
                        "ci95_lo": float("nan"), "ci95_hi": float("nan")})  # fmt: skip
 
         # 1. The from-scratch rung.
@@ -212,7 +258,9 @@ def run_suite(cfg: Config, run, split: data_mod.Split | None = None) -> dict:
                            "ci95_hi": float("nan")})  # fmt: skip
 
         # 2. The main model over seeds.
+        single_started = time.perf_counter()
         results = [fit(cfg, s, children / f"seed{s}", tracker=tracker) for s in cfg.seeds]
+        single_fit_seconds = (time.perf_counter() - single_started) / len(cfg.seeds)
         accs = [r.test_accuracy for r in results]
         mean, lo, hi = seed_ci(accs)
         headline.update(test_accuracy=mean, test_accuracy_ci95=[lo, hi])
@@ -230,13 +278,17 @@ def run_suite(cfg: Config, run, split: data_mod.Split | None = None) -> dict:
         headline["smoke_epoch_seconds"] = None
         probs = np.load(first.run_dir / "test_probs.npy")
         pred = probs.argmax(1)
-        point, blo, bhi = bootstrap_ci(_accuracy, split.y_test, pred, n_boot=1000, seed=0)
-        extra["seed0_test_bootstrap_ci95"] = [blo, bhi]
+        # The first seed's model (the one in model/) on the test images, with bootstrap CIs.
+        scored = scored_metrics(split.y_test, pred, list(split.classes))
+        extra["minority_class"] = scored.pop("minority_class")
+        headline.update({f"seed0_{k}" if k.startswith("accuracy") else k: v
+                         for k, v in scored.items()})  # fmt: skip
         extra["confusion_seed0"] = pd.crosstab(split.y_test, pred).values.tolist()
         _curves_plot(results, out / "curves.png", f"ResNet on {cfg.data.name}")
+        _headline_plot(headline, extra["minority_class"], out / "headline.png", cfg.data.name)
         if split.test_groups is not None:
             frame = pd.DataFrame({"cell_type": split.test_groups, "y": split.y_test, "pred": pred})
-            table = slice_table(frame, "cell_type", "y", "pred", {"accuracy": _accuracy},
+            table = slice_table(frame, "cell_type", "y", "pred", {"accuracy": accuracy},
                                 n_boot=500, seed=0)  # fmt: skip
             _write_table(out, "slices", table.drop(columns=["slice"]))
 
@@ -268,6 +320,11 @@ def run_suite(cfg: Config, run, split: data_mod.Split | None = None) -> dict:
             headline["threads_bitwise_identical"] = alt.weights_sha256 == ref.weights_sha256
         if det_rows:
             _write_table(out, "determinism", det_rows, digits=6)
+        if checks.determinism_modes:
+            rows, ratio = determinism_modes(check_cfg, seed, children)
+            _write_table(out, "determinism_modes", rows, digits=3)
+            headline["deterministic_time_ratio"] = ratio
+            headline["default_mode_bitwise_identical"] = rows[0]["weights_identical"]
 
         # 4. Resume after a real SIGKILL, plus the "forgot one piece of state" variants.
         if checks.resume:
@@ -305,11 +362,12 @@ def run_suite(cfg: Config, run, split: data_mod.Split | None = None) -> dict:
 
         # 5. Scale out: the same recipe on 2 processes (gloo).
         if checks.ddp:
+            ddp_started = time.perf_counter()
             ddp = fit(_variant(cfg, train__devices=2), seed, children / "ddp", tracker=tracker)
+            ddp_fit_seconds = time.perf_counter() - ddp_started
             headline["ddp_test_accuracy"] = ddp.test_accuracy
-            headline["ddp_within_seed_range"] = bool(
-                min(accs) - 0.02 <= ddp.test_accuracy <= max(accs) + 0.02
-            )
+            ddp_pred = np.load(ddp.run_dir / "test_probs.npy").argmax(1)
+            headline.update(ddp_comparison(split.y_test, ddp_pred, pred))
             ladder.append({"data": cfg.data.name, "model": "ResNet, DDP 2 processes (gloo)",
                            "seeds": 1, "test_accuracy": ddp.test_accuracy,
                            "ci95_lo": float("nan"), "ci95_hi": float("nan")})  # fmt: skip
@@ -317,6 +375,14 @@ def run_suite(cfg: Config, run, split: data_mod.Split | None = None) -> dict:
                             "per_device_batch": cfg.train.batch_size // 2,
                             "train_seconds": sum(h["epoch_seconds"] for h in ddp.history),
                             "single_process_seed0_train_seconds": seed_rows[0]["train_seconds"],
+                            # Whole fit() calls: start-up (process spawn for DDP), data loading,
+                            # training and the per-epoch test evaluation.
+                            "fit_seconds": ddp_fit_seconds,
+                            "single_process_fit_seconds": single_fit_seconds,
+                            "epochs": cfg.train.epochs, "steps": ddp.global_step,
+                            "single_process_steps": first.global_step,
+                            "threads_per_rank": ddp.threads,
+                            "single_process_threads": first.threads,
                             "weights_identical_to_single_process":
                                 ddp.weights_sha256 == first.weights_sha256}  # fmt: skip
         _write_table(out, "ladder", ladder)
@@ -353,15 +419,17 @@ def run_suite(cfg: Config, run, split: data_mod.Split | None = None) -> dict:
             headline["smoke_epoch_seconds"] = first.history[0]["epoch_seconds"]
 
         # 8. Fault drills: the real CLI under each fault (faults.py), in a scratch folder.
+        # Outside the run's wall time (TrackedRun.untimed): drills are checks, not training.
         if cfg.faults:
             from mlcraft.faults import run_drills
 
             from repro_training.faults import FAULTS
 
-            with tempfile.TemporaryDirectory(prefix="repro-faults-") as scratch:
+            faults_started = time.perf_counter()
+            with tracker.untimed(), tempfile.TemporaryDirectory(prefix="repro-faults-") as scratch:
                 frame = run_drills(PROJECT, project_dir(), FAULTS, Path(scratch))
+            extra["faults_seconds"] = time.perf_counter() - faults_started
             write_table(out, "faults", frame)
-        headline["wall_seconds"] = time.time() - started
         extra["seeds_test_accuracy"] = accs
         extra["threads"] = torch.get_num_threads()
         return tracker.write_summary(headline, extra)

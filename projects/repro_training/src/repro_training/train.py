@@ -33,7 +33,7 @@ from lightning.fabric import Fabric
 from mlcraft.errors import UserInputError
 from mlcraft.files import atomic_write_json, atomic_write_text, sha256_file
 from mlcraft.runs import PARTIAL
-from mlcraft.seeding import seed_everything, set_deterministic
+from mlcraft.seeding import CUBLAS_WORKSPACE, seed_everything, set_deterministic
 from mlcraft.tracking import TrackedRun, environment_fingerprint
 
 from repro_training import checkpoint as ckpt
@@ -89,10 +89,16 @@ def _schedule(total_steps: int, warmup_fraction: float):
     return factor
 
 
-def _autocast(precision: str):
+def _autocast(precision: str, device_type: str = "cpu"):
+    """bf16 autocast on the device the model lives on (CPU or CUDA)."""
     if precision == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+        return torch.autocast(device_type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def model_device(net: torch.nn.Module) -> torch.device:
+    """Where the model's weights live: every input goes there, whatever the accelerator."""
+    return next(net.parameters()).device
 
 
 @torch.no_grad()
@@ -100,11 +106,12 @@ def predict_images(net: torch.nn.Module, images: np.ndarray, mean_std: tuple[flo
                    precision: str = "fp32", batch: int = 512) -> np.ndarray:  # fmt: skip
     """Class probabilities of uint8 images (n, h, w), normalised with the training mean/std."""
     net.eval()
+    device = model_device(net)
     out = []
     for start in range(0, len(images), batch):
-        x = data_mod.to_tensor(images[start : start + batch], *mean_std)
-        with _autocast(precision):
-            out.append(torch.softmax(net(x).float(), dim=1))
+        x = data_mod.to_tensor(images[start : start + batch], *mean_std).to(device)
+        with _autocast(precision, device.type):
+            out.append(torch.softmax(net(x).float(), dim=1).cpu())
     return torch.cat(out).numpy()
 
 
@@ -136,6 +143,8 @@ def fit(
         raise UserInputError(f"nothing to resume: {run_dir / 'checkpoints' / 'last.pt'} is missing")
     split = data_mod.load(cfg.data)  # load (and hash) before any process is spawned
     write_config(cfg, run_dir / "config.yaml")
+    if cfg.train.deterministic:  # cuBLAS reads it once, when CUDA starts: before Fabric does
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
     if not resume:
         _write_manifest(cfg, seed, run_dir, split, status="running")
 
@@ -209,10 +218,11 @@ def _worker(
         optimizer, _schedule(total_steps, cfg.train.warmup_fraction)
     )
     # A small init_scale and growth_interval so the scaler's state actually moves during a run.
+    model = fabric.setup_module(net)  # moves the weights to the device (CPU or CUDA)
+    device = fabric.device
     scaler = torch.amp.GradScaler(
-        "cpu", enabled=cfg.train.grad_scaler, init_scale=2.0**8, growth_interval=5
+        device.type, enabled=cfg.train.grad_scaler, init_scale=2.0**8, growth_interval=5
     )
-    model = fabric.setup_module(net)
 
     epoch, step_in_epoch, global_step, history = 0, 0, 0, []
     # The epoch under way: running loss sum and step count, and the seconds trained so far. They
@@ -263,7 +273,8 @@ def _worker(
         started, seconds_before = time.perf_counter(), running["seconds"]
         for step, idx in sampler.batches(epoch, step_in_epoch):
             x, y = data_mod.make_batch(split, idx, train=True, augment_on=cfg.train.augment)
-            with _autocast(cfg.train.precision):
+            x, y = fabric.to_device((x, y))  # batches are built on the CPU
+            with _autocast(cfg.train.precision, device.type):
                 loss = torch.nn.functional.cross_entropy(model(x).float(), y)
             optimizer.zero_grad(set_to_none=True)
             fabric.backward(scaler.scale(loss))
