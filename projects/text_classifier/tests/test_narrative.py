@@ -36,16 +36,38 @@ def test_verdict_follows_the_paired_interval(reference):
     assert "**beats** TF-IDF" in win and "loses by more" in loss and "statistically tied" in tie
     rows = narrative.targets(_with_diff(summary, 0.01, 0.03))
     assert rows[0]["result"] == "**met**"
-    assert narrative.targets(_with_diff(summary, -0.01, 0.02))[0]["result"] == "**missed**"
+    tied = narrative.targets(_with_diff(summary, -0.01, 0.02))[0]["result"]
+    assert tied.startswith("**undecided**") and "spans the target" in tied
+    assert narrative.targets(_with_diff(summary, -0.03, -0.01))[0]["result"] == "**missed**"
 
 
 @needs_run
-def test_targets_use_the_thresholds(reference):
+def test_targets_are_judged_on_their_intervals(reference):
     summary, _ = reference
     s = copy.deepcopy(summary)
-    s["headline"].update({"ece_after_temperature": 0.019, "bucketing_speedup": 1.49})
+    s["headline"].update({"ece_after_temperature": 0.017, "ece_after_temperature_lo": 0.015,
+                          "ece_after_temperature_hi": 0.019})  # fmt: skip
+    s["bucketing"] = {"speedup": 1.49, "speedup_lo": 1.40, "speedup_hi": 1.55}
     s["wall_seconds"] = 31 * 60
     result = {r["target"].split(" ")[0]: r["result"] for r in narrative.targets(s)}
     assert result["ECE"] == "**met**"
-    assert result["length"] == "**missed**"
+    assert result["length"].startswith("**undecided**")  # 1.5 is inside [1.40, 1.55]
     assert result["reference"] == "**missed**"
+    s["headline"]["ece_after_temperature_hi"] = 0.025  # the CI now spans 0.02
+    result = {r["target"].split(" ")[0]: r["result"] for r in narrative.targets(s)}
+    assert result["ECE"].startswith("**undecided**")
+
+
+def test_reliability_gaps_name_the_weighted_worst_and_every_big_bin():
+    bins = pd.DataFrame(
+        {
+            "lower": [0.7, 0.8, 0.9],
+            "upper": [0.8, 0.9, 1.0],
+            "count": [40, 500, 31],
+            "mean_predicted": [0.75, 0.85, 0.93],
+            "observed": [0.55, 0.80, 0.80],  # gaps 0.20 (n 40), 0.05 (n 500), 0.13 (n 31)
+        }
+    )
+    text = narrative.reliability_gaps(bins)
+    assert text.startswith("the largest count-weighted gap is bin 0.80-0.90")
+    assert "bin 0.70-0.80" in text and "bin 0.90-1.00" in text

@@ -27,3 +27,22 @@ def test_reference_summary_has_headline_keys():
                 "inference_examples_per_s", "wall_seconds"):  # fmt: skip
         assert key in head and head[key] is not None, key
     assert head["test_accuracy_tfidf"] > head["test_accuracy_majority"]
+
+
+# Facts of the setup, not results: exit codes of a killed run (SIGTERM 143, Ctrl-C 130) and the
+# Apache-2.0 licence version.
+SETUP_NUMBERS = {"143", "130", "2.0"}
+
+
+def test_readme_prose_types_no_results():
+    """Every measured number lives in a generated block; the hand-written prose types none."""
+    from mlcraft.reporting import typed_numbers
+
+    assert typed_numbers((PROJECT / "README.md").read_text(), SETUP_NUMBERS) == []
+
+
+def test_readme_opens_with_question_answer_and_commands():
+    text = (PROJECT / "README.md").read_text()
+    order = ["**Question.**", "<!-- generated:answer -->", "```bash", "## Reproduce"]
+    positions = [text.index(marker) for marker in order]
+    assert positions == sorted(positions)

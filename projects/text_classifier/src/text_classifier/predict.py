@@ -56,7 +56,7 @@ def read_input(path, encoding: str = "utf-8") -> pd.DataFrame:
     path = existing_file(path, "--input")
     refuse_binary(path, "--input")
     try:
-        codecs.lookup(encoding)
+        name = "UTF-8" if codecs.lookup(encoding).name == "utf-8" else encoding
     except LookupError:
         raise UserInputError(f"--encoding={encoding}: not an encoding Python knows") from None
     suffix = path.suffix.lower()
@@ -66,7 +66,7 @@ def read_input(path, encoding: str = "utf-8") -> pd.DataFrame:
         text = path.read_bytes().decode(encoding)
     except UnicodeDecodeError as exc:
         raise UserInputError(
-            f"--input={path}: not {encoding} text (byte {exc.start}); name its encoding with "
+            f"--input={path}: not {name} text (byte {exc.start}); name its encoding with "
             "--encoding (e.g. --encoding latin-1)"
         ) from None
     if not text.strip():
