@@ -45,3 +45,21 @@ def test_serve_refuses_a_folder_that_is_not_a_run(tmp_path):
 
     with pytest.raises(UserInputError, match="--model"):
         served_model(str(tmp_path))
+
+
+def test_test_rows_with_missing_values_are_served(served):
+    from tabular_ladder.gating import request_rows
+
+    run, client = served
+    rows = request_rows(str(run), 64)
+    assert len(rows) == 64 and any(None in row.values() for row in rows)
+    for row in rows:  # one at a time: a column that is all-missing in its batch is the hard case
+        assert client.post("/predict", json={"rows": [row]}).status_code == 200
+
+
+def test_gate_scores_are_the_bundles_test_probabilities(smoke_run):
+    from tabular_ladder.gating import gate_scores
+
+    y, probability, slices = gate_scores(str(smoke_run[0]))
+    assert len(y) == len(probability) == len(slices) and set(y) == {0, 1}
+    assert ((probability >= 0) & (probability <= 1)).all() and len(slices.columns) >= 1

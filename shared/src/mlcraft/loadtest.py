@@ -46,9 +46,13 @@ async def _load(url: str, bodies: Sequence[bytes], concurrency: int, total: int)
             body = bodies[sent % len(bodies)]
             sent += 1
             started = time.perf_counter()
-            response = await client.post(url, content=body, headers=headers)
+            try:
+                response = await client.post(url, content=body, headers=headers)
+                failed = response.status_code != 200
+            except httpx.TransportError:  # the server dropped the connection: count, go on
+                failed = True
             latencies.append(time.perf_counter() - started)
-            errors += response.status_code != 200
+            errors += failed
 
     async with httpx.AsyncClient(limits=limits, timeout=120) as client:
         started = time.perf_counter()

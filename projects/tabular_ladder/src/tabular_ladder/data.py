@@ -65,7 +65,8 @@ def normalise_features(frame: pd.DataFrame) -> pd.DataFrame:
 
 def as_category_strings(series: pd.Series) -> pd.Series:
     """Categorical values as plain strings (object dtype); missing stays NaN."""
-    return series.astype(object).map(lambda v: np.nan if pd.isna(v) else str(v))
+    strings = series.astype(object).map(lambda v: np.nan if pd.isna(v) else str(v))
+    return strings.astype(object)  # map() infers float64 for an all-missing column
 
 
 def _columns(columns) -> str:
