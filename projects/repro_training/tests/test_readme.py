@@ -64,7 +64,7 @@ def test_blocks_leave_out_what_a_run_did_not_measure(tmp_path):
         summary.pop(key)
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     out = blocks(tmp_path)
-    assert set(out) == {"headline", "reproduce", "ladder", "seeds"}
+    assert set(out) == {"summary", "headline", "reproduce", "ladder", "seeds"}
     (tmp_path / "faults.csv").write_text(
         "fault,exit_code,message,files_left,results_unchanged,ok\n"
         "bad value,2,error: bad value for 'train.epochs',0,True,True\n"

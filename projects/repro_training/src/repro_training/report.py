@@ -13,12 +13,26 @@ from pathlib import Path
 
 import pandas as pd
 from mlcraft.reporting import format_value, markdown_table
+from mlcraft.stats import verdict
+
+from repro_training.metrics import DDP_TOLERANCE
 
 HEADLINE_KEYS = [
-    "test_accuracy", "test_accuracy_ci95", "numpy_mlp_test_accuracy", "bitwise_identical",
-    "threads_bitwise_identical", "resume_identical", "ddp_test_accuracy", "ddp_within_seed_range",
-    "data_wait_fraction", "smoke_epoch_seconds", "wall_seconds",
+    "test_accuracy", "test_accuracy_ci95", "seed0_accuracy", "seed0_accuracy_ci95",
+    "balanced_accuracy", "balanced_accuracy_ci95", "minority_recall", "minority_recall_ci95",
+    "majority_baseline_accuracy", "numpy_mlp_test_accuracy", "bitwise_identical",
+    "threads_bitwise_identical", "resume_identical", "default_mode_bitwise_identical",
+    "deterministic_time_ratio", "ddp_test_accuracy", "ddp_minus_single_accuracy",
+    "ddp_minus_single_accuracy_ci95", "data_wait_fraction", "smoke_epoch_seconds", "wall_seconds",
 ]  # fmt: skip
+CHANCE_BALANCED_ACCURACY = 0.5  # a classifier that ignores the image, whatever the class balance
+VERDICT_REASONS = {
+    "met": "the whole CI clears the target",
+    "missed": "the whole CI falls short of the target",
+    "undecided": "the CI spans the target",
+}
+# A ratio of two single timings on a shared machine: closer to 1 than this is "about the same".
+SAME_SPEED = 0.1
 FAULT_COLUMNS = ["fault", "exit_code", "message", "files_left", "results_unchanged"]
 
 
@@ -26,6 +40,23 @@ def _fmt(value) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(format_value(v, 3) for v in value) + "]"
     return format_value(value, 3)
+
+
+def _ci(values) -> str:
+    lo, hi = values
+    return f"[{format_value(lo, 3)}, {format_value(hi, 3)}]"
+
+
+def judged(label: str, value: float, ci, target: float, target_text: str,
+           higher_is_better: bool = True) -> str:  # fmt: skip
+    """'<label> 0.791 [0.760, 0.820] vs target >= 0.688 (<target_text>): met (why)', the verdict
+    from mlcraft.stats.verdict on the CI."""
+    result = verdict(ci[0], ci[1], target, higher_is_better)
+    sign = ">=" if higher_is_better else "<="
+    return (
+        f"{label} {format_value(value, 3)} {_ci(ci)} vs target {sign} {format_value(target, 3)} "
+        f"({target_text}): **{result}** ({VERDICT_REASONS[result]})"
+    )
 
 
 def _table(results: Path, name: str, digits: int = 3) -> str | None:
@@ -45,6 +76,7 @@ def blocks(results: Path) -> dict[str, str]:
     )
     hw = s["hardware"]
     out = {
+        "summary": _summary(s, results),
         "headline": headline,
         "reproduce": (
             f"Run: {format_value(s['wall_seconds'], 0)} s wall on {hw['cpu_count']} CPU "
@@ -65,10 +97,16 @@ def blocks(results: Path) -> dict[str, str]:
             f"{mlp['max_abs_grad_diff']:.1e}, loss difference {mlp['loss_diff']:.1e}."
         )
     out["ladder"] = ladder
-    for name, digits in (("seeds", 3), ("slices", 3), ("determinism", 6), ("hardware", 1)):
+    for name, digits in (("seeds", 3), ("slices", 3), ("hardware", 1)):
         table = _table(results, name, digits)
         if table is not None:
             out[name] = table
+    if "slices" in out:
+        note = _slices_text(pd.read_csv(results / "slices.csv"))
+        out["slices"] += f"\n\n{note}" if note else ""
+    determinism = _determinism(s, results)
+    if determinism:
+        out["determinism"] = determinism
     resume = _resume(s, results)
     if resume:
         out["resume"] = resume
@@ -82,12 +120,14 @@ def blocks(results: Path) -> dict[str, str]:
             {"run": "DDP (gloo), seed 0", "devices": ddp["devices"],
              "global_batch": ddp["global_batch"], "per_device_batch": ddp["per_device_batch"],
              "test_accuracy": h["ddp_test_accuracy"], "train_seconds": ddp["train_seconds"]},
-        ])  # fmt: skip
+        ]) + "\n\n" + _ddp_text(s)  # fmt: skip
     prof = s.get("profile")
     if prof:
         ops = pd.read_csv(results / "profile_top_ops.csv").head(8)
+        took = f" took {format_value(prof['step_seconds'], 2)} s" if "step_seconds" in prof else ""
         out["profile"] = (
-            f"{prof['steps']} training steps: data wait {format_value(prof['data_seconds'], 2)} s, "
+            f"{prof['steps']} training steps{took}: data wait "
+            f"{format_value(prof['data_seconds'], 2)} s, "
             f"compute {format_value(prof['compute_seconds'], 2)} s, data-wait fraction "
             f"{format_value(prof['data_wait_fraction'], 3)} -> bottleneck: **{prof['bottleneck']}**"
             f" ({format_value(prof['samples_per_s'], 0)} samples/s).\n\n"
@@ -130,4 +170,148 @@ def _resume(s: dict, results: Path) -> str:
             f"{var['stop_step']} and resumed with one piece of state deliberately not restored:"
             "\n\n" + table
         )
+    return text
+
+
+def _hardware_line(s: dict) -> str:
+    hw = s["hardware"]
+    gpu = hw.get("gpu")
+    device = f"GPU {gpu['model']}" if gpu else "no GPU"
+    line = (
+        f"Hardware: {hw['cpu_count']} CPU cores ({hw['cpu_model']}), {device}. Wall time "
+        f"{format_value(s['wall_seconds'], 0)} s for the whole run"
+    )
+    if "faults_seconds" in s:
+        line += (
+            f" (the fault drills took {format_value(s['faults_seconds'], 0)} s more, not counted)"
+        )
+    return line + "."
+
+
+def _summary(s: dict, results: Path) -> str:
+    """The first screen: the answer with its CIs and verdicts, the figure, hardware and time."""
+    h = s["headline"]
+    lines = []
+    if "bitwise_identical" in h:
+        lines.append(f"- Same seed and thread count, trained twice: weights bitwise identical "
+                     f"**{_fmt(h['bitwise_identical'])}**.")  # fmt: skip
+    if "resume_identical" in h:
+        lines.append(f"- Killed with SIGKILL mid-epoch and resumed: identical to the "
+                     f"uninterrupted run **{_fmt(h['resume_identical'])}**.")  # fmt: skip
+    if "seed0_accuracy_ci95" in h:
+        minority = s.get("minority_class", "minority")
+        lines += [
+            "- The model (first seed) on the test images, 95% bootstrap CIs: "
+            + judged(
+                "accuracy",
+                h["seed0_accuracy"],
+                h["seed0_accuracy_ci95"],
+                h["majority_baseline_accuracy"],
+                "the majority-class baseline",
+            )  # fmt: skip
+            + "; "
+            + judged(
+                "balanced accuracy",
+                h["balanced_accuracy"],
+                h["balanced_accuracy_ci95"],
+                CHANCE_BALANCED_ACCURACY,
+                "chance",
+            )
+            + f"; recall of the {minority} class {format_value(h['minority_recall'], 3)} "
+            f"{_ci(h['minority_recall_ci95'])} (the share of {minority} images it finds).",
+        ]
+    elif "test_accuracy_ci95" in h:
+        lines.append(f"- Test accuracy {format_value(h['test_accuracy'], 3)} "
+                     f"{_ci(h['test_accuracy_ci95'])} (mean and Student-t 95% CI over seeds).")  # fmt: skip
+    figure = "headline.png" if (results / "headline.png").is_file() else "curves.png"
+    lines += ["", f"![the model's test scores with their CIs](results/{figure})", "",
+              _hardware_line(s)]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _speed_words(ratio: float) -> str:
+    if ratio < 1 - SAME_SPEED:
+        return "faster"
+    if ratio > 1 + SAME_SPEED:
+        return "slower"
+    return f"about as fast (within {SAME_SPEED:.0%}; one timing each, on a shared machine)"
+
+
+def _threads(n: int) -> str:
+    return f"{n} torch thread" if n == 1 else f"{n} torch threads"
+
+
+def _slices_text(table: pd.DataFrame) -> str:
+    """Whether the groups' accuracy intervals overlap (when they do, the run cannot tell the
+    groups apart)."""
+    if len(table) < 2 or "accuracy_lo" not in table:
+        return ""
+    if table["accuracy_lo"].max() <= table["accuracy_hi"].min():
+        return "The groups' accuracy intervals overlap: this run cannot tell them apart."
+    return "At least two groups' accuracy intervals do not overlap: those groups differ."
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
+
+
+def _determinism(s: dict, results: Path) -> str:
+    """The determinism table, how long each compared run trained, and default vs deterministic
+    kernels when the run measured them."""
+    table_path = results / "determinism.csv"
+    parts = []
+    if table_path.is_file():
+        epochs = s["config"]["checks"]["check_epochs"]
+        table = pd.read_csv(table_path)
+        parts.append(markdown_table(table, digits=6))
+        text = f"Each compared run trains {_epochs(epochs)} (`checks.check_epochs: {epochs}`)."
+        threads = table[table["comparison"].str.contains("different torch threads")]
+        for row in threads.itertuples():
+            same = "identical" if row.weights_identical else "different"
+            text += (f" With {row.threads} torch threads the weights after those "
+                     f"{_epochs(epochs)} are **{same}** (max |difference| "
+                     f"{format_value(row.max_abs_weight_diff, 6)}).")  # fmt: skip
+        parts.append(text)
+    modes = results / "determinism_modes.csv"
+    if modes.is_file() and "deterministic_time_ratio" in s["headline"]:
+        ratio = s["headline"]["deterministic_time_ratio"]
+        parts += [
+            "Default against deterministic kernels (`torch.use_deterministic_algorithms`, cuDNN "
+            "flags, `CUBLAS_WORKSPACE_CONFIG`), each trained twice in a fresh process:",
+            markdown_table(pd.read_csv(modes), digits=3),
+            f"Deterministic mode took {format_value(ratio, 2)}x the training time of the default "
+            f"(mean of two runs each): {_speed_words(ratio)}.",
+        ]
+    return "\n\n".join(parts)
+
+
+def _ddp_text(s: dict) -> str:
+    """What the two times measure (from the code that wrote them), and the wording computed from
+    them; the accuracy difference judged on its paired bootstrap CI."""
+    ddp, h = s["ddp"], s["headline"]
+    single = ddp["single_process_seed0_train_seconds"]
+    ratio = ddp["train_seconds"] / single
+    text = (
+        "`train_seconds` sums the epoch times of rank 0: training steps only (process start, "
+        "data loading and the per-epoch test evaluation are outside it), the same number of "
+        f"epochs and global batches in both runs. DDP took {format_value(ratio, 2)}x the "
+        f"single-process time: {_speed_words(ratio)}."
+    )
+    if "threads_per_rank" in ddp:
+        text += (
+            f" The single process used {_threads(ddp['single_process_threads'])}, each of the "
+            f"{ddp['devices']} ranks {_threads(ddp['threads_per_rank'])}."
+        )
+    if "fit_seconds" in ddp:
+        text += (
+            f" Whole runs, start-up included: DDP {format_value(ddp['fit_seconds'], 1)} s, one "
+            f"process {format_value(ddp['single_process_fit_seconds'], 1)} s (spawning the ranks "
+            "and loading the data in each is DDP's fixed cost)."
+        )
+    if "ddp_minus_single_accuracy_ci95" in h:
+        text += "\n\n" + judged(
+            "DDP minus single-process accuracy (paired bootstrap over test images)",
+            h["ddp_minus_single_accuracy"], h["ddp_minus_single_accuracy_ci95"],
+            -DDP_TOLERANCE, f"at most {DDP_TOLERANCE:g} below one process",
+        ) + "."  # fmt: skip
     return text

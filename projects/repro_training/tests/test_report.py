@@ -1,0 +1,87 @@
+"""The README's generated words follow the numbers: verdicts from CIs (mlcraft.stats.verdict),
+the DDP timing comparison, and the epochs of the determinism check from the config."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from repro_training.report import blocks, judged
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+needs_results = pytest.mark.skipif(
+    not (RESULTS / "summary.json").is_file(), reason="no reference run committed yet"
+)
+
+
+@pytest.fixture
+def results(tmp_path):
+    """A copy of the committed results whose summary a test can edit."""
+    shutil.copytree(RESULTS, tmp_path / "results")
+    return tmp_path / "results"
+
+
+def _edit(results: Path, change) -> None:
+    path = results / "summary.json"
+    summary = json.loads(path.read_text())
+    change(summary)
+    path.write_text(json.dumps(summary))
+
+
+def test_judged_states_value_ci_target_and_verdict():
+    text = judged("ECE", 0.021, [0.015, 0.027], 0.02, "calibration", higher_is_better=False)
+    assert text == (
+        "ECE 0.021 [0.015, 0.027] vs target <= 0.020 (calibration): **undecided** "
+        "(the CI spans the target)"
+    )
+    assert "**met**" in judged("accuracy", 0.8, [0.75, 0.85], 0.7, "baseline")
+    assert "**missed**" in judged("accuracy", 0.6, [0.55, 0.65], 0.7, "baseline")
+
+
+@needs_results
+def test_summary_shows_balanced_accuracy_and_minority_recall_with_verdicts(results):
+    def add(summary):
+        summary["minority_class"] = "defective"
+        summary["headline"].update(
+            seed0_accuracy=0.79, seed0_accuracy_ci95=[0.76, 0.82],
+            majority_baseline_accuracy=0.688,
+            balanced_accuracy=0.68, balanced_accuracy_ci95=[0.45, 0.71],
+            minority_recall=0.4, minority_recall_ci95=[0.33, 0.47],
+        )  # fmt: skip
+
+    _edit(results, add)
+    (results / "headline.png").write_bytes(b"png")
+    text = blocks(results)["summary"]
+    assert "accuracy 0.790 [0.760, 0.820] vs target >= 0.688 (the majority-class baseline): " \
+           "**met**" in text  # fmt: skip
+    assert (
+        "balanced accuracy 0.680 [0.450, 0.710] vs target >= 0.500 (chance): **undecided**" in text
+    )
+    assert "recall of the defective class 0.400 [0.330, 0.470]" in text
+    assert "results/headline.png" in text
+
+
+@needs_results
+@pytest.mark.parametrize(("ddp_s", "single_s", "words"), [
+    (11.9, 98.2, "faster"), (98.2, 11.9, "slower"), (10.0, 10.5, "about as fast"),
+])  # fmt: skip
+def test_ddp_timing_words_are_computed_from_the_times(results, ddp_s, single_s, words):
+    def times(summary):
+        summary["ddp"].update(train_seconds=ddp_s, single_process_seed0_train_seconds=single_s)
+
+    _edit(results, times)
+    text = blocks(results)["ddp"]
+    assert f"DDP took {ddp_s / single_s:.2f}x the single-process time: {words}" in text
+    assert "not for speed" not in text
+
+
+@needs_results
+@pytest.mark.parametrize(("epochs", "words"), [(1, "1 epoch "), (3, "3 epochs ")])
+def test_determinism_sentence_takes_its_epochs_from_the_config(results, epochs, words):
+    def set_epochs(summary):
+        summary["config"]["checks"]["check_epochs"] = epochs
+
+    _edit(results, set_epochs)
+    text = blocks(results)["determinism"]
+    assert f"Each compared run trains {words}(`checks.check_epochs: {epochs}`)" in text
+    assert "single epoch" not in text
