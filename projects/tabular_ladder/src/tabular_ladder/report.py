@@ -201,10 +201,40 @@ def blocks(results: Path) -> dict[str, str]:
             "late rate (test)": flights["late_rate_test"],
             "test ROC AUC [95% CI]": _ci(flights, "test_roc_auc"),
         }))  # fmt: skip
+    monitoring = _read(results, "monitoring")
+    alerts = _read(results, "monitoring_alerts")
+    if monitoring is not None and alerts is not None:
+        out["monitoring"] = monitoring_block(monitoring, alerts)
     faults = _read(results, "faults")
     if faults is not None:
         out["faults"] = markdown_table(faults[FAULT_COLUMNS])
     return out
+
+
+def _estimated_realized(frame: pd.DataFrame, metric: str) -> list[str]:
+    pairs = zip(frame[f"estimated_{metric}"], frame[f"realized_{metric}"], strict=True)
+    return [f"{estimated:.3f} / {realized:.3f}" for estimated, realized in pairs]
+
+
+def monitoring_block(monitoring: pd.DataFrame, alerts: pd.DataFrame) -> str:
+    """The month-by-month table and what the label-free alert rule would have done."""
+    table = markdown_table(pd.DataFrame({
+        "batch": monitoring["batch"], "rows": monitoring["rows"],
+        "late rate": monitoring["late_rate"], "prediction PSI": monitoring["prediction_psi"],
+        "max feature PSI": monitoring["max_feature_psi"],
+        "ROC AUC est. / real": _estimated_realized(monitoring, "roc_auc"),
+        "accuracy est. / real": _estimated_realized(monitoring, "accuracy"),
+        "ECE (real)": monitoring["realized_ece"],
+    }))  # fmt: skip
+    lines = [table, "", "![estimated vs realized per month](results/monitoring.png)", ""]
+    for rule in alerts.itertuples():
+        lines.append(
+            f"- Alert on estimated {rule.metric.replace('_', ' ')} below {rule.reference:.3f} - "
+            f"{rule.tolerance:g}: {rule.alerts} alert(s) in {rule.batches} months, "
+            f"{rule.false_alarms} false alarm(s), {rule.misses} miss(es); largest |estimated - "
+            f"realized| {rule.max_abs_estimation_error:.3f}."
+        )
+    return "\n".join(lines)
 
 
 def answer_block(results: Path, summary: dict) -> str | None:

@@ -28,7 +28,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
-from tabular_ladder import boosting, costs, flights, tuning
+from tabular_ladder import boosting, costs, flights, monitoring, tuning
 from tabular_ladder.audit import write_audit
 from tabular_ladder.bundle import save_bundle
 from tabular_ladder.calibrate import calibration_study, choose_method
@@ -324,6 +324,13 @@ def run_all(config, data: Dataset, run: Run, tracked: TrackedRun, start: float):
             pick[("temporal split", "scheduled + dep_delay (leaky)")]
         )
         log("flights done", start)
+        if config.monitor.enabled:
+            # 8b. Monitoring: each month after a January-March model as a production batch.
+            table, alerts = monitoring.monitoring_study(frame, config.monitor, seed, n_jobs)
+            write(results_dir, "monitoring", table)
+            write(results_dir, "monitoring_alerts", alerts)
+            monitoring.plot_monitoring(table, alerts, results_dir / "monitoring.png")
+            log("monitoring study done", start)
 
     # 9. The deployable bundle.
     save_bundle(model_dir, deploy, X.head(5), threshold, data.sha256,
