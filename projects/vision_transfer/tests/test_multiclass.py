@@ -3,6 +3,7 @@ configs/folder_example.yaml at smoke size, and two runs of the same config never
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pandas as pd
@@ -16,7 +17,8 @@ FOLDER = str(PROJECT / "configs" / "folder_example.yaml")
 SMOKE_SIZE = [
     "data.image_size=40", "finetune.epochs=2", "finetune.batch_size=16",
     "finetune.warmup_epochs=0.5", "ladder.scratch_epochs=1", "ladder.last_stages_epochs=1",
-    "analysis.n_boot=30", "analysis.profiling=false",
+    "analysis.n_boot=30", "analysis.profiling=false", "finetune.augment=auto",
+    "ablation.enabled=true", "ablation.variants=[none, geometric]", "ablation.epochs=1",
 ]  # fmt: skip
 
 
@@ -56,14 +58,34 @@ def test_three_classes_run_to_the_end_with_per_class_scores(three_class_run):
     assert 0 <= calibration["ece_before"] <= 1 and (results / "reliability.png").is_file()
     ladder = pd.read_csv(results / "ladder.csv")
     assert "recall" not in ladder  # no positive class among three
+    # Every ladder row states its TTA: the trained rungs use it (ladder.tta), the others do not,
+    # and every rung has a single-view accuracy to compare like with like.
+    trained = ladder["rung"].str.contains("scratch|fine-tune")
+    assert (ladder.loc[trained, "tta"] == "8-view").all() and trained.sum() == 3
+    assert (ladder.loc[~trained, "tta"] == "none").all()
+    assert ladder["accuracy_no_tta"].notna().all()
+    same = ~trained  # without TTA, the single-view number is the number
+    assert (ladder.loc[same, "accuracy_no_tta"] == ladder.loc[same, "accuracy"]).all()
+    comparisons = pd.read_csv(results / "comparisons.csv")
+    assert comparisons["comparison"].str.contains("8-view TTA - single view").any()
     rendered = blocks(results)
     assert "| spotted |" in rendered["per_class"]
+    assert "| TTA |" in rendered["ladder"].splitlines()[0].replace("| rung ", "")
     assert "top-label confidence" in rendered["calibration"]
     # The audit named the duplicate and the unreadable file; its banner opens REPORT.md.
     report = (run / "REPORT.md").read_text()
     body = report.split("Every table below was rendered from this run's results/.", 1)[1]
     assert body.lstrip().startswith("> **Data audit: 2 finding(s).**")
     assert "spotted/broken.png: " in report and "identical images" in report
+
+
+def test_augment_auto_follows_the_rule_on_validation(three_class_run):
+    (run,) = three_class_run["first"]
+    summary = json.loads((run / "results" / "summary.json").read_text())
+    ablation = pd.read_csv(run / "results" / "ablation.csv")
+    best = ablation["augmentation"].iloc[int(ablation["val_accuracy"].to_numpy().argmax())]
+    assert summary["augmentation"] == {"configured": "auto", "used": best, "rule": "val_accuracy"}
+    assert summary["headline"]["best_augmentation"] == best
 
 
 def test_folder_example_runs_never_overwrite_each_other(three_class_run):

@@ -32,6 +32,12 @@ HEADLINE = {
 }  # fmt: skip
 # Tables only the ELPV data has (expert grades, cell types): a smoke run lacks them.
 ELPV_ONLY = {"expert_agreement", "slices", "failure_gallery"}
+NEW_SINCE_REFERENCE = {
+    f"{name}.{ext}"
+    for name in ("audit", "per_class", "comparisons", "review_band", "risk_coverage",
+                 "test_predictions")
+    for ext in ("csv", "md")
+} | {"risk_coverage.png"}  # fmt: skip
 
 
 def test_smoke_finetune_lowers_loss():
@@ -71,11 +77,13 @@ def test_smoke_train_writes_only_its_run_folder(smoke_run):
     assert info["status"] == "complete" and info["verb"] == "train"
     assert run.name.startswith("train-smoke-")
     assert sorted(p.name for p in run.iterdir()) == ["REPORT.md", "model", "results", "run.json"]
-    assert sorted(p.name for p in (run / "model").iterdir()) == ["model.json", "model.safetensors"]
-    # results/ holds the published file names (less the ELPV-only analyses), nothing else.
+    model_files = sorted(p.name for p in (run / "model").iterdir())
+    assert model_files == ["manifest.json", "model.json", "model.safetensors"]
+    # results/ holds the published file names (less the ELPV-only analyses), nothing else; files
+    # added since the committed reference run appear in results/ at its rerun.
     published = {p.name for p in (PROJECT / "results").iterdir()}
     written = {p.name for p in smoke_run["results"].iterdir()}
-    assert written <= published, written - published
+    assert written <= published | NEW_SINCE_REFERENCE, written - published
     assert published - written == {
         f"{name}.{ext}" for name in ELPV_ONLY for ext in ("csv", "md")
     } | {"failure_gallery.png", "faults.csv", "faults.md"}  # smoke runs no drills
@@ -95,6 +103,14 @@ def test_smoke_run_learns_and_reports(smoke_run):
     assert summary["headline"]["test_accuracy_linear_probe"] > 0.75
     assert (ladder["accuracy_lo"] <= ladder["accuracy"]).all()
     assert (ladder["accuracy"] <= ladder["accuracy_hi"]).all()
+    assert (ladder["tta"] == "none").all()  # the smoke config turns TTA off: every row says so
+    # Every rung below the first has a paired test against the rung above it.
+    assert ladder["diff_vs_above"].iloc[1:].notna().all() and pd.isna(ladder["vs_above"].iloc[0])
+    assert (ladder["diff_vs_above_lo"] <= ladder["diff_vs_above_hi"]).iloc[1:].all()
+    # The human-review band was chosen on validation and checked on test.
+    band = pd.read_csv(results / "review_band.csv").iloc[0]
+    assert band["band_lo"] <= band["threshold"] <= band["band_hi"]
+    assert (results / "risk_coverage.png").is_file()
     # Seconds on 2 idle cores; the bound only catches a smoke config grown to reference size
     # (minutes of CPU), with room for 2 cores shared with other jobs.
     assert summary["headline"]["wall_seconds"] < 600

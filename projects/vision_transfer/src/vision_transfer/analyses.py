@@ -44,8 +44,9 @@ def calibration(
     return out
 
 
-def expert_agreement(meta: pd.DataFrame, prob: np.ndarray) -> pd.DataFrame:
-    """Mean predicted P(defective) per expert defect probability (0, 1/3, 2/3, 1)."""
+def expert_agreement(meta: pd.DataFrame, prob: np.ndarray, threshold: float) -> pd.DataFrame:
+    """Mean predicted P(defective) per expert defect probability (0, 1/3, 2/3, 1), and the share
+    flagged at the run's decision threshold (the same one the slices and predict use)."""
     frame = pd.DataFrame({"expert": meta["defect_probability"].round(3).to_numpy(), "p": prob})
     rows = []
     for value, group in frame.groupby("expert"):
@@ -58,7 +59,8 @@ def expert_agreement(meta: pd.DataFrame, prob: np.ndarray) -> pd.DataFrame:
                 "q25": q[0],
                 "median": q[1],
                 "q75": q[2],
-                "share_flagged": float((group["p"] >= 0.5).mean()),
+                "share_flagged": float((group["p"] >= threshold).mean()),
+                "threshold": threshold,
             }
         )
     return pd.DataFrame(rows)
@@ -189,3 +191,71 @@ def profile_grid(build_model, images: np.ndarray, norm_args: dict, steps: int, d
                 }
             )
     return pd.DataFrame(rows)
+
+
+# --- the human-review band: a risk-coverage curve on validation ------------------------------
+
+BAND_STEP = 0.01
+
+
+def automatic(p: np.ndarray, threshold: float, half: float) -> np.ndarray:
+    """The cells decided without a human: outside the band of half-width `half` (all for 0)."""
+    return np.abs(p - threshold) > half if half > 0 else np.ones(len(p), dtype=bool)
+
+
+def risk_coverage(y: np.ndarray, p: np.ndarray, threshold: float) -> pd.DataFrame:
+    """For each half-width d of a band [t - d, t + d] around the decision threshold t: the share
+    of cells decided automatically (outside the band) and the error rate among them."""
+    rows = []
+    decided = (p >= threshold).astype(int)
+    for half in np.round(np.arange(0.0, 0.5 + 1e-9, BAND_STEP), 2):
+        auto = automatic(p, threshold, half)
+        rows.append(
+            {
+                "half_width": float(half),
+                "band_lo": max(threshold - half, 0.0),
+                "band_hi": min(threshold + half, 1.0),
+                "coverage": float(auto.mean()),
+                "error": float(np.mean(decided[auto] != y[auto])) if auto.any() else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def review_band(curve: pd.DataFrame, max_error: float) -> pd.Series:
+    """The rule: the narrowest band whose automatic decisions err at most max_error (the widest
+    band when none does)."""
+    ok = curve[curve["error"] <= max_error]
+    return ok.iloc[0] if len(ok) else curve.iloc[-1]
+
+
+def band_on_test(y, p, threshold, band: pd.Series, n_boot: int) -> dict:
+    """The validation-chosen band applied to test: coverage and the automatic error, with CI."""
+    from mlcraft.stats import bootstrap_ci
+
+    auto = automatic(p, threshold, band["half_width"])
+    decided = (p >= threshold).astype(int)
+    wrong = (decided != y).astype(float)
+    if not auto.any():
+        return {"coverage": 0.0, "error": np.nan, "error_lo": np.nan, "error_hi": np.nan}
+    point, lo, hi = bootstrap_ci(lambda t, s: float(np.mean(s)), y[auto], wrong[auto],
+                                 n_boot=n_boot)  # fmt: skip
+    return {"coverage": float(auto.mean()), "error": point, "error_lo": lo, "error_hi": hi}
+
+
+def plot_risk_coverage(val: pd.DataFrame, test: pd.DataFrame, band: pd.Series, png: Path) -> None:
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    ax.plot(val["coverage"], val["error"], label="validation (chooses the band)")
+    ax.plot(test["coverage"], test["error"], linestyle="--", label="test (checks it)")
+    ax.plot(band["coverage"], band["error"], "o", color="black")
+    ax.annotate(
+        f"band [{band['band_lo']:.2f}, {band['band_hi']:.2f}]",
+        (band["coverage"], band["error"]), textcoords="offset points", xytext=(-10, 10),
+        ha="right", fontsize=8,
+    )  # fmt: skip
+    ax.set_xlabel("coverage (share decided automatically)")
+    ax.set_ylabel("error among automatic decisions")
+    ax.set_title("Risk-coverage: cells inside the band go to a human", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save_figure(fig, png)

@@ -55,7 +55,8 @@ class FineTuneConfig(StrictModel):
     patience: int = Field(4, ge=1)  # early stopping on validation loss
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     class_weights: bool = False
-    augment: AugmentName = "geometric"
+    # auto: the ablation's choice (ablation.select, on validation, before any rung is trained)
+    augment: AugmentName | Literal["auto"] = "geometric"
     augment_strength: float = Field(1.0, ge=0, le=2)
 
 
@@ -79,6 +80,9 @@ class AblationConfig(StrictModel):
     variants: list[AugmentName] = ["none", "geometric", "photometric", "aggressive"]
     epochs: int = Field(4, ge=1)
     image_size: int | None = None  # None: the data image size
+    # The decision rule behind finetune.augment=auto, applied on VALIDATION (never test): the
+    # policy with the highest validation score; a tie goes to the policy listed first.
+    select: Literal["val_accuracy", "val_balanced_accuracy"] = "val_accuracy"
 
 
 class AnalysisConfig(StrictModel):
@@ -89,6 +93,9 @@ class AnalysisConfig(StrictModel):
     profiling: bool = True
     profiling_steps: int = Field(4, ge=1)
     n_boot: int = Field(1000, ge=10)
+    # The human-review band around the decision threshold (binary tasks): the narrowest band whose
+    # automatically decided validation cells have at most this error rate (risk-coverage curve).
+    review_max_error: float = Field(0.05, gt=0, lt=1)
 
 
 class SearchConfig(StrictModel):

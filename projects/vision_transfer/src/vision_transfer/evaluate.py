@@ -122,6 +122,21 @@ def scores_with_ci(
     return row
 
 
+def accuracy_with_ci(y, prob, threshold, n_boot: int = 1000, seed: int = 0):
+    """Accuracy of the decisions at `threshold`, with its stratified bootstrap 95% CI."""
+    return bootstrap_ci(
+        lambda t, p: accuracy(t, decide(p, threshold)), y, prob, n_boot=n_boot, seed=seed,
+        stratify=True,
+    )  # fmt: skip
+
+
+def paired_accuracy_diff(y, pred_a, pred_b, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Accuracy of decisions a minus decisions b on the same resampled test rows."""
+    from mlcraft.stats import paired_bootstrap_diff
+
+    return paired_bootstrap_diff(accuracy, y, pred_a, pred_b, n_boot=n_boot, seed=seed)
+
+
 def per_class_scores(
     y: np.ndarray,
     prob: np.ndarray,

@@ -29,6 +29,15 @@ class Rung:
     val_logits: np.ndarray | None = None
     notes: str = ""
     extra: dict = field(default_factory=dict)
+    tta: bool = False  # test-time augmentation in val_prob/test_prob (8 dihedral views)
+    val_prob_no_tta: np.ndarray | None = None  # the single-view probabilities of a TTA rung
+    test_prob_no_tta: np.ndarray | None = None
+
+    def single_view(self) -> tuple[np.ndarray, np.ndarray]:
+        """(val, test) probabilities without TTA: what every rung is compared on."""
+        if self.tta:
+            return self.val_prob_no_tta, self.test_prob_no_tta
+        return self.val_prob, self.test_prob
 
 
 def majority(labels: np.ndarray, split: dict[str, np.ndarray], k: int) -> Rung:
@@ -138,6 +147,11 @@ def network_rung(
 ) -> Rung:
     val_logits, _ = predict_logits(model, images[split["val"]], norm, tta=tta, autocast=autocast)
     test_logits, _ = predict_logits(model, images[split["test"]], norm, tta=tta, autocast=autocast)
+    single = {}
+    if tta:  # one more single-view pass, so TTA rungs can be compared with the rest like for like
+        for part in ("val", "test"):
+            logits, _ = predict_logits(model, images[split[part]], norm, autocast=autocast)
+            single[f"{part}_prob_no_tta"] = softmax(logits)
     batch = norm.to_unit(images[split["test"][:64]])
 
     def infer():
@@ -156,4 +170,6 @@ def network_rung(
         val_logits=val_logits,
         notes=notes,
         extra={"fit": fit_result},
+        tta=tta,
+        **single,
     )

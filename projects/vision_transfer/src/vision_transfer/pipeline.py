@@ -27,7 +27,15 @@ from . import data as data_mod
 from .audit import audit, write_audit
 from .augment import Normalizer
 from .config import Config
-from .evaluate import per_class_scores, scores_with_ci, tune_threshold
+from .evaluate import (
+    accuracy_with_ci,
+    balanced_accuracy,
+    decide,
+    paired_accuracy_diff,
+    per_class_scores,
+    scores_with_ci,
+    tune_threshold,
+)
 from .preflight import Checked
 from .sources import project_dir
 from .train import fit
@@ -47,7 +55,6 @@ def resolve_device(cfg: Config) -> str:
 
 def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> dict:
     """The whole train verb; writes only under run_folder. `checked`: pre-flight's loaded data."""
-    wall_started = time.perf_counter()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
@@ -88,6 +95,12 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
     with TrackedRun(PROJECT, config_to_dict(cfg), cfg.seed, run_folder=run_folder) as run:
         for name, path, rows in dataset.data_files:
             run.add_data_file(name, path, rows)
+        if cfg.ablation.enabled:  # first: finetune.augment=auto trains every rung with its choice
+            ablation = run_ablation(cfg, dataset, split, norm, build, results, run)
+            chosen = choose_augmentation(ablation, cfg.ablation.select)
+            if ft.augment == "auto":
+                ft = ft.model_copy(update={"augment": chosen})
+                print(f"augmentation: {chosen} (best {cfg.ablation.select} in the ablation)")
         rungs: list[ladder.Rung] = [ladder.majority(labels, split, k)]
         if lad.classical:
             print("rung: classical (HOG + logistic regression)")
@@ -153,7 +166,7 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
                 )  # fmt: skip
                 result.train_seconds += spent  # it starts from the last-stages model
                 rung = ladder.network_rung(
-                    "full fine-tune" + (" + 8-view TTA" if lad.tta else ""), model, images, split,
+                    "full fine-tune", model, images, split,
                     norm, result, lad.tta, autocast,
                     f"starts from the rung above; all layers, backbone lr {ft.lr_backbone}, "
                     f"head lr {ft.lr_head}, warmup {ft.warmup_epochs} ep + cosine, "
@@ -164,27 +177,11 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
                 final_model, final_fit = model, result
             write_history(final_fit, results)
 
-        ladder_rows = []
-        for rung in rungs:
-            threshold = tune_threshold(y_val, rung.val_prob, lad.threshold) if positive else None
-            rung.extra["threshold"] = threshold
-            scores = scores_with_ci(
-                y_test, rung.test_prob, threshold, positive, cfg.analysis.n_boot
-            )
-            ladder_rows.append(
-                {
-                    "rung": rung.name,
-                    **scores,
-                    "threshold": threshold if threshold is not None else np.nan,
-                    "train_seconds": rung.train_seconds,
-                    "train_images_per_s": rung.train_images_per_s,
-                    "infer_images_per_s": rung.infer_images_per_s,
-                    "notes": rung.notes,
-                }
-            )
-        ladder_frame = pd.DataFrame(ladder_rows)
+        ladder_frame, comparisons = score_ladder(rungs, y_val, y_test, positive, lad, cfg)
         write_table(results, "ladder", ladder_frame)
-        plot_ladder(ladder_frame, results / "ladder.png")
+        if len(comparisons):
+            write_table(results, "comparisons", comparisons)
+        plot_ladder(ladder_frame, results / "ladder.png", elpv=cfg.data.kind == "elpv")
 
         summary_extra: dict = {"splits": {n: int(len(i)) for n, i in split.items()}}
         headline = headline_from(ladder_frame)
@@ -202,7 +199,7 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
                 "timer": final_fit.timer,
             }
             extras = run_analyses(
-                cfg, dataset, split, final_model, last, norm, device, build, results, run
+                cfg, dataset, split, final_model, last, norm, device, build, results
             )
             headline.update(extras.pop("headline"))
             extras_threshold = extras.get("threshold_calibrated", last.extra.get("threshold"))
@@ -227,12 +224,19 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
             )
             summary_extra["model_dir"] = "model"  # relative to the run folder
             print(f"model saved to {run_folder.final / 'model'}")
+        if cfg.ablation.enabled:
+            headline["best_augmentation"] = chosen
+            summary_extra["ablation"] = ablation
+        summary_extra["augmentation"] = {
+            "configured": cfg.finetune.augment,
+            "used": ft.augment,
+            "rule": cfg.ablation.select,
+        }
         summary_extra["peak_memory"] = peak_memory()
         summary_extra["skipped_images"] = dataset.skipped
-        # The training pipeline's wall time; the fault drills below are timed on their own.
-        headline["wall_seconds"] = round(time.perf_counter() - wall_started, 1)
-        if cfg.faults:
-            summary_extra["faults_seconds"] = run_fault_drills(results)
+        if cfg.faults:  # not part of the run's wall time (TrackedRun's clock); timed on their own
+            with run.untimed():
+                summary_extra["faults_seconds"] = run_fault_drills(results)
         summary = run.write_summary(headline, summary_extra)
         for png in results.glob("*.png"):
             run.log_artifact(png)
@@ -266,6 +270,7 @@ def headline_from(frame: pd.DataFrame) -> dict:
 
     head = {
         "test_accuracy_finetuned": get("full fine-tune", "accuracy"),
+        "test_accuracy_finetuned_single_view": get("full fine-tune", "accuracy_no_tta"),
         "test_accuracy_last_stages": get("fine-tune last", "accuracy"),
         "test_accuracy_linear_probe": get("linear probe (pretrained)", "accuracy"),
         "test_accuracy_linear_probe_random_init": get("linear probe, random", "accuracy"),
@@ -298,24 +303,96 @@ def write_history(fit_result, results: Path) -> None:
         write_table(results, "history", pd.DataFrame(fit_result.history), digits=4)
 
 
-def plot_ladder(frame: pd.DataFrame, png: Path) -> None:
-    from mlcraft.plots import plt, save_figure
+def score_ladder(rungs, y_val, y_test, positive, lad, cfg) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ladder table (each rung's test metrics with CIs, its TTA, its single-view accuracy and
+    a paired bootstrap test against the rung above) and the top rung's paired comparisons.
 
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(frame) + 1.2))
-    y = np.arange(len(frame))
-    err = np.stack(
-        [frame["accuracy"] - frame["accuracy_lo"], frame["accuracy_hi"] - frame["accuracy"]]
-    )
-    ax.errorbar(frame["accuracy"], y, xerr=err, fmt="o", capsize=3)
-    ax.set_yticks(y, frame["rung"], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("test accuracy (95% bootstrap CI)")
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    save_figure(fig, png)
+    Rungs are compared on single-view decisions (each with its own validation-tuned threshold),
+    so a test-time-augmentation gain is never credited to fine-tuning."""
+    n_boot = cfg.analysis.n_boot
+    rows, single = [], {}
+    for rung in rungs:
+        threshold = tune_threshold(y_val, rung.val_prob, lad.threshold) if positive else None
+        rung.extra["threshold"] = threshold
+        scores = scores_with_ci(y_test, rung.test_prob, threshold, positive, n_boot)
+        val_1, test_1 = rung.single_view()
+        threshold_1 = tune_threshold(y_val, val_1, lad.threshold) if positive else None
+        single[rung.name] = decide(test_1, threshold_1)
+        acc_1, lo_1, hi_1 = accuracy_with_ci(y_test, test_1, threshold_1, n_boot)
+        row = {
+            "rung": rung.name,
+            "tta": "8-view" if rung.tta else "none",
+            **scores,
+            "accuracy_no_tta": acc_1,
+            "accuracy_no_tta_lo": lo_1,
+            "accuracy_no_tta_hi": hi_1,
+        }
+        if rows:  # paired test against the rung above, single view both
+            above = rows[-1]["rung"]
+            diff = paired_accuracy_diff(y_test, single[rung.name], single[above], n_boot)
+            row.update(
+                {
+                    "vs_above": above,
+                    "diff_vs_above": diff["diff"],
+                    "diff_vs_above_lo": diff["lo"],
+                    "diff_vs_above_hi": diff["hi"],
+                }
+            )
+        rows.append(
+            {
+                **row,
+                "threshold": threshold if threshold is not None else np.nan,
+                "train_seconds": rung.train_seconds,
+                "train_images_per_s": rung.train_images_per_s,
+                "infer_images_per_s": rung.infer_images_per_s,
+                "notes": rung.notes,
+            }
+        )
+    return pd.DataFrame(rows), top_rung_comparisons(rungs, single, y_test, positive, lad, n_boot)
 
 
-def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results, run) -> dict:
+def top_rung_comparisons(rungs, single, y_test, positive, lad, n_boot) -> pd.DataFrame:
+    """Paired accuracy differences: the top rung minus every other rung (single view both),
+    and the top rung with its TTA minus the same model without."""
+    top = rungs[-1]
+    rows = []
+    for other in rungs[:-1]:
+        diff = paired_accuracy_diff(y_test, single[top.name], single[other.name], n_boot)
+        rows.append({"comparison": f"{top.name} - {other.name}", "tta": "none (both)", **diff})
+    if top.tta:
+        with_tta = decide(top.test_prob, top.extra["threshold"])
+        diff = paired_accuracy_diff(y_test, with_tta, single[top.name], n_boot)
+        rows.append({"comparison": f"{top.name}: 8-view TTA - single view", "tta": "8-view - none",
+                     **diff})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def plot_ladder(frame: pd.DataFrame, png: Path, elpv: bool) -> None:
+    """The hero figure: test accuracy per rung with its CI, each rung's TTA in its label, and
+    (ELPV) the published VGG-19 accuracy of Deitsch et al. as a reference line."""
+    from mlcraft.plots import ladder_figure
+
+    from .readings import PUBLISHED_CNN
+
+    rows = [
+        {
+            "name": f"{rung}" + (" (8-view TTA)" if tta != "none" else ""),
+            "value": acc, "lo": lo, "hi": hi,
+        }
+        for rung, tta, acc, lo, hi in zip(
+            frame["rung"], frame["tta"], frame["accuracy"], frame["accuracy_lo"],
+            frame["accuracy_hi"], strict=True,
+        )
+    ]  # fmt: skip
+    reference = (
+        {"label": f"Deitsch et al. VGG-19 ({100 * PUBLISHED_CNN:.2f}%)", "lo": PUBLISHED_CNN,
+         "hi": PUBLISHED_CNN} if elpv else None
+    )  # fmt: skip
+    ladder_figure(rows, "test accuracy", png, reference=reference,
+                  title="Which rung flags defective cells best? (95% bootstrap CIs)")  # fmt: skip
+
+
+def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results) -> dict:
     out: dict = {"headline": {}}
     an = cfg.analysis
     positive = dataset.positive
@@ -347,8 +424,15 @@ def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results,
     # monotone, so the same decisions on calibrated probabilities use the mapped threshold.
     threshold = calibrated_threshold(threshold, temperature)
     out["threshold_calibrated"] = threshold
+    if positive is not None:
+        out["review_band"] = review_band_analysis(
+            cfg, rung, y_val, y_test, p_test, temperature, threshold, results
+        )
+        write_test_predictions(test_meta, dataset.classes, y_test, p_test, threshold, results)
     if positive is not None and "defect_probability" in test_meta:
-        write_table(results, "expert_agreement", analyses.expert_agreement(test_meta, p_test))
+        write_table(
+            results, "expert_agreement", analyses.expert_agreement(test_meta, p_test, threshold)
+        )
         if an.slices:
             print("analysis: slices")
             table = analyses.slices(test_meta, y_test, p_test, threshold, an.n_boot)
@@ -361,11 +445,6 @@ def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results,
         )  # fmt: skip
         if len(gallery):
             write_table(results, "failure_gallery", gallery)
-    if cfg.ablation.enabled:
-        out["ablation"] = run_ablation(cfg, dataset, split, norm, build, results, run)
-        table = pd.DataFrame(out["ablation"])
-        best = table.sort_values("val_accuracy", ascending=False, kind="stable").iloc[0]
-        out["headline"]["best_augmentation"] = str(best["augmentation"])
     if an.profiling:
         print("analysis: profiling grid (channels_last x bf16)")
         mean, std = norm.mean.flatten().tolist(), norm.std.flatten().tolist()
@@ -380,10 +459,61 @@ def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results,
     return out
 
 
+def review_band_analysis(cfg, rung, y_val, y_test, p_test, temperature, threshold, results):
+    """The human-review band chosen on validation by analysis.review_max_error, checked on test:
+    results/risk_coverage.csv (both curves), review_band.csv and risk_coverage.png."""
+    from .evaluate import softmax
+
+    positive = 1
+    p_val = softmax(rung.val_logits, temperature)[:, positive]
+    val = analyses.risk_coverage(y_val, p_val, threshold)
+    test = analyses.risk_coverage(y_test, p_test, threshold)
+    band = analyses.review_band(val, cfg.analysis.review_max_error)
+    checked = analyses.band_on_test(y_test, p_test, threshold, band, cfg.analysis.n_boot)
+    curves = pd.concat([val.assign(split="val"), test.assign(split="test")], ignore_index=True)
+    write_table(results, "risk_coverage", curves, digits=4)
+    row = {
+        "max_error": cfg.analysis.review_max_error,
+        "threshold": threshold,
+        "band_lo": band["band_lo"],
+        "band_hi": band["band_hi"],
+        "val_coverage": band["coverage"],
+        "val_error": band["error"],
+        **{f"test_{k}": v for k, v in checked.items()},
+    }
+    write_table(results, "review_band", pd.DataFrame([row]), digits=4)
+    analyses.plot_risk_coverage(val, test, band, results / "risk_coverage.png")
+    return row
+
+
+def write_test_predictions(meta, classes, y, p, threshold, results) -> None:
+    """One row per test cell (file name, grade, type, truth, calibrated P, decision): the error
+    analysis counts from it."""
+    frame = pd.DataFrame(
+        {
+            "image": meta["image"] if "image" in meta else meta.get("path", range(len(y))),
+            "true": [classes[i] for i in y],
+            "p_positive": p,
+            "flagged": p >= threshold,
+        }
+    )
+    for column in ("defect_probability", "cell_type"):
+        if column in meta:
+            frame[column] = meta[column].to_numpy()
+    write_table(results, "test_predictions", frame, digits=4)
+
+
 def calibrated_threshold(threshold: float, temperature: float) -> float:
     """t on softmax(z) -> the same decision boundary on softmax(z / T) (binary)."""
     t = min(max(threshold, 1e-6), 1 - 1e-6)
     return float(1 / (1 + np.exp(-np.log(t / (1 - t)) / temperature)))
+
+
+def choose_augmentation(rows: list[dict], rule: str) -> str:
+    """The decision rule for finetune.augment=auto, on validation only: the highest `rule`
+    score; ties go to the policy listed first in ablation.variants."""
+    scores = [row[rule] for row in rows]
+    return str(rows[int(np.argmax(scores))]["augmentation"])  # argmax: the first of equals
 
 
 def run_ablation(cfg, dataset, split, norm, build, results, run) -> list[dict]:
@@ -411,11 +541,12 @@ def run_ablation(cfg, dataset, split, norm, build, results, run) -> list[dict]:
         scores = scores_with_ci(
             y_test, rung.test_prob, threshold, dataset.positive, cfg.analysis.n_boot
         )
-        val_acc = float(np.mean(rung.val_prob.argmax(1) == y_val))
+        val_pred = rung.val_prob.argmax(1)
         rows.append(
             {
                 "augmentation": variant,
-                "val_accuracy": val_acc,
+                "val_accuracy": float(np.mean(val_pred == y_val)),
+                "val_balanced_accuracy": balanced_accuracy(y_val, val_pred),
                 **scores,
                 "train_seconds": result.train_seconds,
                 "train_images_per_s": result.train_images_per_s,

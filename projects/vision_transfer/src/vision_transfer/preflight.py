@@ -43,6 +43,11 @@ def expected_bytes(verb: str) -> int:
 
 def check(cfg: Config, args: argparse.Namespace) -> Checked:
     check_run_dir(args.run_dir, expected_bytes(args.verb))
+    if args.verb == "train" and cfg.finetune.augment == "auto" and not cfg.ablation.enabled:
+        raise UserInputError(
+            "finetune.augment=auto: chosen by the ablation, but ablation.enabled=false; "
+            "enable the ablation or name a policy (none, geometric, photometric, aggressive)"
+        )
     meta = None
     if args.verb == "evaluate":
         meta = check_model_run(args.model)

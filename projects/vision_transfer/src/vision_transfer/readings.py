@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from mlcraft.stats import verdict
 
 # Targets from the project issue and the README's own budget; published anchors (Deitsch et al.).
 TARGET_ACCURACY = 0.89
@@ -19,8 +20,21 @@ TARGET_WALL_S = 20 * 60
 CONFIG_BUDGET_S = 16 * 60
 
 
-def _verdict(ok: bool) -> str:
-    return "**met**" if ok else "**missed**"
+def _verdict(lo: float, hi: float, target: float, higher_is_better: bool = True) -> str:
+    """mlcraft.stats.verdict on a CI (lo == hi for a single measurement), in bold."""
+    return f"**{verdict(lo, hi, target, higher_is_better)}**"
+
+
+def _comparison(comparisons: pd.DataFrame | None, other: str) -> pd.Series | None:
+    """The paired single-view comparison of the top rung with the rung named `other`."""
+    if comparisons is None:
+        return None
+    hits = comparisons[comparisons["comparison"].str.endswith(f" - {other}")]
+    return None if hits.empty else hits.iloc[0]
+
+
+def _diff_ci(row: pd.Series) -> str:
+    return f"{_pts(row['diff'])} [{100 * row['lo']:+.1f}, {100 * row['hi']:+.1f}]"
 
 
 def _pts(diff: float) -> str:
@@ -69,22 +83,44 @@ def _misses(slices: pd.DataFrame | None, slice_name: str) -> dict[str, float]:
     }
 
 
-def summary_block(summary: dict, ladder: pd.DataFrame, slices: pd.DataFrame | None) -> str:
+def summary_block(
+    summary: dict,
+    ladder: pd.DataFrame,
+    slices: pd.DataFrame | None,
+    comparisons: pd.DataFrame | None = None,
+) -> str:
     head = summary["headline"]
     r = _rungs(ladder)
     full = r["full"]
+    lo, hi = full["accuracy_lo"], full["accuracy_hi"]
     lines = [
-        f"- Fine-tuned test accuracy **{_ci(full, 'accuracy')}** (95% bootstrap CI); the "
-        f"{TARGET_ACCURACY} target is {_verdict(full['accuracy'] >= TARGET_ACCURACY)} and lies "
-        f"{_position(TARGET_ACCURACY, full, 'accuracy')} the CI. Deitsch et al.'s "
-        f"{100 * PUBLISHED_CNN:.2f}% lies {_position(PUBLISHED_CNN, full, 'accuracy')} it.",
+        f"- Fine-tuned test accuracy **{_ci(full, 'accuracy')}** (95% bootstrap CI) vs the "
+        f"target >= {TARGET_ACCURACY}: {_verdict(lo, hi, TARGET_ACCURACY)}; vs Deitsch et al.'s "
+        f"{100 * PUBLISHED_CNN:.2f}%: {_verdict(lo, hi, PUBLISHED_CNN)}.",
     ]
     others = [k for k in ("probe", "scratch", "hog") if r[k] is not None]
-    lines.append(
-        "- Fine-tune minus other rungs (test accuracy): "
-        + ", ".join(f"{r[k]['rung']} {_pts(full['accuracy'] - r[k]['accuracy'])}" for k in others)
-        + "."
-    )
+    if comparisons is not None:
+        parts = [
+            f"{r[k]['rung']} {_diff_ci(row)}"
+            for k in others
+            if (row := _comparison(comparisons, r[k]["rung"])) is not None
+        ]
+        lines.append(
+            "- Fine-tune minus other rungs, all single view (no TTA), paired bootstrap 95% CIs: "
+            + ", ".join(parts)
+            + "."
+        )
+        tta = comparisons[comparisons["comparison"].str.contains("TTA")]
+        if not tta.empty:
+            lines.append(f"- 8-view TTA itself adds {_diff_ci(tta.iloc[0])} to the fine-tune.")
+    else:  # a run from before the single-view comparisons
+        lines.append(
+            "- Fine-tune (with 8-view TTA) minus other rungs (without): "
+            + ", ".join(
+                f"{r[k]['rung']} {_pts(full['accuracy'] - r[k]['accuracy'])}" for k in others
+            )
+            + "."
+        )
     rec = full["recall"]
     by_type = _misses(slices, "cell_type")
     by_grade = _misses(slices, "expert_probability")
@@ -112,49 +148,72 @@ def summary_block(summary: dict, ladder: pd.DataFrame, slices: pd.DataFrame | No
     return "\n".join(lines)
 
 
-def targets_block(summary: dict, ladder: pd.DataFrame) -> str:
+def answer_block(
+    summary: dict, ladder: pd.DataFrame, comparisons: pd.DataFrame | None = None
+) -> str:
+    """The README's opening answer: the top rung's accuracy with its CI, what it gains over the
+    linear probe like for like, and the hardware and wall time of the run."""
+    r = _rungs(ladder)
+    full, probe = r["full"], r["probe"]
+    tta = " with 8-view TTA" if full.get("tta", "8-view") != "none" else ""
+    line = f"**Answer.** The full fine-tune reaches test accuracy **{_ci(full, 'accuracy')}**{tta}"
+    if "accuracy_no_tta" in full and tta:
+        line += f" ({_ci(full, 'accuracy_no_tta')} single view)"
+    line += " (95% bootstrap CIs)"
+    row = _comparison(comparisons, probe["rung"]) if probe is not None else None
+    if row is not None:
+        line += (
+            f"; over the linear probe on frozen ImageNet features it gains {_diff_ci(row)} "
+            "(single view both, paired bootstrap)"
+        )
+    hw = summary["hardware"]
+    gpu = (hw.get("gpu") or {}).get("model")
+    return (
+        line + ".\n\n" + f"**Run.** {summary['wall_seconds']:.0f} s wall on {hw['cpu_model']} "
+        f"({hw['cpu_count']} cores{', GPU ' + gpu if gpu else ', no GPU'}); "
+        f"git {str(summary['git_sha'])[:10]}, started {summary['started_utc']}."
+    )
+
+
+def targets_block(
+    summary: dict, ladder: pd.DataFrame, comparisons: pd.DataFrame | None = None
+) -> str:
+    """Every target judged by mlcraft.stats.verdict on a CI; a single measurement (wall time,
+    data wait) is its own degenerate interval and says so."""
     head = summary["headline"]
     r = _rungs(ladder)
-    acc = r["full"]["accuracy"]
-    wall = head["wall_seconds"]
+    full = r["full"]
+    lo, hi = full["accuracy_lo"], full["accuracy_hi"]
+    acc = _ci(full, "accuracy")
     rows = [
-        ("fine-tuned test accuracy", f">= {TARGET_ACCURACY}", f"{acc:.3f}", acc >= TARGET_ACCURACY),
-        (
-            "fine-tuned above published VGG-19",
-            f"> {PUBLISHED_CNN:.4f}",
-            f"{acc:.3f}",
-            acc > PUBLISHED_CNN,
-        ),
-    ]
+        ("fine-tuned test accuracy", f">= {TARGET_ACCURACY}", acc,
+         _verdict(lo, hi, TARGET_ACCURACY)),
+        ("fine-tuned above published VGG-19", f">= {PUBLISHED_CNN:.4f}", acc,
+         _verdict(lo, hi, PUBLISHED_CNN)),
+    ]  # fmt: skip
     for key, name in (("scratch", "from-scratch"), ("probe", "linear-probe")):
-        if r[key] is not None:
-            other = r[key]["accuracy"]
+        row = _comparison(comparisons, r[key]["rung"]) if r[key] is not None else None
+        if row is not None:
             rows.append(
-                (f"fine-tuned above {name} rung", f"> {other:.3f}", f"{acc:.3f}", acc > other)
-            )
-    wait = head["data_wait_fraction"]
+                (f"fine-tuned above {name} rung (paired, single view)", "difference > 0",
+                 _diff_ci(row), _verdict(row["lo"], row["hi"], 0.0))
+            )  # fmt: skip
+    wait, wall = head["data_wait_fraction"], head["wall_seconds"]
+    single = "(one measurement, no CI)"
     rows += [
-        (
-            "data wait share of step time",
-            f"< {TARGET_DATA_WAIT:.0%}",
-            f"{wait:.1%}",
-            wait < TARGET_DATA_WAIT,
-        ),
-        (
-            "reference run wall time (issue)",
-            f"<= {TARGET_WALL_S} s",
-            f"{wall:.0f} s",
-            wall <= TARGET_WALL_S,
-        ),
-        (
-            "reference run wall time (config's own budget)",
-            f"<= {CONFIG_BUDGET_S} s",
-            f"{wall:.0f} s",
-            wall <= CONFIG_BUDGET_S,
-        ),
-    ]
-    out = ["| target | required | this run | verdict |", "|---|---|---|---|"]
-    out += [f"| {a} | {b} | {c} | {_verdict(ok)} |" for a, b, c, ok in rows]
+        ("data wait share of step time", f"< {TARGET_DATA_WAIT:.0%}", f"{wait:.1%} {single}",
+         _verdict(wait, wait, TARGET_DATA_WAIT, higher_is_better=False)),
+        ("reference run wall time (issue)", f"<= {TARGET_WALL_S} s", f"{wall:.0f} s {single}",
+         _verdict(wall, wall, TARGET_WALL_S, higher_is_better=False)),
+        ("reference run wall time (config's own budget)", f"<= {CONFIG_BUDGET_S} s",
+         f"{wall:.0f} s {single}", _verdict(wall, wall, CONFIG_BUDGET_S, higher_is_better=False)),
+    ]  # fmt: skip
+    out = ["| target | required | this run (95% CI) | verdict |", "|---|---|---|---|"]
+    out += [f"| {a} | {b} | {c} | {v} |" for a, b, c, v in rows]
+    out.append(
+        "\nVerdicts: **met** when the whole CI is on the good side of the target, **missed** "
+        "when it is wholly on the other side, **undecided** when the CI contains the target."
+    )
     return "\n".join(out)
 
 
@@ -213,7 +272,8 @@ def ablation_block(ablation: pd.DataFrame, best: str) -> str:
             f"({_ci(lo, 'recall')}); its CI {'overlaps' if overlap else 'does not overlap'} "
             "at least one other policy's.",
             f"- Highest test defective recall: **{hi['augmentation']}** ({_ci(hi, 'recall')}).",
-            f"- Best by validation accuracy (used as `best_augmentation`): **{best}**.",
+            f"- Chosen on validation (`best_augmentation`): **{best}**; the test columns only "
+            "describe the policies, they choose nothing.",
         ]
     )
 
@@ -269,7 +329,7 @@ def slices_block(slices: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def gallery_block(gallery: pd.DataFrame) -> str:
+def gallery_block(gallery: pd.DataFrame, predictions: pd.DataFrame | None = None) -> str:
     missed = gallery[gallery["true"] == "defective"]
     alarms = gallery[gallery["true"] != "defective"]
     unsure = ((missed["expert_probability"] > 0.01) & (missed["expert_probability"] < 0.99)).sum()
@@ -281,7 +341,47 @@ def gallery_block(gallery: pd.DataFrame) -> str:
     if len(alarms):
         grades = ", ".join(f"{g:.3f}" for g in alarms["expert_probability"])
         line += f" (expert grades {grades})"
-    return line + "."
+    lines = [line + "."]
+    if predictions is not None and "defect_probability" in predictions:
+        lines.append(certain_defects_missed(predictions))
+    return "\n".join(lines)
+
+
+def certain_defects_missed(predictions: pd.DataFrame) -> str:
+    """How many test cells the experts graded 1.0 (certainly defective) the model did not flag,
+    and how many of those it scored below 0.2, named by file."""
+    certain = predictions[predictions["defect_probability"].round(3) == 1.0]
+    missed = certain[~certain["flagged"].astype(bool)]
+    low = missed[missed["p_positive"] < LOW_P]
+    names = ", ".join(f"{n} (p={p:.2f})" for n, p in zip(low["image"], low["p_positive"],
+                                                          strict=True))  # fmt: skip
+    return (
+        f"- Of the {len(certain)} test cells graded 1.0 (certainly defective) by the experts, "
+        f"{len(missed)} were not flagged; {len(low)} of them scored P(defective) < {LOW_P}"
+        + (f": {names}." if len(low) else ".")
+    )
+
+
+LOW_P = 0.2
+
+
+def review_band_block(band: pd.Series) -> str:
+    """The band chosen on validation and what it did on test, judged with its CI."""
+    err, lo, hi = band["test_error"], band["test_error_lo"], band["test_error_hi"]
+    target = band["max_error"]
+    return "\n".join(
+        [
+            f"- Rule (`analysis.review_max_error={target:g}`): the narrowest band around the "
+            f"decision threshold {band['threshold']:.3f} whose automatic decisions on "
+            f"**validation** err at most {target:.0%}.",
+            f"- Chosen band: P(defective) in **[{band['band_lo']:.2f}, {band['band_hi']:.2f}]** "
+            f"goes to a human; on validation it decides {band['val_coverage']:.0%} of cells "
+            f"automatically with {band['val_error']:.1%} errors.",
+            f"- On test it decides {band['test_coverage']:.0%} automatically; their error rate "
+            f"{err:.3f} [{lo:.3f}, {hi:.3f}] (95% bootstrap CI) vs the <= {target:g} rule: "
+            f"**{verdict(lo, hi, target, higher_is_better=False)}**.",
+        ]
+    )
 
 
 def profiling_block(grid: pd.DataFrame) -> str:

@@ -27,6 +27,16 @@ def _ci(frame: pd.DataFrame, name: str) -> list[str]:
     return out
 
 
+def _diff_ci(frame: pd.DataFrame) -> list[str]:
+    """Signed differences in percentage points with their CIs ("" for the first row)."""
+    out = []
+    for d, lo, hi in zip(
+        frame["diff_vs_above"], frame["diff_vs_above_lo"], frame["diff_vs_above_hi"], strict=True
+    ):
+        out.append("" if pd.isna(d) else f"{100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] pts")
+    return out
+
+
 def _read(results: Path, name: str) -> pd.DataFrame | None:
     path = results / f"{name}.csv"
     return pd.read_csv(path) if path.is_file() and path.stat().st_size else None
@@ -64,10 +74,21 @@ def blocks(results: str | Path) -> dict[str, str]:
     ladder = _read(results, "ladder")
     if ladder is not None:
         binary = "recall" in ladder  # positive-class metrics exist only for two classes
+        new_columns = "tta" in ladder  # runs before TTA labelling and paired tests lack these
         table = pd.DataFrame(
             {
                 "rung": ladder["rung"],
+                **({"TTA": ladder["tta"]} if new_columns else {}),
                 "accuracy": _ci(ladder, "accuracy"),
+                **(
+                    {"accuracy, single view": _ci(ladder, "accuracy_no_tta")} if new_columns else {}
+                ),
+                # a one-rung ladder has nothing to compare
+                **(
+                    {"single-view acc. minus rung above": _diff_ci(ladder)}
+                    if "diff_vs_above" in ladder
+                    else {}
+                ),
                 "balanced acc.": _ci(ladder, "balanced_accuracy"),
                 **(
                     {
@@ -87,13 +108,26 @@ def blocks(results: str | Path) -> dict[str, str]:
         notes = "\n".join(
             f"- **{r}**: {n}" for r, n in zip(ladder["rung"], ladder["notes"], strict=True)
         )
-        out["ladder"] = markdown_table(table, digits=2) + "\n\n" + notes
+        legend = (
+            "\n\nTTA: test-time augmentation (the mean over the 8 flips and 90-degree turns) in "
+            "that rung's metrics. *accuracy, single view* is every rung without TTA, each with its "
+            "own threshold tuned on validation: the like-for-like column. The last column is a "
+            "paired bootstrap 95% CI of the single-view accuracy difference with the rung above "
+            "(same test cells resampled for both)."
+            if new_columns
+            else ""
+        )
+        out["ladder"] = markdown_table(table, digits=2) + legend + "\n\n" + notes
         # The readings compare the full fine-tune with the other rungs and with the published
         # ELPV results and targets: they say nothing true about another data set.
         elpv = summary["config"]["data"]["kind"] == "elpv"
         if elpv and ladder["rung"].str.startswith("full fine-tune").any():
-            out["summary"] = readings.summary_block(summary, ladder, _read(results, "slices"))
-            out["targets"] = readings.targets_block(summary, ladder)
+            comparisons = _read(results, "comparisons")
+            out["summary"] = readings.summary_block(
+                summary, ladder, _read(results, "slices"), comparisons
+            )
+            out["targets"] = readings.targets_block(summary, ladder, comparisons)
+            out["answer"] = readings.answer_block(summary, ladder, comparisons)
         if elpv:
             out["ladder_readings"] = readings.ladder_block(ladder)
 
@@ -120,6 +154,11 @@ def blocks(results: str | Path) -> dict[str, str]:
             {
                 "augmentation": ablation["augmentation"],
                 "val accuracy": ablation["val_accuracy"].round(3),
+                **(
+                    {"val balanced acc.": ablation["val_balanced_accuracy"].round(3)}
+                    if "val_balanced_accuracy" in ablation
+                    else {}
+                ),
                 "test accuracy": _ci(ablation, "accuracy"),
                 **(
                     {
@@ -132,9 +171,16 @@ def blocks(results: str | Path) -> dict[str, str]:
                 "train s": ablation["train_seconds"].round(1),
             }
         )
-        out["ablation"] = markdown_table(table) + (
-            f"\n\nBest by validation accuracy: **{head['best_augmentation']}**."
-        )
+        choice = summary.get("augmentation")  # runs before the decision rule lack it
+        if choice is None:
+            rule = f"Best by validation accuracy: **{head['best_augmentation']}**."
+        else:
+            rule = (
+                f"Decision rule (`ablation.select={choice['rule']}`, on validation, never test): "
+                f"**{head['best_augmentation']}**. The main run's `finetune.augment` is "
+                f"`{choice['configured']}`, so every trained rung used **{choice['used']}**."
+            )
+        out["ablation"] = markdown_table(table) + "\n\n" + rule
         if binary:
             out["ablation_readings"] = readings.ablation_block(
                 ablation, str(head["best_augmentation"])
@@ -184,10 +230,16 @@ def blocks(results: str | Path) -> dict[str, str]:
         )
         out["slice_readings"] = readings.slices_block(slices)
 
+    band = _read(results, "review_band")
+    if band is not None:
+        out["review_band"] = readings.review_band_block(band.iloc[0])
+
     gallery = _read(results, "failure_gallery")
     if gallery is not None:
         out["gallery"] = markdown_table(gallery)
-        out["gallery_readings"] = readings.gallery_block(gallery)
+        out["gallery_readings"] = readings.gallery_block(
+            gallery, _read(results, "test_predictions")
+        )
 
     profiling = _read(results, "profiling")
     if profiling is not None:

@@ -1,0 +1,39 @@
+"""The ELPV analyses on hand-made numbers: one decision threshold everywhere, and the human-review
+band chosen on a risk-coverage curve."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from vision_transfer import analyses
+
+
+def _cells():
+    grade = np.array([0.0, 0.0, 1 / 3, 2 / 3, 1.0, 1.0, 1.0, 2 / 3])
+    p = np.array([0.10, 0.48, 0.30, 0.47, 0.46, 0.90, 0.48, 0.20])
+    meta = pd.DataFrame({"defect_probability": grade, "cell_type": ["mono", "poly"] * 4})
+    return meta, (grade >= 0.5).astype(int), p
+
+
+def test_expert_agreement_and_slices_flag_at_the_same_tuned_threshold():
+    meta, y, p = _cells()
+    threshold = 0.47  # tuned: cells at 0.47 and 0.48 are flagged, which 0.5 would not flag
+    experts = analyses.expert_agreement(meta, p, threshold).set_index("expert_probability")
+    assert experts.loc[1.0, "share_flagged"] == 2 / 3 and experts.loc[1.0, "threshold"] == 0.47
+    assert experts.loc[0.0, "share_flagged"] == 0.5
+    slices = analyses.slices(meta, y, p, threshold, n_boot=10)
+    grade_one = slices[(slices["slice"] == "expert_probability") & (slices["group"] == 1.0)]
+    assert float(grade_one["defective_recall"].iloc[0]) == experts.loc[1.0, "share_flagged"]
+
+
+def test_review_band_is_the_narrowest_that_meets_the_error_rule():
+    y = np.array([0, 0, 0, 1, 1, 1, 0, 1])
+    p = np.array([0.05, 0.10, 0.45, 0.55, 0.90, 0.95, 0.60, 0.40])  # errors at 0.60 and 0.40
+    curve = analyses.risk_coverage(y, p, threshold=0.5)
+    assert curve["coverage"].iloc[0] == 1.0 and curve["error"].iloc[0] == 2 / 8
+    assert curve["coverage"].is_monotonic_decreasing
+    band = analyses.review_band(curve, max_error=0.0)
+    assert (band["band_lo"], band["band_hi"]) == (0.4, 0.6)  # holds both errors
+    assert band["error"] == 0.0 and band["coverage"] == 4 / 8
+    checked = analyses.band_on_test(y, p, 0.5, band, n_boot=20)
+    assert checked["coverage"] == 0.5 and checked["error"] == 0.0
