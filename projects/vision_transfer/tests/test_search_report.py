@@ -137,3 +137,15 @@ def test_faults_block_when_faults_csv_exists(smoke_run, tmp_path):
     notes = readme[readme.index("## Operator notes") :]
     notes = notes[: notes.index("\n## ", 1)]
     assert "<!-- generated:faults -->" in notes and "<!-- /generated:faults -->" in notes
+
+
+def test_readme_opens_with_question_answer_figure_and_commands():
+    readme = (PROJECT / "README.md").read_text()
+    opening = readme[: readme.index("**Ladder.**")]
+    order = ["**Question.**", "<!-- generated:answer -->", "**Answer.**", "**Run.**",
+             "![test accuracy per rung](results/ladder.png)", "```bash"]  # fmt: skip
+    positions = [opening.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    commands = opening.split("```bash\n", 1)[1].split("```", 1)[0].strip().splitlines()
+    assert len(commands) == 2 and "train-vision" in commands[0] and "predict" in commands[1]
+    assert " s wall on " in opening  # hardware and wall time, generated from summary.json

@@ -147,24 +147,28 @@ def per_class_scores(
 ) -> pd.DataFrame:
     """Precision, recall and F1 of each class (one-vs-rest, on the run's decisions), with
     stratified bootstrap 95% CIs; works for any number of classes."""
-    from sklearn.metrics import precision_recall_fscore_support
 
-    def one(index: int, which: int):
+    def one(index: int, which: str):
         def metric(t, p):
             pred = decide(p, threshold)
-            values = precision_recall_fscore_support(
-                t, pred, labels=[index], average=None, zero_division=np.nan
-            )[which]
-            return float(values[0])
+            tp = float(np.sum((pred == index) & (t == index)))
+            flagged, actual = float(np.sum(pred == index)), float(np.sum(t == index))
+            precision = tp / flagged if flagged else np.nan
+            recall = tp / actual if actual else np.nan
+            if which == "precision":
+                return precision
+            if which == "recall":
+                return recall
+            return 2 * tp / (flagged + actual) if flagged + actual else np.nan  # F1
 
         return metric
 
     rows = []
     for index, name in enumerate(classes):
         row: dict = {"class": name, "n": int(np.sum(y == index))}
-        for which, metric in enumerate(("precision", "recall", "f1")):
+        for metric in ("precision", "recall", "f1"):
             point, lo, hi = bootstrap_ci(
-                one(index, which), y, prob, n_boot=n_boot, seed=seed, stratify=True
+                one(index, metric), y, prob, n_boot=n_boot, seed=seed, stratify=True
             )
             row[metric], row[f"{metric}_lo"], row[f"{metric}_hi"] = point, lo, hi
         rows.append(row)

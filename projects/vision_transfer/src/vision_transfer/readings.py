@@ -341,7 +341,13 @@ def gallery_block(gallery: pd.DataFrame, predictions: pd.DataFrame | None = None
     if len(alarms):
         grades = ", ".join(f"{g:.3f}" for g in alarms["expert_probability"])
         line += f" (expert grades {grades})"
-    lines = [line + "."]
+    certain_low = missed[(missed["expert_probability"] > 0.99) & (missed["p_defective"] < LOW_P)]
+    lines = [
+        line + ".",
+        f"- {len(certain_low)} of these missed defects are graded 1.0 (certainly defective) yet "
+        f"scored P(defective) < {LOW_P}"
+        + (": " + ", ".join(certain_low["image"].astype(str)) + "." if len(certain_low) else "."),
+    ]
     if predictions is not None and "defect_probability" in predictions:
         lines.append(certain_defects_missed(predictions))
     return "\n".join(lines)
