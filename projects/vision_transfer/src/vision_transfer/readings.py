@@ -221,12 +221,15 @@ def ladder_block(ladder: pd.DataFrame) -> str:
     r = _rungs(ladder)
     lines = []
 
+    single = "accuracy_no_tta" in ladder  # like for like: every rung without TTA
+
     def diff(a: str, b: str, what: str) -> str:
-        return (
-            f"{what} {_pts(r[a][what] - r[b][what])}"
-            if what == "accuracy"
-            else (f"ROC AUC {r[a][what] - r[b][what]:+.3f}")
-        )
+        if what == "accuracy" and single:
+            return f"single-view accuracy {_pts(r[a]['accuracy_no_tta'] - r[b]['accuracy_no_tta'])}"
+        if what == "accuracy":
+            return f"accuracy {_pts(r[a][what] - r[b][what])}"
+        tta = " (as run: with TTA where the ladder says 8-view)" if single else ""
+        return f"ROC AUC {r[a][what] - r[b][what]:+.3f}{tta}"
 
     if r["probe"] is not None and r["random"] is not None:
         lines.append(
