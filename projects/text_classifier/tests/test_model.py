@@ -49,7 +49,8 @@ def test_bucketing_covers_every_index_once_and_cuts_padding():
     assert bucketed < 0.75 * plain
 
 
-def test_smoke_finetune_lowers_loss(source):
+def test_smoke_finetune_lowers_loss(source, caplog, recwarn):
+    caplog.set_level("INFO")
     torch.manual_seed(0)
     tokenizer = load_tokenizer(source)
     model = load_classifier(source, 2)
@@ -64,6 +65,10 @@ def test_smoke_finetune_lowers_loss(source):
     assert info["history"][-1]["val_accuracy"] == 1.0
     # each validation check records the optimizer steps before it: the training curve's x
     assert [h["step"] for h in info["history"]] == list(range(1, 7))
+    # quiet logs: no Lightning tips or info lines, no deprecation notice; the progress bar stays
+    shown = caplog.text + " ".join(str(w.message) for w in recwarn)
+    for noise in ("litlogger", "GPU available", "LeafSpec", "was configured so"):
+        assert noise not in shown, noise
 
 
 @pytest.mark.parametrize(

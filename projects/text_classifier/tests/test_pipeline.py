@@ -76,6 +76,8 @@ def test_report_md_renders_this_run(smoke_run):
     assert "## The ladder" in report and "| 4. fine-tuned MiniLM (Lightning) |" in report
     assert "## Calibration" in report and "## Slices" in report
     assert "Clothing reviews" not in report  # the README's prose is not borrowed
+    # the robustness sample's clean accuracy is explained against the whole test split
+    assert f"sample of {summary['robustness_sample']['rows']} of the" in report
 
 
 @pytest.mark.parametrize("rungs", ["[majority]", "[frozen]", "[finetune]"])

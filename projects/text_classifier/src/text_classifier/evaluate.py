@@ -36,6 +36,12 @@ def tune_threshold(y: np.ndarray, prob: np.ndarray) -> float | None:
     return float(grid[int(np.argmax(scores))])
 
 
+def _floored(prob: np.ndarray, floor: float = 1e-7) -> np.ndarray:
+    """Probabilities floored at 1e-7 (a finite log loss) and renormalised, so rows still sum to 1."""
+    prob = np.clip(prob, floor, 1)
+    return prob / prob.sum(axis=1, keepdims=True)
+
+
 def metric_fns(n_classes: int, threshold: float | None) -> dict:
     labels = list(range(n_classes))
 
@@ -50,7 +56,7 @@ def metric_fns(n_classes: int, threshold: float | None) -> dict:
         "accuracy": lambda y, p: accuracy_score(y, decide(p, threshold)),
         "macro_f1": lambda y, p: f1_score(y, decide(p, threshold), average="macro", labels=labels),
         "roc_auc": auc,
-        "log_loss": lambda y, p: log_loss(y, np.clip(p, 1e-7, 1), labels=labels),
+        "log_loss": lambda y, p: log_loss(y, _floored(p), labels=labels),
     }
 
 
