@@ -44,3 +44,11 @@ def test_a_binary_file_is_one_line(tmp_path):
     blob.write_bytes(b"PK\x03\x04\x00\x00abc")
     with pytest.raises(UserInputError, match="binary file"):
         read_csv(blob, "--input")
+
+
+def test_integer_decisions_stay_integers_in_the_file(tmp_path):
+    scored = pd.DataFrame({"decision": [1, 0], "p": [0.9, 0.1], "label": ["a", "b"]})
+    frame = one_row_per_input([0, 1, 2], [OK, "bad", OK], scored)
+    write_predictions(tmp_path / "p.csv", frame)
+    lines = (tmp_path / "p.csv").read_text().splitlines()
+    assert lines == ["row,status,decision,p,label", "0,ok,1,0.9,a", "1,bad,,,", "2,ok,0,0.1,b"]

@@ -62,11 +62,19 @@ def one_row_per_input(
         )
     frame = pd.DataFrame({key_name: list(keys), "status": status})
     for column in scored.columns:
-        values = scored[column].to_numpy()
-        filled = pd.Series([None] * len(frame), dtype=object if values.dtype == object else float)
-        filled[ok] = values
-        frame[column] = filled.to_numpy()
+        filled = pd.Series(index=frame.index, dtype=_nullable(scored[column]))
+        filled[ok] = scored[column].to_numpy()
+        frame[column] = filled
     return frame
+
+
+def _nullable(values: pd.Series):
+    """A dtype that holds the column's values and an empty cell: integer decisions stay integers."""
+    if pd.api.types.is_bool_dtype(values):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(values):
+        return "Int64"
+    return float if pd.api.types.is_float_dtype(values) else object
 
 
 def write_predictions(path: str | os.PathLike, frame: pd.DataFrame) -> int:
