@@ -71,3 +71,15 @@ def test_reliability_gaps_name_the_weighted_worst_and_every_big_bin():
     text = narrative.reliability_gaps(bins)
     assert text.startswith("the largest count-weighted gap is bin 0.80-0.90")
     assert "bin 0.70-0.80" in text and "bin 0.90-1.00" in text
+
+
+def test_speedup_interval_needs_enough_batches():
+    from text_classifier.evaluate import speedup_ci
+
+    slow, fast = [2.0, 2.2, 1.8, 2.1, 1.9, 2.0], [1.0, 1.1, 0.9, 1.0, 1.05, 0.95]
+    out = speedup_ci(slow, fast, n_boot=200, seed=0)
+    assert out["speedup"] == pytest.approx(2.0) and out["lo"] <= 2.0 <= out["hi"]
+    few = speedup_ci(slow[:4], fast[:4], n_boot=200, seed=0)
+    assert few["lo"] is None and few["hi"] is None
+    text = narrative.bucketing_verdict({"speedup": few["speedup"], "speedup_lo": None})
+    assert "no verdict" in text

@@ -87,17 +87,23 @@ def per_class_scores(y, prob, threshold, classes: list[str], n_boot: int, seed: 
     return rows
 
 
-def speedup_ci(slow: list[float], fast: list[float], n_boot: int, seed: int) -> dict:
+def speedup_ci(
+    slow: list[float], fast: list[float], n_boot: int, seed: int, min_batches: int = 5
+) -> dict:
     """Ratio of mean batch times (slow / fast), with a bootstrap 95% interval that resamples the
-    batches of each pass independently (the two passes batch the reviews differently)."""
+    batches of each pass independently (the two passes batch the reviews differently); no
+    interval (None) from fewer than min_batches batches per pass."""
     slow_a, fast_a = np.asarray(slow), np.asarray(fast)
+    point = float(slow_a.mean() / fast_a.mean())
+    if min(len(slow_a), len(fast_a)) < min_batches:
+        return {"speedup": point, "lo": None, "hi": None}
     rng = np.random.default_rng(seed)
     ratios = [
         rng.choice(slow_a, len(slow_a)).mean() / rng.choice(fast_a, len(fast_a)).mean()
         for _ in range(n_boot)
     ]
     lo, hi = np.percentile(ratios, [2.5, 97.5])
-    return {"speedup": float(slow_a.mean() / fast_a.mean()), "lo": float(lo), "hi": float(hi)}
+    return {"speedup": point, "lo": float(lo), "hi": float(hi)}
 
 
 def latency(predict_fn, texts: list[str], repeats: int) -> dict:

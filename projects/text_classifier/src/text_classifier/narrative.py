@@ -13,6 +13,7 @@ from mlcraft.stats import verdict
 ECE_TARGET = 0.02
 WALL_TARGET_MIN = 30.0
 BUCKETING_TARGET = 1.5
+MIN_TIMED_BATCHES = 5  # fewer batches per pass give no meaningful bootstrap interval
 
 NAMES = {"majority": "majority class", "tfidf": "TF-IDF", "frozen": "frozen MiniLM probe",
          "finetune": "fine-tuned MiniLM"}  # fmt: skip
@@ -101,7 +102,10 @@ def bucketing_verdict(bucket: dict) -> str:
     """The speed-up target judged on the batch-bootstrap interval (a run from before the interval
     was recorded gets no verdict)."""
     if bucket.get("speedup_lo") is None:
-        return "This run recorded no interval for the speed-up, so no verdict on the target."
+        return (
+            f"No interval for the speed-up (fewer than {MIN_TIMED_BATCHES} batches per pass, or a "
+            "run from before intervals were recorded), so no verdict on the target."
+        )
     lo, hi = bucket["speedup_lo"], bucket["speedup_hi"]
     return (
         f"Speed-up {bucket['speedup']:.2f}x [95% CI {lo:.2f}, {hi:.2f}] (batches resampled) vs "
@@ -129,7 +133,7 @@ def answer_block(summary: dict, ladder: pd.DataFrame, figure: bool) -> str | Non
         f"{comp['diff']:+.3f} [95% CI {comp['lo']:+.3f}, {comp['hi']:+.3f}]. Hardware: "
         f"{hw['cpu_count']} CPU cores ({hw['cpu_model']}), GPU: "
         f"{hw['gpu']['model'] if hw['gpu'] else 'none'}; wall time "
-        f"{summary['wall_seconds'] / 60:.1f} min for the whole reference run."
+        f"{summary['wall_seconds'] / 60:.1f} min for the whole run."
     )
     if figure:
         text += "\n\n![Test macro-F1 per rung with bootstrap 95% CIs](results/ladder.png)"

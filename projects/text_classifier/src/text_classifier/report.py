@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 from mlcraft.errors import UserInputError
 from mlcraft.reporting import format_ci, markdown_table
+from mlcraft.stats import verdict as stats_verdict
 
 from text_classifier import narrative
 from text_classifier.audit import audit_block
@@ -133,11 +134,11 @@ def blocks(results: str | Path) -> dict[str, str]:
         text += f" TF-IDF best: C={bp['C']:.3g}, char weight={bp['char_weight']:.2f}."
     comp = summary.get("finetune_vs_tfidf_macro_f1")
     if comp:
-        verdict = (
-            "the fine-tuned model is better beyond bootstrap noise"
-            if comp["lo"] > 0
-            else "the interval includes zero or lies below it: no significant win for fine-tuning"
-        )
+        verdict = {
+            "met": "the fine-tuned model is better beyond bootstrap noise",
+            "missed": "the fine-tuned model is worse beyond bootstrap noise",
+            "undecided": "the interval includes zero: no significant difference",
+        }[stats_verdict(comp["lo"], comp["hi"], 0.0)]
         text += (
             f"\n\nPaired bootstrap, test macro-F1 fine-tuned minus TF-IDF: {comp['diff']:+.4f} "
             f"[95% CI {comp['lo']:+.4f}, {comp['hi']:+.4f}], P(fine-tuned not better) = "
@@ -153,6 +154,8 @@ def blocks(results: str | Path) -> dict[str, str]:
         cols += [c for c in ("bins", "ece_after_lo", "ece_after_hi") if c in cal]
         text = markdown_table(cal[cols], digits=4)
         for name, band in summary.get("shown_probability", {}).items():
+            if not band["n"]:
+                continue  # no test text in that band: nothing to say
             text += (
                 f"\n\n{name}: of the {band['n']} test texts shown a {band['band']} probability of "
                 f"class '{classes[-1]}' (mean shown {band['mean_shown']:.3f}), "
