@@ -73,8 +73,8 @@ def test_smoke_train_writes_only_its_run_folder(tmp_path):
     assert run.name.startswith("train-smoke-") and f"run complete: {run}" in out.stdout
     assert json.loads((run / "run.json").read_text())["status"] == "complete"
     results = sorted(p.name for p in (run / "results").iterdir())
-    assert results == ["curves.png", "ladder.csv", "ladder.md", "seeds.csv", "seeds.md",
-                       "summary.json"]  # fmt: skip
+    assert results == ["curves.png", "headline.png", "ladder.csv", "ladder.md", "seeds.csv",
+                       "seeds.md", "summary.json"]  # fmt: skip
     summary = json.loads((run / "results" / "summary.json").read_text())
     assert summary["config"]["train"]["epochs"] == 1
     assert summary["headline"]["test_accuracy"] > 0.5  # one epoch on digits; chance is 0.10

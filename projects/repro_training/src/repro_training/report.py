@@ -305,8 +305,8 @@ def _ddp_text(s: dict) -> str:
     if "fit_seconds" in ddp:
         text += (
             f" Whole runs, start-up included: DDP {format_value(ddp['fit_seconds'], 1)} s, one "
-            f"process {format_value(ddp['single_process_fit_seconds'], 1)} s (spawning the ranks "
-            "and loading the data in each is DDP's fixed cost)."
+            f"process {format_value(ddp['single_process_fit_seconds'], 1)} s (mean over the "
+            "seeds); spawning the ranks and loading the data in each is DDP's fixed cost."
         )
     if "ddp_minus_single_accuracy_ci95" in h:
         text += "\n\n" + judged(

@@ -3,8 +3,9 @@
 The reference config (configs/default.yaml) turns every check on; the smoke config only trains.
 
 <run folder>/                 (mlcraft.runs: <run-id>.partial while it runs, renamed when complete)
-  results/                    summary.json, tables (CSV + markdown), curves.png, profile top ops,
-                              faults.csv when `faults: true`: what `publish` copies to results/
+  results/                    summary.json, tables (CSV + markdown), headline.png, curves.png,
+                              profile top ops, faults.csv when `faults: true`: what `publish`
+                              copies to results/
   model/                      the first seed's config.yaml, manifest.json, weights.pt, metrics.json
   runs/<name>/                every single run of the suite (seed0, check-a, ddp, smoke, ...)
   profile/                    the torch.profiler Chrome trace
