@@ -78,3 +78,27 @@ def test_mlcraft_core_imports_without_torch():
         "mlcraft.seeding.seed_everything(1)\n"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_set_keeps_text_fields_as_typed_and_parses_the_rest_as_yaml(tmp_path):
+    from mlcraft.config import StrictModel, load_config
+    from pydantic import Field
+
+    class Data(StrictModel):
+        positive_label: str | None = None
+        na_values: list[str] = Field(default_factory=list)
+        rows: int = 10
+
+    class Config(StrictModel):
+        data: Data = Field(default_factory=Data)
+        flag: bool = False
+
+    path = tmp_path / "c.yaml"
+    path.write_text("flag: false\n")
+    config = load_config(path, Config, [
+        "data.positive_label=yes", "data.na_values=[?, NA, yes]", "data.rows=20", "flag=yes",
+    ])  # fmt: skip
+    assert config.data.positive_label == "yes" and config.data.na_values == ["?", "NA", "yes"]
+    assert config.data.rows == 20 and config.flag is True
+    assert load_config(path, Config, ["data.positive_label=null"]).data.positive_label is None
+    assert load_config(path, Config, ["data.positive_label='1'"]).data.positive_label == "1"

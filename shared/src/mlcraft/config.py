@@ -7,7 +7,8 @@ silently falls back to a default.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -36,13 +37,65 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node[keys[-1]] = value
 
 
-def parse_overrides(overrides: list[str] | None) -> list[tuple[str, Any]]:
+NULLS = ("", "null", "~", "Null", "NULL")
+
+
+def _field_type(model: type[BaseModel] | None, dotted: str) -> Any:
+    """The annotation of a dotted config key in the model, or None when it is not a field."""
+    annotation: Any = model
+    for key in dotted.split("."):
+        fields = getattr(annotation, "model_fields", None)
+        if not fields or key not in fields:
+            return None
+        annotation = fields[key].annotation
+        for arg in get_args(annotation):  # `Section | None`: walk into the section
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                annotation = arg
+    return annotation
+
+
+def _text_kind(annotation: Any) -> str | None:
+    """ "text" for str / str | None, "texts" for list[str] (| None), else None."""
+    options = [a for a in (get_args(annotation) if get_origin(annotation) in (Union, UnionType)
+                           else (annotation,)) if a is not type(None)]  # fmt: skip
+    if options == [str]:
+        return "text"
+    if len(options) == 1 and get_origin(options[0]) is list and get_args(options[0]) == (str,):
+        return "texts"
+    return None
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    return text[1:-1] if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"" else text
+
+
+def _parse_value(raw: str, kind: str | None) -> Any:
+    """YAML, except for text fields: `yes`, `1`, `?` stay the text typed (YAML would read a
+    boolean, a number, a mapping key); `null` (or nothing) is still no value."""
+    if raw in NULLS:
+        return None
+    if kind == "text":
+        return _unquote(raw)
+    if kind == "texts" and raw.startswith("[") and raw.endswith("]"):
+        inner = raw[1:-1].strip()
+        return [_unquote(item) for item in inner.split(",")] if inner else []
+    return yaml.safe_load(raw)
+
+
+def parse_overrides(
+    overrides: list[str] | None, model: type[BaseModel] | None = None
+) -> list[tuple[str, Any]]:
     parsed = []
     for item in overrides or []:
         if "=" not in item:
             raise UserInputError(f"--set expects key=value, got {item!r}")
         key, raw = item.split("=", 1)
-        parsed.append((key.strip(), yaml.safe_load(raw) if raw else None))
+        key = key.strip()
+        try:
+            parsed.append((key, _parse_value(raw, _text_kind(_field_type(model, key)))))
+        except yaml.YAMLError:
+            raise UserInputError(f"--set {key}: {raw!r} is not a valid value") from None
     return parsed
 
 
@@ -69,7 +122,7 @@ def load_config(path: str | Path, model: type[T], overrides: list[str] | None = 
         )
     if not isinstance(raw, dict):
         raise UserInputError(f"config {path} must be a mapping at the top level")
-    for key, value in parse_overrides(overrides):
+    for key, value in parse_overrides(overrides, model):
         _set_dotted(raw, key, value)
     return validate_config(raw, model, source=str(path))
 

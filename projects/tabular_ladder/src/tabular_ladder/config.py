@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from mlcraft.config import StrictModel, load_config
@@ -195,36 +194,7 @@ class TrainConfig(StrictModel):
     faults: bool = False
 
 
-# Keys whose value is text even when YAML would read it as something else (`yes`, `1`, `null`
-# stays null): a --set of these is taken literally. mlcraft.config parses every --set value as
-# YAML, so the text keys are quoted here before it sees them.
-TEXT_KEYS = ("data.positive_label", "data.target", "data.time_column", "data.id_column",
-             "data.path")  # fmt: skip
-# Lists of text: `--set data.na_values=[?, NA, yes]` keeps each item as typed (in YAML `?` starts
-# a mapping key and `yes` is a boolean).
-TEXT_LIST_KEYS = ("data.na_values", "data.drop")
-NULLS = ("", "null", "~", "Null", "NULL")
-
-
-def _unquote(text: str) -> str:
-    text = text.strip()
-    return text[1:-1] if len(text) > 1 and text[0] == text[-1] and text[0] in "'\"" else text
-
-
-def _literal(override: str) -> str:
-    key, sep, raw = override.partition("=")
-    key = key.strip()
-    if not sep or raw in NULLS:
-        return override
-    if key in TEXT_KEYS:
-        return f"{key}={json.dumps(_unquote(raw))}"
-    if key in TEXT_LIST_KEYS and raw.startswith("[") and raw.endswith("]"):
-        inner = raw[1:-1].strip()
-        items = [_unquote(item) for item in inner.split(",")] if inner else []
-        return f"{key}={json.dumps(items)}"
-    return override
-
-
 def load(path, overrides: list[str] | None = None) -> TrainConfig:
-    """The config file with --set overrides applied; an unknown key or bad value is one line."""
-    return load_config(path, TrainConfig, [_literal(item) for item in overrides or []])
+    """The config file with --set overrides applied; an unknown key or bad value is one line.
+    Text keys (data.positive_label=yes, data.na_values=[?, NA]) keep the text typed."""
+    return load_config(path, TrainConfig, overrides)
