@@ -94,12 +94,14 @@ def test_blocks_skip_what_a_run_lacks_but_not_bugs(smoke_run, tmp_path):
     results = tmp_path / "results"
     shutil.copytree(smoke_run["results"], results)
     full = blocks(results)
-    assert {"headline", "split", "ladder", "ablation", "calibration", "profiling"} <= set(full)
+    assert {"headline", "split", "ladder", "ablation", "calibration", "profiling", "audit",
+            "per_class", "review_band"} <= set(full)  # fmt: skip
     # Synthetic data: the ELPV-anchored verdicts and the ELPV-only analyses are left out.
     assert not {"summary", "targets", "ladder_readings", "slices", "experts", "gallery"} & set(full)
     assert "faults" not in full  # no faults.csv in a smoke run
     # A forker's run with fewer rungs and analyses: those blocks go, the rest still renders.
-    for name in ("ablation", "calibration", "profiling", "history"):
+    for name in ("ablation", "calibration", "profiling", "history", "audit", "per_class",
+                 "review_band"):  # fmt: skip
         for ext in ("csv", "md"):
             (results / f"{name}.{ext}").unlink()
     ladder = pd.read_csv(results / "ladder.csv")
