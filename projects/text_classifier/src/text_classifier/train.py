@@ -331,11 +331,11 @@ def write_hero_figure(ladder: pd.DataFrame, results: Path) -> None:
             "value": r["macro_f1"],
             "lo": r["macro_f1_lo"],
             "hi": r["macro_f1_hi"],
-        }  # fmt: skip
+        }
         for _, r in ladder.iterrows()
     ]
-    ladder_figure(rows, "test macro-F1", results / "ladder.png",
-                  title="Test macro-F1 per rung (bootstrap 95% CI)")  # fmt: skip
+    title = "Test macro-F1 per rung (bootstrap 95% CI)"
+    ladder_figure(rows, "test macro-F1", results / "ladder.png", title=title)
 
 
 def write_training_curve(info: dict, results: Path) -> None:
