@@ -15,7 +15,6 @@ from torch import nn
 from .augment import Normalizer, dihedral
 
 
-@torch.no_grad()
 def predict_logits(
     model: nn.Module,
     images: np.ndarray,
@@ -25,22 +24,41 @@ def predict_logits(
     autocast: bool = False,
 ) -> tuple[np.ndarray, float]:
     """Logits (N, K) (mean over the 8 dihedral views with tta) and images/s of the pass."""
+    logits, _, rate = predict_views(model, images, norm, batch_size, tta, autocast)
+    return logits, rate
+
+
+@torch.no_grad()
+def predict_views(
+    model: nn.Module,
+    images: np.ndarray,
+    norm: Normalizer,
+    batch_size: int = 128,
+    tta: bool = False,
+    autocast: bool = False,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """(logits, single-view logits, images/s): with tta the mean over the 8 dihedral views and,
+    for free, the identity view alone (the single-view prediction); without, both the same."""
     model.eval()
     views = range(8) if tta else (0,)
-    out = []
+    out, first = [], []
     started = time.perf_counter()
     for start in range(0, len(images), batch_size):
         x = norm.to_unit(images[start : start + batch_size])
         total = 0
         for k in views:
             with torch.autocast(norm.device, dtype=torch.bfloat16, enabled=autocast):
-                total = total + model(norm(dihedral(x, k))).float()
+                view = model(norm(dihedral(x, k))).float()
+            if k == 0:
+                first.append(view.cpu())
+            total = total + view
         out.append((total / len(views)).cpu())
     if norm.device == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - started
     logits = torch.cat(out).numpy().astype(np.float64)
-    return logits, len(images) * len(views) / max(seconds, 1e-9)
+    single = torch.cat(first).numpy().astype(np.float64)
+    return logits, single, len(images) * len(views) / max(seconds, 1e-9)
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:

@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from .augment import Normalizer
-from .evaluate import predict_logits, softmax
+from .evaluate import predict_views, softmax
 
 
 @dataclass
@@ -145,13 +145,19 @@ def linear_probe(model, images, labels, split, norm, seed: int, name: str) -> Ru
 def network_rung(
     name: str, model, images, split, norm, fit_result, tta: bool, autocast: bool, notes: str
 ) -> Rung:
-    val_logits, _ = predict_logits(model, images[split["val"]], norm, tta=tta, autocast=autocast)
-    test_logits, _ = predict_logits(model, images[split["test"]], norm, tta=tta, autocast=autocast)
-    single = {}
-    if tta:  # one more single-view pass, so TTA rungs can be compared with the rest like for like
-        for part in ("val", "test"):
-            logits, _ = predict_logits(model, images[split[part]], norm, autocast=autocast)
-            single[f"{part}_prob_no_tta"] = softmax(logits)
+    # The TTA pass also yields the identity view alone: TTA rungs can be compared with the rest
+    # like for like at no extra cost.
+    val_logits, val_single, _ = predict_views(
+        model, images[split["val"]], norm, tta=tta, autocast=autocast
+    )
+    test_logits, test_single, _ = predict_views(
+        model, images[split["test"]], norm, tta=tta, autocast=autocast
+    )
+    single = (
+        {"val_prob_no_tta": softmax(val_single), "test_prob_no_tta": softmax(test_single)}
+        if tta
+        else {}
+    )
     batch = norm.to_unit(images[split["test"][:64]])
 
     def infer():
