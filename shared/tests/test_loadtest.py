@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from mlcraft.errors import UserInputError
 from mlcraft.loadtest import run_loadtest, write_report
-from mlcraft.publish import publish_loadtest
+from mlcraft.publish import publish_part
 
 HERE = Path(__file__).parent
 TOY_MAIN = """
@@ -62,8 +62,8 @@ def test_publish_takes_only_a_loadtest_of_a_reference_model(tmp_path):
     project = tmp_path / "project"
     (project / "results").mkdir(parents=True)
     with pytest.raises(UserInputError, match="not a reference-config run"):
-        publish_loadtest(run, project, {"data": "reference"})
+        publish_part(run, project, {"data": "reference"})
     meta["model_config"] = {"data": "reference"}
     (run / "results" / "serve" / "loadtest.json").write_text(json.dumps(meta))
-    target = publish_loadtest(run, project, {"data": "reference"})
+    target = publish_part(run, project, {"data": "reference"})
     assert (target / "loadtest.json").is_file() and target == project / "results" / "serve"

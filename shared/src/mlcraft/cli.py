@@ -300,7 +300,7 @@ def _report(project: Project, args: argparse.Namespace) -> int:
 
 def _publish(project: Project, args: argparse.Namespace) -> int:
     from mlcraft.config import config_to_dict
-    from mlcraft.publish import publish, publish_loadtest
+    from mlcraft.publish import PARTS, publish, publish_part
     from mlcraft.runs import read_run_info
 
     run_dir = Path(args.run_dir) if args.run_dir else latest_complete(project.name, "train")
@@ -309,8 +309,8 @@ def _publish(project: Project, args: argparse.Namespace) -> int:
     reference = project.project_dir / "configs" / "default.yaml"
     config = config_to_dict(project.load_config(str(reference), []))
     published = (
-        publish_loadtest(run_dir, project.project_dir, config, args.allow_dirty)
-        if read_run_info(run_dir).get("verb") == "loadtest"
+        publish_part(run_dir, project.project_dir, config, args.allow_dirty)
+        if read_run_info(run_dir).get("verb") in PARTS
         else publish(run_dir, project.project_dir, config, args.allow_dirty)
     )
     print(f"published {run_dir} -> {published}")

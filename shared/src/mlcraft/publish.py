@@ -5,8 +5,8 @@ data the reference data, and replaces results/ as a whole with the run's results
 folder is built beside the old one, then swapped in with two renames, so a reader never sees a mix
 of two runs. A forker's run (other data or config) is refused with one line.
 
-A `loadtest` run publishes into results/serve/ only, and only when the model it measured was
-trained on the reference config.
+A run of a model-level verb (`loadtest`, `compress`) publishes into its own results/<part>/ only
+(PARTS), and only when the model it measured was trained on the reference config.
 """
 
 from __future__ import annotations
@@ -111,32 +111,42 @@ def publish(
     return published
 
 
-def publish_loadtest(
+# verb -> the results/ sub-folder it publishes; its meta file is results/<part>/<verb>.json
+PARTS = {"loadtest": "serve", "compress": "compress"}
+
+
+def publish_part(
     run_dir: str | os.PathLike,
     project_dir: str | os.PathLike,
     reference_config: dict[str, Any],
     allow_dirty: bool = False,
 ) -> Path:
-    """Replace project_dir/results/serve with a loadtest run's results/serve, whole."""
+    """Replace project_dir/results/<part> with the run's results/<part>, whole."""
     run_dir, project_dir = Path(run_dir), Path(project_dir)
     if not is_complete(run_dir):
         raise UserInputError(f"publish: {run_dir} is not a complete run (no run.json 'complete')")
+    verb = read_run_info(run_dir).get("verb")
+    if verb not in PARTS:
+        raise UserInputError(
+            f"publish: {run_dir} is a '{verb}' run; parts come from {sorted(PARTS)}"
+        )
+    part = PARTS[verb]
     try:
-        meta = json.loads((run_dir / "results" / "serve" / "loadtest.json").read_text())
+        meta = json.loads((run_dir / "results" / part / f"{verb}.json").read_text())
     except (OSError, ValueError):
-        raise UserInputError(f"publish: {run_dir}/results/serve/loadtest.json is missing") from None
+        raise UserInputError(f"publish: {run_dir}/results/{part}/{verb}.json is missing") from None
     if meta.get("model_config") != reference_config:
         raise UserInputError(
             f"publish: {run_dir} measured model {meta.get('model_run')}, not a reference-config run"
         )
     if meta.get("git_dirty") and not allow_dirty:
         raise UserInputError(f"publish: {run_dir} ran on a tree with uncommitted changes")
-    target = project_dir / "results" / "serve"
-    incoming = target.with_name(f".serve.incoming-{run_dir.name}")
-    outgoing = target.with_name(f".serve.outgoing-{run_dir.name}")
+    target = project_dir / "results" / part
+    incoming = target.with_name(f".{part}.incoming-{run_dir.name}")
+    outgoing = target.with_name(f".{part}.outgoing-{run_dir.name}")
     for leftover in (incoming, outgoing):
         shutil.rmtree(leftover, ignore_errors=True)
-    _copy_tree_synced(run_dir / "results" / "serve", incoming)
+    _copy_tree_synced(run_dir / "results" / part, incoming)
     if target.exists():
         os.rename(target, outgoing)
     os.rename(incoming, target)
