@@ -6,6 +6,7 @@
     python -m tabular_ladder serve --model RUN [--host H] [--port P]
     python -m tabular_ladder loadtest --model RUN [--concurrency 1 8 32] [--batch-ms 0 5]
     python -m tabular_ladder register --model RUN | promote | rollback
+    python -m tabular_ladder monitor --model RUN --input batch.csv [--run-dir DIR]
     python -m tabular_ladder report [--results DIR] [--readme FILE]
     python -m tabular_ladder publish [--run-dir RUN]
 
@@ -54,6 +55,18 @@ def _expected_bytes() -> int:
     return EXPECTED_BYTES
 
 
+def _monitor_arguments(parser):
+    parser.add_argument("--model", required=True, help="a complete train run folder")
+    parser.add_argument("--input", required=True, help="the batch (CSV, like predict's input)")
+    parser.add_argument("--run-dir", default=None, help="default runs/tabular_ladder/<run-id>")
+
+
+def _monitor(args):
+    from tabular_ladder.batch_monitor import monitor_verb
+
+    return monitor_verb(args)
+
+
 PROJECT = cli.Project(
     name="tabular_ladder",
     project_dir=PROJECT_DIR,
@@ -68,6 +81,13 @@ PROJECT = cli.Project(
     evaluate=_evaluate,
     preflight=cli.lazy("tabular_ladder.preflight:preflight"),
     expected_bytes=_expected_bytes(),
+    extra_verbs={
+        "monitor": (
+            "drift and estimated performance of a batch against the training split",
+            _monitor_arguments,
+            _monitor,
+        ),
+    },  # fmt: skip
 )
 
 main, console = cli.entry_points(PROJECT)
