@@ -389,7 +389,7 @@ def plot_ladder(frame: pd.DataFrame, png: Path, elpv: bool) -> None:
          "hi": PUBLISHED_CNN} if elpv else None
     )  # fmt: skip
     ladder_figure(rows, "test accuracy", png, reference=reference,
-                  title="Which rung flags defective cells best? (95% bootstrap CIs)")  # fmt: skip
+                  title="Test accuracy per rung")  # fmt: skip
 
 
 def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results) -> dict:
@@ -426,8 +426,9 @@ def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results)
     out["threshold_calibrated"] = threshold
     if positive is not None:
         out["review_band"] = review_band_analysis(
-            cfg, rung, y_val, y_test, p_test, temperature, threshold, results
-        )
+            cfg, rung, y_val, y_test, p_test, temperature, threshold, results,
+            f"P({dataset.classes[positive]})",
+        )  # fmt: skip
         write_test_predictions(test_meta, dataset.classes, y_test, p_test, threshold, results)
     if positive is not None and "defect_probability" in test_meta:
         write_table(
@@ -459,7 +460,9 @@ def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results)
     return out
 
 
-def review_band_analysis(cfg, rung, y_val, y_test, p_test, temperature, threshold, results):
+def review_band_analysis(
+    cfg, rung, y_val, y_test, p_test, temperature, threshold, results, probability: str
+):
     """The human-review band chosen on validation by analysis.review_max_error, checked on test:
     results/risk_coverage.csv (both curves), review_band.csv and risk_coverage.png."""
     from .evaluate import softmax
@@ -473,6 +476,7 @@ def review_band_analysis(cfg, rung, y_val, y_test, p_test, temperature, threshol
     curves = pd.concat([val.assign(split="val"), test.assign(split="test")], ignore_index=True)
     write_table(results, "risk_coverage", curves, digits=4)
     row = {
+        "probability": probability,
         "max_error": cfg.analysis.review_max_error,
         "threshold": threshold,
         "band_lo": band["band_lo"],

@@ -383,7 +383,7 @@ def review_band_block(band: pd.Series) -> str:
             f"- Rule (`analysis.review_max_error={target:g}`): the narrowest band around the "
             f"decision threshold {band['threshold']:.3f} whose automatic decisions on "
             f"**validation** err at most {target:.0%}.",
-            f"- Chosen band: P(defective) in **[{band['band_lo']:.2f}, {band['band_hi']:.2f}]** "
+            f"- Chosen band: {band.get('probability', 'P(defective)')} in **[{band['band_lo']:.2f}, {band['band_hi']:.2f}]** "
             f"goes to a human; on validation it decides {band['val_coverage']:.0%} of cells "
             f"automatically with {band['val_error']:.1%} errors.",
             f"- On test it decides {band['test_coverage']:.0%} automatically; their error rate "

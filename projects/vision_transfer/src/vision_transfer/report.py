@@ -111,9 +111,9 @@ def blocks(results: str | Path) -> dict[str, str]:
         legend = (
             "\n\nTTA: test-time augmentation (the mean over the 8 flips and 90-degree turns) in "
             "that rung's metrics. *accuracy, single view* is every rung without TTA, each with its "
-            "own threshold tuned on validation: the like-for-like column. The last column is a "
-            "paired bootstrap 95% CI of the single-view accuracy difference with the rung above "
-            "(same test cells resampled for both)."
+            "own threshold tuned on validation: the like-for-like column. *single-view acc. minus "
+            "rung above* is the difference with the rung above in percentage points, with a "
+            "paired bootstrap 95% CI (the same test cells resampled for both)."
             if new_columns
             else ""
         )
