@@ -40,7 +40,7 @@ def smoke_run(sandbox):
     (run folder, summary, published fingerprint before, published fingerprint after)."""
     from tabular_ladder.__main__ import main
 
-    published = (PROJECT / "results", PROJECT / "README.md")
+    published = (PROJECT / "results", PROJECT / "README.md", PROJECT / "docs")
     runs = sandbox / "runs" / "tabular_ladder"
     existing = set(runs.iterdir()) if runs.is_dir() else set()
     before = fingerprint(*published)

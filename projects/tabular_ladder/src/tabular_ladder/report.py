@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 from mlcraft.audit import Finding, banner
-from mlcraft.reporting import format_ci, markdown_table, render_readme
+from mlcraft.reporting import format_ci, markdown_table
 from mlcraft.stats import verdict
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -57,6 +57,7 @@ def _pm(frame: pd.DataFrame, metric: str, digits: int = 4) -> list[str]:
     ]
 
 
+CONFIDENT_ERRORS_SHOWN = 3  # per kind (false positive, false negative) in the README
 FAULT_COLUMNS = ["fault", "exit_code", "message", "files_left", "results_unchanged"]
 ERROR_COLUMNS = ["age", "education", "marital-status", "occupation", "relationship", "gender",
                  "capital-gain", "hours-per-week"]  # fmt: skip
@@ -107,13 +108,11 @@ def blocks(results: Path) -> dict[str, str]:
         tokens = pd.read_csv(results / "missing_tokens.csv", keep_default_na=False)
         out["missing_tokens"] = markdown_table(tokens)
     ladder = _read(results, "ladder")
-    if ladder is not None:
+    if ladder is not None:  # CV log loss and Brier stay in results/ladder.md
         table = pd.DataFrame({
             "rung": ladder["rung"],
             "CV ROC AUC": _pm(ladder, "roc_auc"),
             "CV PR AUC": _pm(ladder, "pr_auc"),
-            "CV log loss": _pm(ladder, "log_loss"),
-            "CV Brier": _pm(ladder, "brier"),
             "test ROC AUC [95% CI]": _ci(ladder, "test_roc_auc", 4),
             "fit s": ladder["fit_s"],
             "ms / 1k rows": ladder["latency_ms_per_1000"],
@@ -126,8 +125,13 @@ def blocks(results: Path) -> dict[str, str]:
     targets = target_rows(results, summary)
     if targets:
         out["targets"] = markdown_table(targets)
+    nested = _read(results, "nested_cv")
+    if nested is not None:  # the chosen parameters per fold stay in results/nested_cv.md
+        out["nested_cv"] = markdown_table(
+            nested.drop(columns=nested.filter(like="param_").columns), digits=4
+        )
     simple = {
-        "nested_cv": 4, "lightgbm_vs_logreg": 4, "calibration": 4, "costs": 3,
+        "lightgbm_vs_logreg": 4, "calibration": 4, "costs": 3,
         "oversampling": 4, "importance": 4, "monotone": 4, "missing_values": 4,
     }  # fmt: skip
     for name, digits in simple.items():
@@ -152,8 +156,10 @@ def blocks(results: Path) -> dict[str, str]:
         if not features:  # your own data: its first feature columns
             skip = {"test_row", "label", "probability", "error"}
             features = [c for c in errors.columns if c not in skip][:8]
+        # the most confident few of each kind; results/confident_errors.md holds them all
+        shown = errors.groupby("error", sort=False).head(CONFIDENT_ERRORS_SHOWN)
         out["confident_errors"] = markdown_table(
-            errors[["error", "probability", *features]], digits=3
+            shown[["error", "probability", *features]], digits=3
         )
     curves = _read(results, "sampler_curves")
     if curves is not None:
@@ -368,8 +374,3 @@ def _verdict(ladder: pd.DataFrame, h: dict) -> str:
             f"{'overlap' if overlap else 'do not overlap'}."
         )
     return text
-
-
-def render(results: Path = RESULTS, readme: Path = README) -> list[str]:
-    """What `python -m tabular_ladder report` does (through the shared CLI)."""
-    return render_readme(readme, blocks(results))
