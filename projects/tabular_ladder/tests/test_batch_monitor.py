@@ -31,14 +31,17 @@ def _monitor(smoke_run, frame, tmp_path, name="batch"):
 
 
 def test_own_test_rows_do_not_drift(smoke_run, test_rows, tmp_path):
-    row, drift, run_dir = _monitor(smoke_run, test_rows.drop(columns=ADULT_TARGET), tmp_path)
+    batch = test_rows.drop(columns=ADULT_TARGET).astype({"age": object})
+    batch.loc[0, "age"] = "old"  # a row predict would not score: left out and counted
+    row, drift, run_dir = _monitor(smoke_run, batch, tmp_path)
     assert row["max_feature_psi"] < 0.1 and row["prediction_psi"] < 0.1
-    assert row["drifted_features"] == 0 and row["rows"] == len(test_rows)
+    assert row["drifted_features"] == 0 and row["rows"] == len(test_rows) - 1
     assert "realized_roc_auc" not in row.index  # no labels, no realized metrics
     assert 0.5 < row["estimated_roc_auc"] <= 1 and 0.5 < row["estimated_accuracy"] <= 1
     assert set(drift["feature"]) == set(test_rows.columns) - {ADULT_TARGET}
     report = (run_dir / "REPORT.md").read_text()
     assert "no feature and not the scores drifted" in report and "realized" not in report
+    assert "1 row(s) could not be scored" in report
 
 
 def test_a_shifted_column_drifts_and_labels_give_realized_metrics(smoke_run, test_rows, tmp_path):
