@@ -84,6 +84,24 @@ def _copy_tree_synced(source: Path, target: Path) -> None:
                 os.fsync(handle.fileno())
 
 
+def _swap_in(source: Path, target: Path, tag: str, keep: list[Path] = ()) -> None:
+    """Copy source beside target (synced to disk), then swap it in with two renames, so a reader
+    sees the old folder or the new one, never a mix. Folders in `keep` are carried into the new
+    one unless it has its own."""
+    incoming = target.with_name(f".{target.name}.incoming-{tag}")
+    outgoing = target.with_name(f".{target.name}.outgoing-{tag}")
+    for leftover in (incoming, outgoing):
+        shutil.rmtree(leftover, ignore_errors=True)
+    _copy_tree_synced(source, incoming)
+    for child in keep:
+        if not (incoming / child.name).exists():
+            shutil.copytree(child, incoming / child.name)
+    if target.exists():
+        os.rename(target, outgoing)
+    os.rename(incoming, target)
+    shutil.rmtree(outgoing, ignore_errors=True)
+
+
 def publish(
     run_dir: str | os.PathLike,
     project_dir: str | os.PathLike,
@@ -94,20 +112,9 @@ def publish(
     run_dir, project_dir = Path(run_dir), Path(project_dir)
     published = project_dir / "results"
     check_publishable(run_dir, published, reference_config, allow_dirty)
-    incoming = project_dir / f".results.incoming-{run_dir.name}"
-    outgoing = project_dir / f".results.outgoing-{run_dir.name}"
-    for leftover in (incoming, outgoing):
-        shutil.rmtree(leftover, ignore_errors=True)
-    _copy_tree_synced(run_dir / "results", incoming)
-    # results/full/, results/serve/ ...: other published budgets travel along unchanged.
-    if published.is_dir():
-        for child in published.iterdir():
-            if child.is_dir() and not (incoming / child.name).exists():
-                shutil.copytree(child, incoming / child.name)
-    if published.exists():
-        os.rename(published, outgoing)
-    os.rename(incoming, published)
-    shutil.rmtree(outgoing, ignore_errors=True)
+    # results/full/, results/serve/ ...: other published parts travel along unchanged.
+    keep = [c for c in published.iterdir() if c.is_dir()] if published.is_dir() else []
+    _swap_in(run_dir / "results", published, run_dir.name, keep)
     return published
 
 
@@ -142,13 +149,5 @@ def publish_part(
     if meta.get("git_dirty") and not allow_dirty:
         raise UserInputError(f"publish: {run_dir} ran on a tree with uncommitted changes")
     target = project_dir / "results" / part
-    incoming = target.with_name(f".{part}.incoming-{run_dir.name}")
-    outgoing = target.with_name(f".{part}.outgoing-{run_dir.name}")
-    for leftover in (incoming, outgoing):
-        shutil.rmtree(leftover, ignore_errors=True)
-    _copy_tree_synced(run_dir / "results" / part, incoming)
-    if target.exists():
-        os.rename(target, outgoing)
-    os.rename(incoming, target)
-    shutil.rmtree(outgoing, ignore_errors=True)
+    _swap_in(run_dir / "results" / part, target, run_dir.name)
     return target
