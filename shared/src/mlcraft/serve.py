@@ -41,6 +41,18 @@ class ServedModel:
     max_rows: int = 512
 
 
+def class_outputs(prob, labels, classes: list[str]) -> list[dict[str, Any]]:
+    """One output per row of a classifier: the decided label, its probability, every class's."""
+    return [
+        {
+            "label": classes[label],
+            "probability": round(float(p[label]), 6),
+            "probabilities": {name: round(float(v), 6) for name, v in zip(classes, p, strict=True)},
+        }
+        for label, p in zip(labels, prob, strict=True)
+    ]
+
+
 def run_metadata(run_dir: str | Path) -> dict[str, Any]:
     """What /metadata says about any run: its id, code and data hashes, hardware, headline
     metrics (the model card's numbers) and the sha256 of every model file."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from mlcraft.serve import ServedModel, run_metadata
+from mlcraft.serve import ServedModel, class_outputs, run_metadata
 from pydantic import StringConstraints
 
 from text_classifier import artifacts
@@ -33,16 +33,7 @@ def served_model(model: str) -> ServedModel:
     def predict(rows: list[dict]) -> list[dict]:
         prob = predictor([row["text"] for row in rows])
         labels = decide(prob, threshold)
-        return [
-            {
-                "label": classes[label],
-                "probability": round(float(p[label]), 6),
-                "probabilities": {
-                    name: round(float(v), 6) for name, v in zip(classes, p, strict=True)
-                },
-            }
-            for label, p in zip(labels, prob, strict=True)
-        ]
+        return class_outputs(prob, labels, classes)
 
     metadata = run_metadata(model) | {
         "rung": rung,

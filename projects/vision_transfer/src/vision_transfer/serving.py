@@ -13,7 +13,7 @@ import io
 
 import numpy as np
 from mlcraft.errors import UserInputError
-from mlcraft.serve import ServedModel, run_metadata
+from mlcraft.serve import ServedModel, class_outputs, run_metadata
 
 MAX_IMAGE_BYTES = 5_000_000
 
@@ -64,16 +64,7 @@ def served_model(model_run: str) -> ServedModel:
         logits, _ = predict_logits(network, images, norm, tta=bool(meta.get("tta")))
         prob = softmax(logits, meta.get("temperature") or 1.0)
         labels = decide(prob, threshold)
-        return [
-            {
-                "label": classes[label],
-                "probability": round(float(p[label]), 6),
-                "probabilities": {
-                    name: round(float(v), 6) for name, v in zip(classes, p, strict=True)
-                },
-            }
-            for label, p in zip(labels, prob, strict=True)
-        ]
+        return class_outputs(prob, labels, classes)
 
     metadata = run_metadata(model_run) | {
         "classes": classes,
