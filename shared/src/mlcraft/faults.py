@@ -3,7 +3,7 @@
 Each drill runs `python -m <project> ...` in a subprocess with runs/, the MLflow store and the
 Optuna storage in a scratch folder, so drills never touch a user's runs. It records the exit code,
 the last line on stderr, whether a traceback was printed, what was left outside complete run
-folders, and whether the project's published results/ and README stayed byte-identical. The same
+folders, and whether the project's published results/, README and docs/ stayed byte-identical. The same
 drills are a test module per project and a table (faults.csv) in each reference run.
 """
 
@@ -141,7 +141,7 @@ def _drill(module: str, project_dir: Path, fault: Fault, scratch: Path, timeout:
         "OPTUNA_STORAGE": f"sqlite:///{runs / 'optuna.db'}",
         **fault.env,
     }
-    watched = [project_dir / "results", project_dir / "README.md"]
+    watched = [project_dir / "results", project_dir / "README.md", project_dir / "docs"]
     before = _fingerprint(watched)
     if fault.setup:
         fault.setup(scratch)
@@ -204,7 +204,7 @@ def problems(row: dict[str, Any], fault: Fault) -> list[str]:
     if row["mlflow_running"]:
         found.append(f"{row['mlflow_running']} MLflow run(s) left RUNNING")
     if not row["results_unchanged"]:
-        found.append("published results/ or README changed")
+        found.append("published results/, README or docs/ changed")
     return found
 
 
