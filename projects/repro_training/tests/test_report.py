@@ -85,3 +85,31 @@ def test_determinism_sentence_takes_its_epochs_from_the_config(results, epochs, 
     text = blocks(results)["determinism"]
     assert f"Each compared run trains {words}(`checks.check_epochs: {epochs}`)" in text
     assert "single epoch" not in text
+
+
+@needs_results
+def test_metrics_carry_their_ci_on_the_same_row(results):
+    def add(summary):
+        summary["headline"].update(balanced_accuracy=0.68, balanced_accuracy_ci95=[0.45, 0.71])
+
+    _edit(results, add)
+    text = blocks(results)["metrics"]
+    assert "| balanced_accuracy | 0.680 [0.450, 0.710] |" in text
+    assert "_ci95" not in text and "bitwise_identical" not in text
+
+
+@needs_results
+def test_reproduce_states_the_seed_spread_or_that_there_is_none(results):
+    import pandas as pd
+
+    seeds = pd.DataFrame({"seed": [0, 1], "test_accuracy": [0.70, 0.75]})
+    seeds.to_csv(results / "seeds.csv", index=False)
+    assert "2 seeds, one split): test accuracy from 0.700 to 0.750" in blocks(results)["reproduce"]
+    seeds.head(1).to_csv(results / "seeds.csv", index=False)
+    assert "measures no seed-to-seed spread" in blocks(results)["reproduce"]
+
+
+@needs_results
+def test_hardware_constant_columns_become_one_line(results):
+    text = blocks(results)["hardware"]
+    assert "| batch_size |" not in text.splitlines()[0] and "Every row: batch_size" in text
