@@ -4,6 +4,8 @@
     python -m vision_transfer evaluate --config configs/X.yaml --model RUN [--run-dir DIR]
     python -m vision_transfer predict --model RUN --input IMAGES --output FILE.csv
     python -m vision_transfer serve --model RUN [--host H] [--port P]
+    python -m vision_transfer loadtest --model RUN [--concurrency N ...] [--run-dir DIR]
+    python -m vision_transfer register --model RUN | promote | rollback
     python -m vision_transfer report [--results DIR] [--readme FILE]
     python -m vision_transfer publish [--run-dir RUN] [--allow-dirty]
 
@@ -54,6 +56,9 @@ PROJECT = cli.Project(
     evaluate=_evaluate,
     predict=_predict,
     serve=cli.lazy("vision_transfer.serving:served_model"),
+    request_rows=cli.lazy("vision_transfer.gating:request_rows"),
+    gate_scores=cli.lazy("vision_transfer.gating:gate_scores"),
+    gate_metric="accuracy_score",
     blocks=cli.lazy("vision_transfer.report:blocks"),
     preflight=cli.lazy("vision_transfer.preflight:check"),
     expected_bytes=60_000_000,  # vision_transfer.preflight.EXPECTED_BYTES

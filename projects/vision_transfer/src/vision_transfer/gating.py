@@ -1,0 +1,94 @@
+"""What the shared loadtest and register/promote/rollback verbs need from a vision run: request
+rows from its test split, and its decisions on that split (with the run's test-time augmentation,
+temperature and threshold, as predict and serve decide).
+
+Both reload the data from the run's own config (results/summary.json) at the model's image size,
+so a run is always scored on the split it was trained and evaluated on.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from mlcraft.errors import UserInputError
+
+from .config import Config
+from .preflight import check_model_run
+
+# meta columns that make gate slices where the data has them (ELPV: mono/poly cells)
+SLICE_COLUMNS = ("cell_type",)
+
+
+def run_config(run: Path) -> Config:
+    summary = run / "results" / "summary.json"
+    if not summary.is_file():
+        raise UserInputError(f"--model={run}: a run without results/summary.json")
+    return Config.model_validate(json.loads(summary.read_text())["config"])
+
+
+@cache
+def _test_split(config_json: str, image_size: int):
+    """(images, labels, meta) of the config's test split, loaded at the model's image size."""
+    from . import data
+
+    cfg = Config.model_validate_json(config_json)
+    data_cfg = cfg.data.model_copy(update={"image_size": image_size})
+    dataset = data.load(data_cfg, cfg.seed)
+    test = data.split(dataset, data_cfg, cfg.seed)["test"]
+    meta = dataset.meta.iloc[test].reset_index(drop=True)
+    return dataset.images[test], dataset.labels[test], meta, dataset.classes
+
+
+def _run_test_split(model: str):
+    meta = check_model_run(model)
+    run = Path(model)
+    images, labels, frame, classes = _test_split(
+        run_config(run).model_dump_json(), int(meta["image_size"])
+    )
+    if list(classes) != list(meta["classes"]):
+        raise UserInputError(
+            f"--model={run}: trained on classes {meta['classes']}, its config's data has {classes}"
+        )
+    return images, labels, frame
+
+
+def gate_scores(model: str) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """(test labels, the run's decided labels on them, the slice columns the data has)."""
+    import torch
+
+    from .augment import Normalizer
+    from .evaluate import decide, predict_logits, softmax
+    from .models import load_model
+
+    images, labels, frame = _run_test_split(model)
+    network, meta = load_model(model)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    network.to(device)
+    norm = Normalizer(meta["mean"], meta["std"], channels_last=False, device=device)
+    logits, _ = predict_logits(network, images, norm, tta=bool(meta.get("tta")))
+    prob = softmax(logits, meta.get("temperature") or 1.0)
+    threshold = meta.get("threshold") if len(meta["classes"]) == 2 else None
+    slices = frame[[c for c in SLICE_COLUMNS if c in frame]]
+    return labels, decide(prob, threshold), slices
+
+
+def png_base64(image: np.ndarray) -> str:
+    """(C, S, S) uint8 -> base64 PNG text, as a client would send it to /predict."""
+    from PIL import Image
+
+    pixels = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def request_rows(model: str, n: int) -> list[dict]:
+    """The first n test images as /predict rows {"image_base64": PNG}."""
+    images, _, _ = _run_test_split(model)
+    return [{"image_base64": png_base64(image)} for image in images[:n]]
