@@ -109,11 +109,9 @@ def blocks(results: str | Path) -> dict[str, str]:
             f"- **{r}**: {n}" for r, n in zip(ladder["rung"], ladder["notes"], strict=True)
         )
         legend = (
-            "\n\nTTA: test-time augmentation (the mean over the 8 flips and 90-degree turns) in "
-            "that rung's metrics. *accuracy, single view* is every rung without TTA, each with its "
-            "own threshold tuned on validation: the like-for-like column. *single-view acc. minus "
-            "rung above* is the difference with the rung above in percentage points, with a "
-            "paired bootstrap 95% CI (the same test cells resampled for both)."
+            "\n\nTTA: the mean over the 8 flips and 90-degree turns. *single view*: every rung "
+            "without TTA, own threshold (like for like); *minus rung above*: percentage points, "
+            "paired bootstrap 95% CI."
             if new_columns
             else ""
         )
