@@ -51,10 +51,11 @@ def finished_run(tiny_yaml):
 
 def test_smoke_train_writes_only_its_run_folder(tmp_path):
     """The smoke config in a fresh process: one epoch under 60 s, learns, and writes only into
-    runs/repro_training/<run-id>/ (results/, model/, REPORT.md), never results/ or the README."""
+    runs/repro_training/<run-id>/ (results/, model/, REPORT.md), never results/, the README or
+    docs/."""
     runs = tmp_path / "runs"
     env = {**os.environ, "MLCRAFT_RUNS_DIR": str(runs)}
-    published = _files(PROJECT / "results", PROJECT / "README.md")
+    published = _files(PROJECT / "results", PROJECT / "README.md", PROJECT / "docs")
     started, before = time.time(), resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         [sys.executable, "-m", "repro_training", "train", "--config", "configs/smoke.yaml"],
@@ -67,7 +68,7 @@ def test_smoke_train_writes_only_its_run_folder(tmp_path):
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert cpu < 60, f"smoke used {cpu:.0f} CPU seconds"
     assert wall < 150, f"smoke took {wall:.0f} s"
-    assert _files(PROJECT / "results", PROJECT / "README.md") == published
+    assert _files(PROJECT / "results", PROJECT / "README.md", PROJECT / "docs") == published
 
     (run,) = (runs / "repro_training").iterdir()
     assert run.name.startswith("train-smoke-") and f"run complete: {run}" in out.stdout

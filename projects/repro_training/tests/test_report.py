@@ -104,7 +104,11 @@ def test_reproduce_states_the_seed_spread_or_that_there_is_none(results):
 
     seeds = pd.DataFrame({"seed": [0, 1], "test_accuracy": [0.70, 0.75]})
     seeds.to_csv(results / "seeds.csv", index=False)
-    assert "2 seeds, one split): test accuracy from 0.700 to 0.750" in blocks(results)["reproduce"]
+    text = blocks(results)["reproduce"]
+    assert "2 seeds, one split): test accuracy from 0.700 to 0.750" in text
+    assert "bounds nothing" not in text
+    seeds.assign(test_accuracy=0.7).to_csv(results / "seeds.csv", index=False)
+    assert "bounds nothing" in blocks(results)["reproduce"]
     seeds.head(1).to_csv(results / "seeds.csv", index=False)
     assert "measures no seed-to-seed spread" in blocks(results)["reproduce"]
 

@@ -174,10 +174,14 @@ def _reproduce_text(h: dict, results: Path) -> str:
     if len(accuracy) < 2:
         return " One training seed only: this run measures no seed-to-seed spread."
     ci = f", Student-t 95% CI {_ci(h['test_accuracy_ci95'])}" if "test_accuracy_ci95" in h else ""
-    return (
+    text = (
         f" Seed to seed ({len(accuracy)} seeds, one split): test accuracy from "
         f"{format_value(accuracy.min(), 3)} to {format_value(accuracy.max(), 3)}{ci}."
     )
+    if format_value(accuracy.min(), 3) == format_value(accuracy.max(), 3):
+        text += (" The seeds agree to three decimals, so this spread bounds nothing: use the "
+                 "test-set bootstrap CIs.")  # fmt: skip
+    return text
 
 
 def _resume(s: dict, results: Path) -> str:
