@@ -131,24 +131,30 @@ def rating_contradictions(frame: pd.DataFrame) -> dict | None:
     }
 
 
+def slice_columns(test: pd.DataFrame) -> pd.DataFrame:
+    """The slice groups of each row: review length always; age band and department where the
+    data has them (the default reviews data does)."""
+    words = test["text"].str.split().str.len().to_numpy()
+    bands = {"review length (words)": pd.cut(
+        words, [0, 30, 60, 90, 10_000], labels=["<=30", "31-60", "61-90", ">90"]
+    ).astype(str)}  # fmt: skip
+    if "Age" in test:
+        bands["age band"] = pd.cut(
+            test["Age"].to_numpy(), [0, 29, 39, 49, 59, 200],
+            labels=["<30", "30-39", "40-49", "50-59", "60+"],
+        ).astype(str)  # fmt: skip
+    if "Department Name" in test:
+        bands["department"] = test["Department Name"].fillna("(missing)").astype(str).to_numpy()
+    return pd.DataFrame(bands)
+
+
 def slices(test: pd.DataFrame, prob, threshold, classes, n_boot: int, seed: int) -> pd.DataFrame:
     """Accuracy and macro-F1 per group, with the share of each true class in the group (for two
     classes only the second class's share: the first is one minus it)."""
-    frame = test.copy()
+    groups = slice_columns(test)
+    by = list(groups.columns)
+    frame = pd.concat([test.reset_index(drop=True), groups], axis=1)
     frame["pred"] = decide(prob, threshold)
-    words = frame["text"].str.split().str.len()
-    frame["review length (words)"] = pd.cut(
-        words, [0, 30, 60, 90, 10_000], labels=["<=30", "31-60", "61-90", ">90"]
-    ).astype(str)
-    by = ["review length (words)"]
-    if "Age" in frame:
-        frame["age band"] = pd.cut(
-            frame["Age"], [0, 29, 39, 49, 59, 200], labels=["<30", "30-39", "40-49", "50-59", "60+"]
-        ).astype(str)
-        by.append("age band")
-    if "Department Name" in frame:
-        frame["department"] = frame["Department Name"].fillna("(missing)").astype(str)
-        by.append("department")
     metrics = {
         "accuracy": accuracy_score,
         "macro_f1": lambda y, p: f1_score(y, p, average="macro"),

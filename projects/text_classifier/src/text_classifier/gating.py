@@ -1,0 +1,73 @@
+"""What the shared loadtest and register/promote/rollback verbs need from a text run: request
+rows from the test split of the config it was trained with, and its decided labels on that split.
+
+A compress run (`python -m text_classifier compress`) names the train run it was made from; its
+data is that run's data.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from mlcraft.errors import UserInputError
+from mlcraft.runs import complete_run, read_run_info
+
+from text_classifier import artifacts
+from text_classifier.config import Config
+from text_classifier.data import Dataset, encode_labels, load_dataset
+
+
+def train_run(model: str | Path) -> Path:
+    """The train run behind --model: the folder itself, or the one a compress run names."""
+    run = complete_run(model, "--model")
+    if read_run_info(run).get("verb") == "compress":
+        return complete_run(compress_source(run), "compress.json model_run")
+    return run
+
+
+def compress_source(run: Path) -> Path:
+    meta = run / "results" / "compress" / "compress.json"
+    if not meta.is_file():
+        raise UserInputError(f"--model={run}: a compress run without {meta.name}")
+    return Path(json.loads(meta.read_text())["model_run"])
+
+
+def run_config(run: Path) -> Config:
+    summary = run / "results" / "summary.json"
+    if not summary.is_file():
+        raise UserInputError(f"--model={run}: a run without results/summary.json")
+    return Config.model_validate(json.loads(summary.read_text())["config"])
+
+
+@cache
+def _data(config_json: str) -> Dataset:
+    config = Config.model_validate_json(config_json)
+    return load_dataset(config.data, config.seed)
+
+
+def held_out_test(run: Path) -> pd.DataFrame:
+    """The test split of the run's own config (same data, same seed, same rows)."""
+    return _data(run_config(run).model_dump_json()).splits["test"]
+
+
+def gate_scores(model: str) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """(test labels, the served model's decided labels, the slice columns the data has)."""
+    from text_classifier.analysis import slice_columns
+    from text_classifier.serving import served_model
+
+    run = train_run(model)
+    test = held_out_test(run)
+    meta = artifacts.load_meta(run)
+    y, _ = encode_labels(test["label_raw"], meta["classes"])
+    outputs = served_model(model).predict(test[["text"]].to_dict("records"))
+    decided = np.array([meta["classes"].index(row["label"]) for row in outputs])
+    return y, decided, slice_columns(test)
+
+
+def request_rows(model: str, n: int) -> list[dict]:
+    """The first n test texts as /predict rows."""
+    return [{"text": text} for text in held_out_test(train_run(model))["text"].head(n)]
