@@ -6,6 +6,7 @@
     python -m vision_transfer serve --model RUN [--host H] [--port P]
     python -m vision_transfer loadtest --model RUN [--concurrency N ...] [--run-dir DIR]
     python -m vision_transfer register --model RUN | promote | rollback
+    python -m vision_transfer compress --model RUN [--run-dir DIR]   # ONNX fp32 + INT8
     python -m vision_transfer report [--results DIR] [--readme FILE]
     python -m vision_transfer publish [--run-dir RUN] [--allow-dirty]
 
@@ -41,6 +42,18 @@ def _evaluate(cfg, run, args):
     return evaluate_run(cfg, run, args.checked, args.model)
 
 
+def _compress(args):
+    from vision_transfer.compress import compress
+
+    return compress(args)
+
+
+def _compress_arguments(parser):
+    from vision_transfer.compress import add_arguments
+
+    add_arguments(parser)
+
+
 def _predict(args):
     from vision_transfer.predict import predict
 
@@ -58,7 +71,14 @@ PROJECT = cli.Project(
     serve=cli.lazy("vision_transfer.serving:served_model"),
     request_rows=cli.lazy("vision_transfer.gating:request_rows"),
     gate_scores=cli.lazy("vision_transfer.gating:gate_scores"),
-    gate_metric="accuracy_score",
+    gate_metric="accuracy_score",  # on decided labels: works for any number of classes
+    extra_verbs={
+        "compress": (
+            "the network as ONNX fp32 and INT8, with parity, scores and latency",
+            _compress_arguments,
+            _compress,
+        ),
+    },  # fmt: skip
     blocks=cli.lazy("vision_transfer.report:blocks"),
     preflight=cli.lazy("vision_transfer.preflight:check"),
     expected_bytes=60_000_000,  # vision_transfer.preflight.EXPECTED_BYTES

@@ -33,29 +33,32 @@ def run_config(run: Path) -> Config:
 
 
 @cache
-def _test_split(config_json: str, image_size: int):
-    """(images, labels, meta) of the config's test split, loaded at the model's image size."""
+def _splits(config_json: str, image_size: int) -> dict:
+    """The config's data set and split, loaded at the model's image size: split name ->
+    (images, labels, meta), plus "classes"."""
     from . import data
 
     cfg = Config.model_validate_json(config_json)
     data_cfg = cfg.data.model_copy(update={"image_size": image_size})
     dataset = data.load(data_cfg, cfg.seed)
-    test = data.split(dataset, data_cfg, cfg.seed)["test"]
-    meta = dataset.meta.iloc[test].reset_index(drop=True)
-    return dataset.images[test], dataset.labels[test], meta, dataset.classes
+    out: dict = {"classes": dataset.classes}
+    for name, index in data.split(dataset, data_cfg, cfg.seed).items():
+        meta = dataset.meta.iloc[index].reset_index(drop=True)
+        out[name] = (dataset.images[index], dataset.labels[index], meta)
+    return out
 
 
-def _run_test_split(model: str):
+def run_splits(model: str) -> dict:
+    """_splits for the run `model`: its own config, at its model's image size."""
     meta = check_model_run(model)
     run = Path(model)
-    images, labels, frame, classes = _test_split(
-        run_config(run).model_dump_json(), int(meta["image_size"])
-    )
-    if list(classes) != list(meta["classes"]):
+    splits = _splits(run_config(run).model_dump_json(), int(meta["image_size"]))
+    if list(splits["classes"]) != list(meta["classes"]):
         raise UserInputError(
-            f"--model={run}: trained on classes {meta['classes']}, its config's data has {classes}"
+            f"--model={run}: trained on classes {meta['classes']}, "
+            f"its config's data has {splits['classes']}"
         )
-    return images, labels, frame
+    return splits
 
 
 def gate_scores(model: str) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
@@ -66,7 +69,7 @@ def gate_scores(model: str) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     from .evaluate import decide, predict_logits, softmax
     from .models import load_model
 
-    images, labels, frame = _run_test_split(model)
+    images, labels, frame = run_splits(model)["test"]
     network, meta = load_model(model)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     network.to(device)
@@ -90,5 +93,5 @@ def png_base64(image: np.ndarray) -> str:
 
 def request_rows(model: str, n: int) -> list[dict]:
     """The first n test images as /predict rows {"image_base64": PNG}."""
-    images, _, _ = _run_test_split(model)
+    images, _, _ = run_splits(model)["test"]
     return [{"image_base64": png_base64(image)} for image in images[:n]]
