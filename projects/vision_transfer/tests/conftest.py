@@ -49,11 +49,11 @@ def scratch_runs(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory):
     """One smoke train through the real CLI entry (generated images), shared by several tests,
-    with the published results/ and README snapshotted before and after."""
+    with the published results/, README and docs/ snapshotted before and after."""
     from vision_transfer.__main__ import main
 
     base = tmp_path_factory.mktemp("smoke")
-    watched = (PROJECT / "results", PROJECT / "README.md")
+    watched = (PROJECT / "results", PROJECT / "README.md", PROJECT / "docs")
     before = snapshot(*watched)
     with pytest.MonkeyPatch.context() as mp:
         runs = scratch_env(mp, base)

@@ -1,8 +1,8 @@
 """The README's generated blocks, rendered from a results folder (no config, no training).
 
-`python -m vision_transfer report` renders them into README.md from the published results/; every
-train run renders the same blocks from its own results/ into its REPORT.md. A run may lack optional
-tables or rungs (a forker's run with fewer rungs, analyses switched off, another data set): the
+`python -m vision_transfer report` renders them into README.md and docs/*.md (each block in the
+page holding its markers) from the published results/; every train run renders the same blocks
+from its own results/ into its REPORT.md. A run may lack optional tables or rungs (a forker's run with fewer rungs, analyses switched off, another data set): the
 blocks that need them are left out, while a block whose inputs are present is always rendered.
 """
 
@@ -128,6 +128,12 @@ def blocks(results: str | Path) -> dict[str, str]:
             out["answer"] = readings.answer_block(summary, ladder, comparisons)
         if elpv:
             out["ladder_readings"] = readings.ladder_block(ladder)
+        if elpv and new_columns:  # train draws the published line since ladders label TTA
+            out["hero"] = (
+                f"The dashed line is the published VGG-19 accuracy of Deitsch et al. "
+                f"({100 * readings.PUBLISHED_CNN:.2f}%; Solar Energy 2019, arXiv 1807.02894), on "
+                "their own split at 300 px: comparable in kind, not to the decimal."
+            )
 
     per_class = _read(results, "per_class")
     if per_class is not None:
