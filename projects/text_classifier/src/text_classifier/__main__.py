@@ -6,6 +6,8 @@
     python -m text_classifier predict --model RUN --input in.csv --output out.csv [--rung tfidf]
         [--encoding latin-1] [--id-column id]
     python -m text_classifier serve --model RUN [--host H] [--port P]
+    python -m text_classifier compress --model RUN [--run-dir DIR]   # ONNX fp32 + INT8
+    python -m text_classifier loadtest|register|promote|rollback --model RUN
     python -m text_classifier report          # README blocks from results/
     python -m text_classifier publish         # the newest complete reference run -> results/
 
@@ -65,6 +67,18 @@ def _predict_arguments(parser) -> None:
     )
 
 
+def _compress(args) -> int:
+    from text_classifier.compress import compress
+
+    return compress(args)
+
+
+def _compress_arguments(parser) -> None:
+    from text_classifier.compress import add_arguments
+
+    add_arguments(parser)
+
+
 PROJECT = cli.Project(
     name="text_classifier",
     project_dir=PROJECT_DIR,
@@ -78,6 +92,16 @@ PROJECT = cli.Project(
     preflight=cli.lazy("text_classifier.preflight:preflight"),
     expected_bytes=TRAIN_BYTES,  # the fine-tuned MiniLM (~90 MB) + TF-IDF + tables
     predict_arguments=_predict_arguments,
+    request_rows=cli.lazy("text_classifier.gating:request_rows"),
+    gate_scores=cli.lazy("text_classifier.gating:gate_scores"),
+    gate_metric="accuracy_score",  # on decided labels: works for any number of classes
+    extra_verbs={
+        "compress": (
+            "the fine-tuned model as ONNX fp32 and INT8, with parity, scores and latency",
+            _compress_arguments,
+            _compress,
+        ),
+    },  # fmt: skip
 )
 
 main, console = cli.entry_points(PROJECT)

@@ -1,8 +1,8 @@
 """What the shared loadtest and register/promote/rollback verbs need from a text run: request
 rows from the test split of the config it was trained with, and its decided labels on that split.
 
-A compress run (`python -m text_classifier compress`) names the train run it was made from; its
-data is that run's data.
+A compress run (`python -m text_classifier compress`) is gated and load-tested on the data of the
+train run it was made from.
 """
 
 from __future__ import annotations
@@ -22,18 +22,17 @@ from text_classifier.data import Dataset, encode_labels, load_dataset
 
 
 def train_run(model: str | Path) -> Path:
-    """The train run behind --model: the folder itself, or the one a compress run names."""
+    """The train run behind --model: the folder itself, or the one a compress run was made from
+    (its model/source.json)."""
     run = complete_run(model, "--model")
     if read_run_info(run).get("verb") == "compress":
-        return complete_run(compress_source(run), "compress.json model_run")
+        from text_classifier.compress import SOURCE
+
+        source = run / "model" / SOURCE
+        if not source.is_file():
+            raise UserInputError(f"--model={run}: a compress run without model/{SOURCE}")
+        return complete_run(json.loads(source.read_text())["model_run"], f"{source}: model_run")
     return run
-
-
-def compress_source(run: Path) -> Path:
-    meta = run / "results" / "compress" / "compress.json"
-    if not meta.is_file():
-        raise UserInputError(f"--model={run}: a compress run without {meta.name}")
-    return Path(json.loads(meta.read_text())["model_run"])
 
 
 def run_config(run: Path) -> Config:
