@@ -109,9 +109,8 @@ def blocks(results: str | Path) -> dict[str, str]:
             f"- **{r}**: {n}" for r, n in zip(ladder["rung"], ladder["notes"], strict=True)
         )
         legend = (
-            "\n\nTTA: the mean over the 8 flips and 90-degree turns. *single view*: every rung "
-            "without TTA, own threshold (like for like); *minus rung above*: percentage points, "
-            "paired bootstrap 95% CI."
+            "\n\nTTA: the mean over the 8 flips and 90-degree turns; single view is like for "
+            "like; differences: paired bootstrap 95% CIs."
             if new_columns
             else ""
         )
@@ -147,8 +146,7 @@ def blocks(results: str | Path) -> dict[str, str]:
             }
         )
         out["per_class"] = markdown_table(table) + (
-            f"\n\nRung: {per_class['rung'].iloc[0]}. Each class one-vs-rest on the run's "
-            "decisions, 95% stratified bootstrap CIs."
+            f"\n\nRung: {per_class['rung'].iloc[0]}; one-vs-rest, 95% bootstrap CIs."
         )
 
     ablation = _read(results, "ablation")
