@@ -19,6 +19,9 @@ from mlcraft.stats import verdict as stats_verdict
 from text_classifier import narrative
 from text_classifier.audit import audit_block
 
+ERRORS_SHOWN = 6  # the README quotes the most confident errors; results/errors.csv has them all
+ERROR_CHARS = 140
+
 RUNG_NAMES = {
     "majority": "1. majority class",
     "tfidf": "2. TF-IDF word+char n-grams + LR (Optuna)",
@@ -59,8 +62,6 @@ def blocks(results: str | Path) -> dict[str, str]:
         f"started {summary['started_utc']}, git {str(summary['git_sha'])[:10]}"
         f"{' (dirty)' if summary['git_dirty'] else ''}."
     )
-    keys = [k for k in head if head[k] is not None]
-    blocks["headline"] = markdown_table([{"key": k, "value": head[k]} for k in keys], digits=4)
 
     d = summary["data_description"]
     lengths = summary["token_lengths"]
@@ -169,10 +170,11 @@ def blocks(results: str | Path) -> dict[str, str]:
 
     errors = _read(results, "errors")
     if errors is not None:
-        shown = errors.copy()
+        shown = errors.head(ERRORS_SHOWN).copy()  # the most confident first; all in errors.csv
         # one line per review: a stray \r would not survive the README's round trip
         shown["text"] = shown["text"].str.replace(r"\s+", " ", regex=True)
-        shown["text"] = shown["text"].str.slice(0, 220) + shown["text"].str.len().gt(220).map(
+        clipped = shown["text"].str.len().gt(ERROR_CHARS)
+        shown["text"] = shown["text"].str.slice(0, ERROR_CHARS) + clipped.map(
             {True: " …", False: ""}
         )
         kinds = _read(results, "error_kinds")
@@ -180,7 +182,7 @@ def blocks(results: str | Path) -> dict[str, str]:
             narrative.errors_reading(kinds, errors)
             + "\n\n"
             + markdown_table(kinds)
-            + "\n\n"
+            + f"\n\nThe {len(shown)} most confident (all {len(errors)}: `results/errors.csv`):\n\n"
             + markdown_table(
                 shown[["label", "predicted", "confidence", "rating", "kind", "text"]], digits=3
             )
@@ -221,20 +223,7 @@ def blocks(results: str | Path) -> dict[str, str]:
     if slices is not None:
         # A run from before the rename wrote positive_rate: the share whose label index is 1.
         slices = slices.rename(columns={"positive_rate": "share with label index 1"})
-        shares = [c for c in slices.columns if c.startswith("share ")]
-        rows = [
-            {
-                "model": r["model"],
-                "slice": r["slice"],
-                "group": r["group"],
-                "n": int(r["n"]),
-                **{column: r[column] for column in shares},
-                "accuracy": _ci(r, "accuracy"),
-                "macro-F1": _ci(r, "macro_f1"),
-            }
-            for _, r in slices.iterrows()
-        ]
-        blocks["slices"] = markdown_table(rows)
+        blocks["slices"] = slices_table(slices)
         reading = narrative.slices_reading(slices)
         if reading:
             blocks["slices"] += "\n\n" + reading
@@ -252,13 +241,6 @@ def blocks(results: str | Path) -> dict[str, str]:
             text += (
                 f"\n\nWorst perturbation for the {head.get('worst_perturbation_model')} model: "
                 f"{head['worst_perturbation']} (flip rate {head['worst_perturbation_flip_rate']:.3f})."
-            )
-        splits = _read(results, "tokenizer_splits")
-        if splits is not None:
-            splits["text"] = splits["text"].map(repr)
-            splits["tokens"] = "`" + splits["tokens"] + "`"
-            text += "\n\nHow the MiniLM WordPiece tokenizer splits them:\n\n" + markdown_table(
-                splits
             )
         blocks["robustness"] = text
 
@@ -314,3 +296,17 @@ def split_rows(d: dict, val_subsample: int | None) -> list[dict]:
     rows.append(line("dropped: empty text", d["rows_dropped_empty_text"]))
     rows.append(line("= rows in file", sum(r["count"] for r in rows)))
     return rows
+
+
+def slices_table(slices: pd.DataFrame) -> str:
+    """One row per group, each model's accuracy with its interval side by side (macro-F1 per group
+    is in results/slices.csv)."""
+    shares = [c for c in slices.columns if c.startswith("share ")]
+    rows = []
+    for (name, group), part in slices.groupby(["slice", "group"], sort=False):
+        first = part.iloc[0]
+        row = {"slice": name, "group": group, "n": int(first["n"])}
+        row |= {column: first[column] for column in shares}
+        row |= {f"accuracy {r['model']}": _ci(r, "accuracy") for _, r in part.iterrows()}
+        rows.append(row)
+    return markdown_table(rows)
