@@ -84,7 +84,7 @@ def test_audit_warns_on_overlap_and_leaky_tokens(tmp_path):
     assert "zzbug" in set(audit["column"])
     report = (tmp_path / "run" / "REPORT.md").read_text()
     # the banner comes before any result
-    assert report.index("Data audit:") < report.index("| key | value |")
+    assert report.index("Data audit:") < report.index("| rung | accuracy |")
 
 
 def test_audit_error_stops_before_training(tmp_path, capsys):
