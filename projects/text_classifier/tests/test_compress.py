@@ -108,3 +108,15 @@ def test_a_compress_run_is_gated_and_loadtested_on_its_train_runs_test_split(com
     y_run, _, _ = gate_scores(str(run))
     assert list(y_int8) == list(y_run) and len(decided) == len(y_run)
     assert request_rows(str(out), 3) == request_rows(str(run), 3)
+
+
+def test_a_published_compress_part_renders_in_the_operator_notes(compressed, tmp_path):
+    from text_classifier.report import blocks
+
+    run, out = compressed
+    results = tmp_path / "results"
+    shutil.copytree(run / "results", results)
+    assert "compress" not in blocks(results)  # a train run alone has no compress block
+    shutil.copytree(out / "results" / "compress", results / "compress")
+    block = blocks(results)["compress"]
+    assert run.name in block and "| onnx-int8 | test |" in block

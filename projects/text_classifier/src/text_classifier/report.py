@@ -258,6 +258,15 @@ def blocks(results: str | Path) -> dict[str, str]:
             + narrative.bucketing_verdict(bucket)
         )
 
+    compress = _read(results / "compress", "compress")  # published from a compress run
+    if compress is not None:
+        meta = json.loads((results / "compress" / "compress.json").read_text())
+        blocks["compress"] = (
+            f"Model run {meta['model_run']}; parity on the first {meta['parity_rows']} test texts: "
+            f"max |logit difference| torch vs onnxruntime {meta['parity_max_abs_logit_diff']:.1e}."
+            "\n\n" + markdown_table(compress, digits=4)
+        )
+
     faults = _read(results, "faults")
     if faults is not None:
         columns = ["fault", "exit_code", "message", "files_left", "results_unchanged"]
