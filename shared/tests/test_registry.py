@@ -35,6 +35,7 @@ def test_a_slice_that_drops_is_refused_even_when_the_total_holds():
 def test_register_promote_and_roll_back(tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     first, second = tmp_path / "run1", tmp_path / "run2"
+    first.mkdir(), second.mkdir()
     assert register(first, "toy", uri)["version"] == 1
     assert run_dir_of("toy", "champion", uri) == first  # the first version is champion at once
     register(second, "toy", uri)
@@ -49,6 +50,11 @@ def test_register_promote_and_roll_back(tmp_path):
     assert rollback("toy", uri)["champion"] == 1 and run_dir_of("toy", "champion", uri) == first
     with pytest.raises(UserInputError, match="no previous champion"):
         rollback("toy", uri)
+    with pytest.raises(UserInputError, match="already toy version 1"):
+        register(first, "toy", uri)
+    first.rmdir()
+    with pytest.raises(UserInputError, match="no longer exists"):
+        run_dir_of("toy", "champion", uri)
 
 
 def test_the_shared_verbs_register_gate_promote_and_roll_back(tmp_path, monkeypatch, capsys):

@@ -99,3 +99,26 @@ def test_a_real_uvicorn_process_answers_over_http():
         server.terminate()
         # a graceful shutdown; uvicorn re-raises the SIGTERM it caught once it has drained
         assert server.wait(timeout=10) in (0, -15)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"rows": [{"age": "\\udcff"}]}',  # a lone surrogate: could not be echoed back
+        b'{"rows": [{"age": true}]}',  # a boolean is not a number
+        b'{"rows": [{"age": Infinity}]}',
+        b'{"rows": [{"age": "30"}]}',  # strict: text is not a number
+    ],
+)
+def test_unusable_values_are_422_without_echoing_the_input(client, raw):
+    response = client.post("/predict", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert all("input" not in item for item in response.json()["detail"])
+
+
+def test_made_up_paths_do_not_mint_metric_labels(client):
+    for i in range(5):
+        assert client.get(f"/nothing-{i}").status_code == 404
+    metrics = client.get("/metrics").text
+    assert "nothing-" not in metrics
+    assert 'mlcraft_requests_total{route="unmatched",status="404"} 5.0' in metrics

@@ -1,10 +1,12 @@
 """The shared loadtest and register/promote/rollback verbs on the smoke run (vision_transfer.gating)."""
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from mlcraft.errors import UserInputError
 from mlcraft.serve import create_app
 from sklearn.metrics import accuracy_score
 from vision_transfer.__main__ import main
@@ -38,8 +40,12 @@ def test_request_rows_are_served_as_the_gate_decides(smoke_run):
 def test_register_promote_rollback_through_the_cli(smoke_run, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'registry.db'}")
     run = str(smoke_run["run"])
+    copy = tmp_path / "copy-of-the-run"
+    shutil.copytree(run, copy)  # the same model in a second run folder
     assert main(["register", "--model", run]) == 0  # version 1: champion and challenger
-    assert main(["register", "--model", run]) == 0  # version 2: the same model, challenger
+    with pytest.raises(UserInputError, match="already vision_transfer version 1"):
+        main(["register", "--model", run])
+    assert main(["register", "--model", str(copy)]) == 0  # version 2: challenger
     assert main(["promote"]) == 0
     assert "accuracy_score: challenger" in capsys.readouterr().out
     assert main(["rollback"]) == 0

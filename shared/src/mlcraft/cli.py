@@ -194,8 +194,11 @@ def _serve(project: Project, args: argparse.Namespace) -> int:
         raise UserInputError(f"--max-bytes={args.max_bytes}: must be positive")
     if not 0 <= args.batch_ms <= 1000:
         raise UserInputError(f"--batch-ms={args.batch_ms}: between 0 (off) and 1000")
+    from mlcraft.loadtest import port_free
     from mlcraft.serve import serve
 
+    if not port_free(args.host, args.port):
+        raise UserInputError(f"--port={args.port}: {args.host}:{args.port} is in use or not ours")
     model = project.serve(args.model)  # every check, and the model load, before the port opens
     # uvicorn drains its requests on SIGTERM, then re-raises it: for a server that is a normal stop
     with contextlib.suppress(Terminated):
@@ -238,9 +241,14 @@ def _run_config(run_dir: Path) -> Any:
 
 def _register(project: Project, args: argparse.Namespace) -> int:
     from mlcraft.registry import register
-    from mlcraft.runs import complete_run
+    from mlcraft.runs import complete_run, read_run_info
 
     run_dir = complete_run(args.model, "--model")
+    verb = read_run_info(run_dir).get("verb")
+    if verb not in ("train", "compress"):
+        raise UserInputError(f"--model={run_dir}: a '{verb}' run holds no model to register")
+    if project.serve:
+        project.serve(str(run_dir))  # the model loads (manifest, types, this project's format)
     config = _run_config(run_dir) or {}
     registered = register(run_dir, project.name, tags={"seed": str(config.get("seed"))})
     print(f"registered {run_dir} as {project.name} version {registered['version']} (challenger)")
@@ -256,6 +264,8 @@ def _promote(project: Project, args: argparse.Namespace) -> int:
         raise UserInputError("--tolerance and --slice-tolerance in [0, 1), --min-slice-rows > 0")
     champion = run_dir_of(project.name, CHAMPION)
     challenger = run_dir_of(project.name, CHALLENGER)
+    if champion == challenger:
+        raise UserInputError(f"promote: the challenger ({challenger.name}) is already champion")
     y, champion_scores, slices = project.gate_scores(str(champion))
     y_again, challenger_scores, _ = project.gate_scores(str(challenger))
     if len(y) != len(y_again) or (y != y_again).any():
@@ -267,6 +277,8 @@ def _promote(project: Project, args: argparse.Namespace) -> int:
     print(f"{project.gate_metric}: challenger ({challenger.name}) - champion ({champion.name}) = "
           f"{d['diff']:+.4f} [{d['lo']:+.4f}, {d['hi']:+.4f}] on {len(y)} gate rows; "
           f"{len(result.slices)} slices with >= {args.min_slice_rows} rows checked")  # fmt: skip
+    for failure in result.failures:  # every failing check, not only the first
+        print(f"  failed: {failure}")
     promoted = promote(project.name, result)
     print(f"promoted: {project.name} champion is now version {promoted['champion']}")
     return 0
@@ -379,7 +391,7 @@ def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | No
         print(f"error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
     except Terminated:
-        print("error: terminated (SIGTERM); the run folder was removed", file=sys.stderr)
+        print("error: terminated (SIGTERM); nothing half-written was kept", file=sys.stderr)
         return 143
     except KeyboardInterrupt:
         print("error: interrupted; the run folder was removed", file=sys.stderr)

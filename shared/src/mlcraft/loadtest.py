@@ -25,6 +25,17 @@ from mlcraft.errors import UserInputError
 WARMUP_REQUESTS = 20
 
 
+def port_free(host: str, port: int) -> bool:
+    """Whether a server could listen on host:port now (in use or an unknown host: no)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

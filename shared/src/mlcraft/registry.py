@@ -24,7 +24,13 @@ CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 
 
 def _client(tracking_uri: str | None):
+    import os
+
     from mlflow import MlflowClient
+
+    # a CLI verb: an unreachable tracking server is one error in seconds, not minutes of retries
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
 
     from mlcraft.tracking import default_tracking_uri
 
@@ -36,8 +42,10 @@ def _version(client, name: str, alias: str):
 
     try:
         return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None  # no such model or alias yet
+        raise UserInputError(f"registry: {exc.message.splitlines()[0]}") from None
 
 
 def register(run_dir: str | Path, name: str, tracking_uri: str | None = None,
@@ -49,8 +57,13 @@ def register(run_dir: str | Path, name: str, tracking_uri: str | None = None,
     client = _client(tracking_uri)
     try:
         client.get_registered_model(name)
-    except MlflowException:
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise UserInputError(f"registry: {exc.message.splitlines()[0]}") from None
         client.create_registered_model(name, description=f"{name}: runs registered by mlcraft")
+    for known in client.search_model_versions(f"name='{name}'"):
+        if known.tags.get("run_dir") == str(run_dir):
+            raise UserInputError(f"registry: {run_dir} is already {name} version {known.version}")
     version = client.create_model_version(
         name, source=(run_dir / "model").as_uri(), tags={"run_dir": str(run_dir), **(tags or {})}
     )
@@ -63,8 +76,16 @@ def register(run_dir: str | Path, name: str, tracking_uri: str | None = None,
 def run_dir_of(name: str, alias: str, tracking_uri: str | None = None) -> Path:
     version = _version(_client(tracking_uri), name, alias)
     if version is None:
-        raise UserInputError(f"registry: model '{name}' has no '{alias}' version")
-    return Path(version.tags["run_dir"])
+        raise UserInputError(
+            f"registry: model '{name}' has no '{alias}' version; `register --model RUN` first"
+        )
+    run_dir = Path(version.tags["run_dir"])
+    if not run_dir.is_dir():
+        raise UserInputError(
+            f"registry: {name} {alias} (version {version.version}) points at {run_dir}, which no "
+            "longer exists; register and promote another run, or roll back"
+        )
+    return run_dir
 
 
 @dataclass

@@ -79,9 +79,10 @@ def request_schema(model: ServedModel):
     """The pydantic model of a /predict body; unknown row fields are refused, not ignored."""
     from pydantic import ConfigDict, Field, create_model
 
+    # strict: JSON true is not a number and "3" is not a float; inf and NaN are not values
     row = create_model(
         f"{model.name.title().replace('_', '')}Row",
-        __config__=ConfigDict(extra="forbid"),
+        __config__=ConfigDict(extra="forbid", strict=True, allow_inf_nan=False),
         **model.fields,
     )
     rows = Annotated[list[row], Field(min_length=1, max_length=model.max_rows)]
@@ -94,6 +95,7 @@ def create_app(model: ServedModel, max_bytes: int = MAX_BYTES, batch_ms: float =
     batch_ms > 0 turns on micro-batching (mlcraft.batching): concurrent requests arriving within
     batch_ms share one model call of at most model.max_rows rows."""
     from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, PlainTextResponse
     from prometheus_client import (
         CONTENT_TYPE_LATEST,
@@ -117,11 +119,20 @@ def create_app(model: ServedModel, max_bytes: int = MAX_BYTES, batch_ms: float =
     body_model = request_schema(model)
     app = FastAPI(title=f"{model.name} model", version=str(model.metadata.get("git_sha", "")))
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # where and what, never the input: it may be large, or not even encodable (a lone
+        # surrogate would turn the 422 into a 500)
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        return JSONResponse({"detail": errors[:20]}, status_code=422)
+
     @app.middleware("http")
     async def limit_and_measure(request: Request, call_next):
         started = time.perf_counter()
         response = _refuse_size(request, max_bytes) or await call_next(request)
-        route = request.url.path
+        # the matched route's template: a client cannot mint label values with made-up paths
+        matched = request.scope.get("route")
+        route = matched.path if matched is not None else "unmatched"
         requests.labels(route, str(response.status_code)).inc()
         latency.labels(route).observe(time.perf_counter() - started)
         return response
