@@ -67,3 +67,23 @@ def test_bad_input_is_one_line_and_no_run_folder(smoke_run, test_rows, tmp_path,
     assert not run_dir.exists() and not run_dir.with_name(run_dir.name + ".partial").exists()
     code = run_cli(main, ["monitor", "--model", str(tmp_path), "--input", str(source)])
     assert code == 2 and "--model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda rows: rows.assign(**{ADULT_TARGET: (rows[ADULT_TARGET] == ">50K.").astype(int)}),
+         "never holds the positive label '>50K'"),  # 0/1 labels would all read as negative
+        (lambda rows: rows.head(5), "5 scorable row(s)"),  # PSI and AUC on 5 rows are noise
+    ],
+)  # fmt: skip
+def test_labels_that_cannot_be_read_and_tiny_batches_are_refused(
+    smoke_run, test_rows, tmp_path, capsys, change, message
+):
+    source = tmp_path / "batch.csv"
+    change(test_rows).to_csv(source, index=False)
+    code = run_cli(main, ["monitor", "--model", str(smoke_run[0]), "--input", str(source),
+                          "--run-dir", str(tmp_path / "m")])  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message in err and "\n" not in err
+    assert not (tmp_path / "m").exists()

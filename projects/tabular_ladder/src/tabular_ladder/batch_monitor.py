@@ -31,6 +31,8 @@ from tabular_ladder.data import binary_target
 from tabular_ladder.predict import OLD_BUNDLE_NA_VALUES, _keys
 from tabular_ladder.preflight import EXPECTED_BYTES, PROJECT, check_run_dir, model_run
 
+MIN_ROWS = 50  # below this a PSI of 1 or an AUC of 0.5 says nothing about the batch
+
 
 def target_name(config: DataConfig) -> str | None:
     return ADULT_TARGET if config.source == "adult" else config.target
@@ -46,7 +48,15 @@ def batch_labels(series: pd.Series, config: DataConfig) -> np.ndarray:
         return binary_target(series, None, name)
     if series.isna().any():
         raise UserInputError(f"--input: the target column '{name}' has missing values")
-    return (series.astype(str).str.strip() == positive).to_numpy(int)
+    values = series.astype(str).str.strip()
+    if not (values == positive).any():
+        # 0/1 or yes/no where training read '>50K': every row would silently count as negative
+        seen = ", ".join(sorted(values.unique())[:5])
+        raise UserInputError(
+            f"--input: the target column '{name}' never holds the positive label '{positive}' "
+            f"(values: {seen}); relabel it as the training data was labelled"
+        )
+    return (values == positive).to_numpy(int)
 
 
 def read_batch(input_path: str, bundle) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
@@ -56,8 +66,12 @@ def read_batch(input_path: str, bundle) -> tuple[pd.DataFrame, pd.DataFrame, np.
     source = f"--input={input_path}"
     _keys(frame, bundle.meta.get("id_column"), source)  # the id column predict needs, too
     prepared, status = bundle.prepare(frame, source)
-    if not (status == OK).any():
-        raise UserInputError(f"{source}: no row can be scored (e.g. {status[0]})")
+    scorable = int((status == OK).sum())
+    if scorable < MIN_ROWS:
+        raise UserInputError(
+            f"{source}: {scorable} scorable row(s); drift and estimated metrics need at least "
+            f"{MIN_ROWS} (PSI and AUC on a handful of rows are noise)"
+        )
     return frame, prepared, status
 
 
