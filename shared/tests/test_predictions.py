@@ -52,3 +52,14 @@ def test_integer_decisions_stay_integers_in_the_file(tmp_path):
     write_predictions(tmp_path / "p.csv", frame)
     lines = (tmp_path / "p.csv").read_text().splitlines()
     assert lines == ["row,status,decision,p,label", "0,ok,1,0.9,a", "1,bad,,,", "2,ok,0,0.1,b"]
+
+
+def test_non_utf8_is_located_in_the_whole_file_and_repeated_headers_refused(tmp_path):
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"a,b\n" + b"1,2\n" * 5000 + "3,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(UserInputError, match="line 5002"):
+        read_csv(latin, "--input")
+    twice = tmp_path / "twice.csv"
+    twice.write_text("age,age,x\n1,2,3\n")
+    with pytest.raises(UserInputError, match=r"\['age'\] appear more than once"):
+        read_csv(twice, "--input")

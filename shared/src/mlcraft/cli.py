@@ -228,6 +228,12 @@ def _loadtest(project: Project, args: argparse.Namespace) -> int:
             **{key: fingerprint[key] for key in ("git_sha", "git_dirty", "hardware", "python")},
         }
         write_report(run.results / "serve", table, meta)
+        from mlcraft.files import atomic_write_text
+
+        table_md = (run.results / "serve" / "loadtest.md").read_text()
+        atomic_write_text(run.path / "REPORT.md", f"# Load test: {project.name} serving "
+                          f"{model_run.name}\n\nOne-row requests; batch_ms 0 is batching off.\n\n"
+                          f"{table_md}")  # fmt: skip
     print(f"run complete: {run.final}")
     return 0
 

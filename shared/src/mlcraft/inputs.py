@@ -37,15 +37,39 @@ def read_csv(path: str | os.PathLike, key: str, **kwargs) -> pd.DataFrame:
     refuse_binary(path, key)
     try:
         frame = pd.read_csv(path, encoding="utf-8", **kwargs)
-    except UnicodeDecodeError as exc:
-        raise UserInputError(
-            f"{key}={path}: not UTF-8 text (byte {exc.start}); re-save it as UTF-8 CSV"
-        ) from None
+    except UnicodeDecodeError:
+        raise UserInputError(f"{key}={path}: not UTF-8 text ({_first_bad_byte(path)}); "
+                             "re-save it as UTF-8 CSV") from None  # fmt: skip
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise UserInputError(f"{key}={path}: not a readable CSV ({str(exc).strip()})") from None
     if frame.empty:
         raise UserInputError(f"{key}={path}: no data rows")
+    _refuse_duplicate_header(path, key, kwargs.get("sep", ","))
     return frame
+
+
+def _first_bad_byte(path: Path) -> str:
+    """Where the file stops being UTF-8, counted in the whole file (pandas counts per chunk)."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return f"byte {exc.start} on line {line}"
+    return "an undecodable byte"
+
+
+def _refuse_duplicate_header(path: Path, key: str, sep: str) -> None:
+    """pandas renames a repeated column to `name.1` and reads on: which of the two was meant?"""
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle, delimiter=sep), [])
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise UserInputError(
+            f"{key}={path}: column(s) {repeated} appear more than once in the header"
+        )
 
 
 def output_file(path: str | os.PathLike, key: str = "--output") -> Path:
