@@ -239,10 +239,15 @@ def _loadtest(project: Project, args: argparse.Namespace) -> int:
 
 
 def _run_config(run_dir: Path) -> Any:
+    """The config the run's model was trained with: a train run's own, or the one a compress run
+    records for the train run it compressed."""
     import json
 
-    summary = run_dir / "results" / "summary.json"
-    return json.loads(summary.read_text()).get("config") if summary.is_file() else None
+    for path, key in ((run_dir / "results" / "summary.json", "config"),
+                      (run_dir / "results" / "compress" / "compress.json", "model_config")):  # fmt: skip
+        if path.is_file():
+            return json.loads(path.read_text()).get(key)
+    return None
 
 
 def _register(project: Project, args: argparse.Namespace) -> int:
