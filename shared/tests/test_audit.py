@@ -77,3 +77,13 @@ def test_identical_images_across_splits():
     images = rng.integers(0, 255, size=(5, 8, 8), dtype=np.uint8)
     findings = audit.duplicate_images({"train": images[:3], "test": [images[1], images[4]]})
     assert [f.detail for f in findings] == ["1 identical images in both train and test"]
+
+
+def test_the_banner_names_a_few_findings_and_counts_the_rest():
+    from mlcraft.audit import LEAK, OVERLAP, Finding, banner
+
+    findings = [Finding(OVERLAP, "", "3 test texts appear verbatim in training")]
+    findings += [Finding(LEAK, f"t{i}", f"token 't{i}' ...") for i in range(9)]
+    text = banner(findings, limit=3)
+    assert text.count("\n> - ") == 4 and "and 7 more (7 leak): every finding is in audit.md" in text
+    assert banner([]) == ""

@@ -249,10 +249,17 @@ def enforce(findings: Sequence[Finding], mode: str, key: str = "data.audit") -> 
         raise UserInputError(f"{key}=error: {where}{first.detail}{more}")
 
 
-def banner(findings: Sequence[Finding]) -> str:
-    """The warning at the top of a run's report; empty when the audit found nothing."""
+def banner(findings: Sequence[Finding], limit: int = 5) -> str:
+    """The warning at the top of a run's report; empty when the audit found nothing. It names the
+    first `limit` findings and counts the rest by kind (the full list is audit.md)."""
     if not findings:
         return ""
     lines = [f"> **Data audit: {len(findings)} finding(s).** Read these before the numbers below."]
-    lines += [f"> - {f.kind}: {f.column + ': ' if f.column else ''}{f.detail}" for f in findings]
+    lines += [f"> - {f.kind}: {f.column + ': ' if f.column else ''}{f.detail}"
+              for f in findings[:limit]]  # fmt: skip
+    rest = findings[limit:]
+    if rest:
+        kinds = pd.Series([f.kind for f in rest]).value_counts()
+        counted = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+        lines.append(f"> - and {len(rest)} more ({counted}): every finding is in audit.md")
     return "\n".join(lines)
