@@ -249,7 +249,7 @@ def enforce(findings: Sequence[Finding], mode: str, key: str = "data.audit") -> 
         raise UserInputError(f"{key}=error: {where}{first.detail}{more}")
 
 
-def banner(findings: Sequence[Finding], limit: int = 5) -> str:
+def banner(findings: Sequence[Finding], limit: int = 10) -> str:
     """The warning at the top of a run's report; empty when the audit found nothing. It names the
     first `limit` findings and counts the rest by kind (the full list is audit.md)."""
     if not findings:

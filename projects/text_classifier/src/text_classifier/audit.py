@@ -41,4 +41,4 @@ def audit_block(results: Path) -> str | None:
     if not path.is_file():
         return None
     frame = pd.read_csv(path, keep_default_na=False, dtype=str)
-    return banner([Finding(**row) for row in frame.to_dict("records")]) or NOTHING
+    return banner([Finding(**row) for row in frame.to_dict("records")], limit=3) or NOTHING
