@@ -18,7 +18,7 @@ def test_rows_read_the_headline_from_summary(tmp_path):
     results = tmp_path / "projects" / "tabular_ladder" / "results"
     results.mkdir(parents=True)
     summary = {
-        "headline": {"adult_test_roc_auc_best": 0.93012, "wall_seconds": 120.0},
+        "headline": {"test_roc_auc_best": 0.93012, "wall_seconds": 120.0},
         "hardware": {"cpu_count": 2, "gpu": None},
     }
     (results / "summary.json").write_text(json.dumps(summary))
