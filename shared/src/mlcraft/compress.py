@@ -110,3 +110,32 @@ def variant_report(
             "latency_ms": v["latency_ms"],
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def split_report(
+    logits: dict[str, dict[str, np.ndarray]],
+    labels: dict[str, np.ndarray],
+    sizes: dict[str, int],
+    latency: dict[str, dict[int, float]],
+    temperature: float,
+    unit: str,
+) -> pd.DataFrame:
+    """variant_report on validation and on test, one row per variant and split.
+
+    logits: variant -> {"val", "test"} logits; labels: {"val", "test"}; latency: variant ->
+    {batch size: ms} for batches of 1 and 32 `unit`s (e.g. "text", "image")."""
+    frames = []
+    for split, shown in (("validation", "val"), ("test", "test")):
+        variants = {
+            name: {"val_logits": by_split["val"], "test_logits": by_split[shown],
+                   "size_bytes": sizes[name], "latency_ms": latency[name][1]}
+            for name, by_split in logits.items()
+        }  # fmt: skip
+        frame = variant_report(variants, labels["val"], labels[shown], temperature)
+        frame.insert(1, "split", split)
+        frame.insert(2, "rows", len(labels[shown]))
+        frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    table = table.rename(columns={"latency_ms": f"latency_ms_1_{unit}"})
+    table[f"latency_ms_32_{unit}s"] = [latency[name][32] for name in table["variant"]]
+    return table

@@ -163,23 +163,9 @@ def export_and_measure(run, run_dir: Path, meta: dict, splits: dict, threads: in
 
 
 def variant_table(logits, labels, sizes, latency, meta):
-    """mlcraft.compress.variant_report on validation and on test, one row per variant and split
+    """mlcraft.compress.split_report on validation and on test, one row per variant and split
     (the temperature is re-fitted on validation either way)."""
-    import pandas as pd
-    from mlcraft.compress import variant_report
+    from mlcraft.compress import split_report
 
     temperature = meta["decisions"]["finetune"]["temperature"]
-    frames = []
-    for split, shown in (("validation", "val"), ("test", "test")):
-        variants = {
-            name: {"val_logits": by_split["val"], "test_logits": by_split[shown],
-                   "size_bytes": sizes[name], "latency_ms": latency[name][1]}
-            for name, by_split in logits.items()
-        }  # fmt: skip
-        frame = variant_report(variants, labels["val"], labels[shown], temperature)
-        frame.insert(1, "split", split)
-        frame.insert(2, "rows", len(labels[shown]))
-        frames.append(frame)
-    table = pd.concat(frames, ignore_index=True).rename(columns={"latency_ms": "latency_ms_1_text"})
-    table["latency_ms_32_texts"] = [latency[name][32] for name in table["variant"]]
-    return table
+    return split_report(logits, labels, sizes, latency, temperature, "text")
