@@ -236,3 +236,12 @@ def latest_complete(project: str, verb: str = "train") -> Path | None:
             if is_complete(folder) and info.get("verb") == verb:
                 candidates.append((info.get("started_utc", ""), folder.name, folder))
     return max(candidates)[2] if candidates else None
+
+
+def trained_config(run_dir: str | os.PathLike, model: Any, key: str = "--model") -> Any:
+    """The config a run trained with (its results/summary.json), validated by the project's
+    config model: what gating, loadtest rows and monitoring reload the run's data from."""
+    summary = Path(run_dir) / "results" / "summary.json"
+    if not summary.is_file():
+        raise UserInputError(f"{key}={run_dir}: a run without results/summary.json")
+    return model.model_validate(json.loads(summary.read_text())["config"])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from mlcraft.errors import UserInputError
+from mlcraft.runs import trained_config
 
 from tabular_ladder.bundle import load_bundle
 from tabular_ladder.config import TrainConfig
@@ -18,10 +18,7 @@ from tabular_ladder.preflight import model_run
 
 
 def run_config(run: Path) -> TrainConfig:
-    summary = run / "results" / "summary.json"
-    if not summary.is_file():
-        raise UserInputError(f"--model={run}: a run without results/summary.json")
-    return TrainConfig.model_validate(json.loads(summary.read_text())["config"])
+    return trained_config(run, TrainConfig)
 
 
 @cache

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from mlcraft.errors import UserInputError
-from mlcraft.runs import complete_run, read_run_info
+from mlcraft.runs import complete_run, read_run_info, trained_config
 
 from text_classifier import artifacts
 from text_classifier.config import Config
@@ -36,10 +36,7 @@ def train_run(model: str | Path) -> Path:
 
 
 def run_config(run: Path) -> Config:
-    summary = run / "results" / "summary.json"
-    if not summary.is_file():
-        raise UserInputError(f"--model={run}: a run without results/summary.json")
-    return Config.model_validate(json.loads(summary.read_text())["config"])
+    return trained_config(run, Config)
 
 
 @cache

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from mlcraft.errors import UserInputError
+from mlcraft.runs import trained_config
 
 from .config import Config
 from .preflight import check_model_run
@@ -26,10 +26,7 @@ SLICE_COLUMNS = ("cell_type",)
 
 
 def run_config(run: Path) -> Config:
-    summary = run / "results" / "summary.json"
-    if not summary.is_file():
-        raise UserInputError(f"--model={run}: a run without results/summary.json")
-    return Config.model_validate(json.loads(summary.read_text())["config"])
+    return trained_config(run, Config)
 
 
 @cache
