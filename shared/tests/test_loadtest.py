@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from mlcraft.errors import UserInputError
-from mlcraft.loadtest import run_loadtest, write_report
+from mlcraft.loadtest import published_block, run_loadtest, write_report
 from mlcraft.publish import publish_part
 
 HERE = Path(__file__).parent
@@ -67,3 +67,42 @@ def test_publish_takes_only_a_loadtest_of_a_reference_model(tmp_path):
     (run / "results" / "serve" / "loadtest.json").write_text(json.dumps(meta))
     target = publish_part(run, project, {"data": "reference"})
     assert (target / "loadtest.json").is_file() and target == project / "results" / "serve"
+
+
+def _published(tmp_path, top_rps_off, top_rps_on):
+    rows = [
+        {
+            "batch_ms": b,
+            "concurrency": c,
+            "requests": 300,
+            "errors": 0,
+            "requests_per_s": rps,
+            "p50_ms": 10.0,
+            "p95_ms": 20.0,
+            "p99_ms": 30.0,
+        }
+        for b, c, rps in [
+            (0.0, 1, 50.0),
+            (0.0, 32, top_rps_off),
+            (5.0, 1, 40.0),
+            (5.0, 32, top_rps_on),
+        ]
+    ]
+    write_report(
+        tmp_path / "serve",
+        rows,
+        {
+            "model_run": "ref",
+            "rows_per_request": 1,
+            "hardware": {"cpu_count": 2, "cpu_model": "Xeon"},
+        },
+    )
+    return published_block(tmp_path)
+
+
+def test_the_published_block_computes_the_batching_verdict(tmp_path):
+    assert "**6.0x**" in _published(tmp_path, 40.0, 240.0) and "target >= 2x: met" in _published(
+        tmp_path, 40.0, 240.0
+    )
+    assert "target >= 2x: missed" in _published(tmp_path, 40.0, 60.0)
+    assert published_block(tmp_path / "nothing") is None

@@ -154,3 +154,47 @@ def write_report(folder: Path, table: list[dict[str, Any]], meta: dict[str, Any]
         folder / "loadtest.json",
         {**meta, "rows": table, "top_concurrency": int(top), "batching_speedup_at_top": gain},
     )
+
+
+BATCHING_TARGET = 2.0  # micro-batching is worth its latency only if it at least doubles throughput
+
+
+def published_block(results: Path) -> str | None:
+    """The README/docs text for a published load test (results/serve/), or None when there is
+    none: which model and machine, the table, and the micro-batching verdict at the top level."""
+    from mlcraft.reporting import markdown_table
+
+    meta_path = results / "serve" / "loadtest.json"
+    if not meta_path.is_file():
+        return None
+    import pandas as pd
+
+    meta = json.loads(meta_path.read_text())
+    frame = pd.DataFrame(meta["rows"])
+    columns = [
+        "batch_ms",
+        "concurrency",
+        "requests",
+        "errors",
+        "requests_per_s",
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+    ]
+    hardware = meta.get("hardware") or {}
+    text = (
+        f"Model run {meta['model_run']} (git {str(meta.get('git_sha'))[:7]}), one uvicorn worker "
+        f"and the client on the same {hardware.get('cpu_count', '?')} cores "
+        f"({hardware.get('cpu_model', 'unknown CPU')}), {meta.get('rows_per_request', 1)} row per request."
+    )
+    gain = meta.get("batching_speedup_at_top")
+    if gain is not None:
+        top = frame[frame["concurrency"] == meta["top_concurrency"]]
+        on = top[top["batch_ms"] > 0].sort_values("requests_per_s").iloc[-1]
+        verdict = "met" if gain >= BATCHING_TARGET else "missed"
+        text += (
+            f" At concurrency {meta['top_concurrency']}, micro-batching ({on['batch_ms']:g} ms) "
+            f"gives **{gain:.1f}x** the requests/s of one request at a time (target "
+            f">= {BATCHING_TARGET:g}x: {verdict}), at p50 {on['p50_ms']:.0f} ms."
+        )
+    return text + "\n\n" + markdown_table(frame[columns], digits=1)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 from mlcraft.errors import UserInputError
+from mlcraft.loadtest import published_block
 from mlcraft.reporting import format_ci, markdown_table
 from mlcraft.stats import verdict as stats_verdict
 
@@ -276,6 +277,9 @@ def blocks(results: str | Path) -> dict[str, str]:
             "README unchanged); exit -9 is the drill's own SIGKILL.\n\n"
             + markdown_table(faults[columns])
         )
+    serve = published_block(results)  # published from a loadtest run
+    if serve:
+        blocks["serve"] = serve
     return blocks
 
 

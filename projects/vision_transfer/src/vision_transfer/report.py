@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from mlcraft.errors import UserInputError
+from mlcraft.loadtest import published_block
 from mlcraft.reporting import format_value, markdown_table
 
 from . import readings
@@ -272,4 +273,7 @@ def blocks(results: str | Path) -> dict[str, str]:
     if faults is not None:
         columns = ["fault", "exit_code", "message", "files_left", "results_unchanged"]
         out["faults"] = markdown_table(faults[columns])
+    serve = published_block(results)  # published from a loadtest run
+    if serve:
+        out["serve"] = serve
     return out
