@@ -67,13 +67,15 @@ def run_project(session: nox.Session, short: str, verb: str, config: str, *extra
                     external=True)  # fmt: skip
 
 
-def train_and_publish(session: nox.Session, short: str) -> None:
-    """The reference run into its own run folder, then publish it to results/ and render the
-    README. publish refuses a run that is not the reference config and data, or a dirty tree."""
+def train_and_publish(session: nox.Session, short: str, budget: str = "reference") -> None:
+    """The reference run (or the bigger-budget one, configs/full.yaml -> results/full/) into its
+    own run folder, then publish and render the README. publish refuses a run that is not that
+    config and the reference data, or a dirty tree."""
     member, module, folder = require_project(session, short)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    run_dir = ROOT / "runs" / module / f"reference-{stamp}"
-    run_project(session, short, "train", "configs/default.yaml", "--run-dir", str(run_dir))
+    run_dir = ROOT / "runs" / module / f"{budget}-{stamp}"
+    config = "configs/full.yaml" if budget == "full" else "configs/default.yaml"
+    run_project(session, short, "train", config, "--run-dir", str(run_dir))
     python = member_python(session, member)
     with session.chdir(folder):
         session.run(python, "-m", module, "publish", "--run-dir", str(run_dir), external=True)
@@ -164,6 +166,13 @@ def _make_project_sessions() -> None:
             train_and_publish(session, short)
 
         train.__doc__ = f"The reference run of {PROJECTS[short][1]}, published to its results/."
+        if (ROOT / "projects" / PROJECTS[short][1] / "configs" / "full.yaml").is_file():
+
+            @nox.session(name=f"train-{short}-full", python=False)
+            def train_full(session: nox.Session, short: str = short) -> None:
+                train_and_publish(session, short, "full")
+
+            train_full.__doc__ = f"The bigger-budget run of {PROJECTS[short][1]} (configs/full.yaml) -> results/full/."
         if not REGISTRY[PROJECTS[short][1]].get("search"):
             continue
 

@@ -14,7 +14,7 @@ import pytest
 from mlcraft import cli, runs
 from mlcraft.errors import UserInputError
 from mlcraft.files import atomic_write_json, atomic_write_text
-from mlcraft.publish import publish
+from mlcraft.publish import publish, publish_full
 
 
 @pytest.fixture
@@ -181,6 +181,23 @@ def test_publish_replaces_results_whole_and_refuses_other_runs(repo):
     after = {p: p.read_bytes() for p in (project / "results").rglob("*") if p.is_file()}
     assert after == before
     assert not [p for p in project.iterdir() if p.name.startswith(".results")]
+
+
+def test_a_full_budget_run_publishes_into_results_full_only(repo):
+    project = repo / "projects" / "demo"
+    publish(_reference_run(repo, {"seed": 0}), project, {"seed": 0})
+    reference = (project / "results" / "summary.json").read_bytes()
+    with pytest.raises(UserInputError, match="reference config"):
+        publish_full(_reference_run(repo, {"seed": 0}), project, {"seed": 0, "full": True})
+    assert not (project / "results" / "full").exists()
+    target = publish_full(_reference_run(repo, {"seed": 0, "full": True}), project,
+                          {"seed": 0, "full": True})  # fmt: skip
+    assert target == project / "results" / "full"
+    assert json.loads((target / "summary.json").read_text())["config"] == {"seed": 0, "full": True}
+    assert (project / "results" / "summary.json").read_bytes() == reference
+    with pytest.raises(UserInputError, match="other data"):
+        publish_full(_reference_run(repo, {"seed": 0, "full": True}, data_sha="other"), project,
+                     {"seed": 0, "full": True})  # fmt: skip
 
 
 def test_cli_boundary_turns_user_and_os_errors_into_one_line(capsys):

@@ -30,10 +30,17 @@ def _with_diff(summary, lo, hi):
 @needs_run
 def test_verdict_follows_the_paired_interval(reference):
     summary, ladder = reference
-    win = narrative.summary_block(_with_diff(summary, 0.01, 0.03), ladder)
-    loss = narrative.summary_block(_with_diff(summary, -0.03, -0.01), ladder)
-    tie = narrative.summary_block(_with_diff(summary, -0.01, 0.02), ladder)
-    assert "**beats** TF-IDF" in win and "loses by more" in loss and "statistically tied" in tie
+    win = narrative.answer_block(_with_diff(summary, 0.01, 0.03), ladder, False)
+    loss = narrative.answer_block(_with_diff(summary, -0.03, -0.01), ladder, False)
+    tie = narrative.answer_block(_with_diff(summary, -0.01, 0.02), ladder, False)
+    assert "yes, the fine-tune is better" in win and "no, TF-IDF is better" in loss
+    assert "statistically tied" in tie
+    assert narrative.budget_row("r", _with_diff(summary, 0.01, 0.03), ladder)["verdict"] == (
+        "the fine-tune is better"
+    )
+    assert narrative.budget_row("r", _with_diff(summary, -0.01, 0.02), ladder)[
+        "verdict"
+    ].startswith("a tie")
     rows = narrative.targets(_with_diff(summary, 0.01, 0.03))
     assert rows[0]["result"] == "**met**"
     tied = narrative.targets(_with_diff(summary, -0.01, 0.02))[0]["result"]

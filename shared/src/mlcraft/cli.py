@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import json
 import signal
 import sys
 from collections.abc import Callable
@@ -323,21 +324,31 @@ def _report(project: Project, args: argparse.Namespace) -> int:
 
 def _publish(project: Project, args: argparse.Namespace) -> int:
     from mlcraft.config import config_to_dict
-    from mlcraft.publish import PARTS, publish, publish_part
+    from mlcraft.publish import PARTS, publish, publish_full, publish_part
     from mlcraft.runs import read_run_info
 
     run_dir = Path(args.run_dir) if args.run_dir else latest_complete(project.name, "train")
     if run_dir is None:
         raise UserInputError(f"publish: no complete train run under runs/{project.name}/")
-    reference = project.project_dir / "configs" / "default.yaml"
-    config = config_to_dict(project.load_config(str(reference), []))
-    published = (
-        publish_part(run_dir, project.project_dir, config, args.allow_dirty)
-        if read_run_info(run_dir).get("verb") in PARTS
-        else publish(run_dir, project.project_dir, config, args.allow_dirty)
-    )
+    configs = project.project_dir / "configs"
+    config = config_to_dict(project.load_config(str(configs / "default.yaml"), []))
+    full = configs / "full.yaml"
+    full_config = config_to_dict(project.load_config(str(full), [])) if full.is_file() else None
+    if read_run_info(run_dir).get("verb") in PARTS:
+        published = publish_part(run_dir, project.project_dir, config, args.allow_dirty)
+    elif full_config is not None and _run_config(run_dir) == full_config:
+        published = publish_full(run_dir, project.project_dir, full_config, args.allow_dirty)
+    else:
+        published = publish(run_dir, project.project_dir, config, args.allow_dirty)
     print(f"published {run_dir} -> {published}")
     return 0
+
+
+def _run_config(run_dir: Path) -> dict | None:
+    try:
+        return json.loads((run_dir / "results" / "summary.json").read_text()).get("config")
+    except (OSError, ValueError):
+        return None
 
 
 def lazy(target: str) -> Callable:

@@ -5,6 +5,9 @@ data the reference data, and replaces results/ as a whole with the run's results
 folder is built beside the old one, then swapped in with two renames, so a reader never sees a mix
 of two runs. A forker's run (other data or config) is refused with one line.
 
+A train run of the project's bigger-budget config (configs/full.yaml) publishes into results/full/
+only (publish_full), with the same checks against that config.
+
 A run of a model-level verb (`loadtest`, `compress`) publishes into its own results/<part>/ only
 (PARTS), and only when the model it measured was trained on the reference config.
 """
@@ -116,6 +119,22 @@ def publish(
     keep = [c for c in published.iterdir() if c.is_dir()] if published.is_dir() else []
     _swap_in(run_dir / "results", published, run_dir.name, keep)
     return published
+
+
+def publish_full(
+    run_dir: str | os.PathLike,
+    project_dir: str | os.PathLike,
+    full_config: dict[str, Any],
+    allow_dirty: bool = False,
+) -> Path:
+    """A bigger-budget run (configs/full.yaml) into results/full/, whole, with the same checks as
+    the reference (complete, its config, the published data, a clean tree); the reference
+    results beside it are untouched."""
+    run_dir, project_dir = Path(run_dir), Path(project_dir)
+    check_publishable(run_dir, project_dir / "results", full_config, allow_dirty)
+    target = project_dir / "results" / "full"
+    _swap_in(run_dir / "results", target, run_dir.name)
+    return target
 
 
 # verb -> the results/ sub-folder it publishes; its meta file is results/<part>/<verb>.json

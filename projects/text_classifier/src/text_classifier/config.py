@@ -84,6 +84,21 @@ class AnalysisConfig(StrictModel):
     calibration_bins: int = Field(15, ge=2)
 
 
+class LearningCurveConfig(StrictModel):
+    # Training-split sizes below the full split: each gets TF-IDF and a fine-tune with the run's
+    # own settings; the run's rungs are the last point. Empty = no curve (the reference run).
+    sizes: list[int] = Field(default_factory=list)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    all_seeds_up_to: int = 0  # sizes up to this get every seed; larger ones the first seed only
+
+    @field_validator("sizes")
+    @classmethod
+    def _positive_increasing(cls, sizes: list[int]) -> list[int]:
+        if any(s <= 0 for s in sizes) or sizes != sorted(set(sizes)):
+            raise ValueError(f"sizes must be positive and increasing, got {sizes}")
+        return sizes
+
+
 class SearchConfig(StrictModel):
     study_name: str = "text_classifier_finetune"
     storage: str | None = None  # None = mlcraft default (sqlite:///<repo>/runs/optuna.db)
@@ -116,6 +131,16 @@ class Config(StrictModel):
     finetune: FinetuneConfig = FinetuneConfig()
     analysis: AnalysisConfig = AnalysisConfig()
     search: SearchConfig = SearchConfig()
+    learning_curve: LearningCurveConfig = LearningCurveConfig()
+
+    @model_validator(mode="after")
+    def _curve_needs_both_models(self) -> Config:
+        if self.learning_curve.sizes and not {"tfidf", "finetune"} <= set(self.rungs):
+            raise ValueError("learning_curve.sizes needs the tfidf and finetune rungs")
+        if self.learning_curve.sizes and self.finetune.train_subsample is not None:
+            # the curve's last point is the run's own fine-tune, so it must see every review
+            raise ValueError("learning_curve.sizes needs finetune.train_subsample: null")
+        return self
 
     @field_validator("rungs")
     @classmethod

@@ -188,23 +188,11 @@ def summary_block(summary: dict, ladder: pd.DataFrame) -> str:
     rows = {r["rung"]: r for _, r in ladder.iterrows()}
     comp = summary.get("finetune_vs_tfidf_macro_f1")
     if comp and "finetune" in rows and "tfidf" in rows:
-        ft, tf = rows["finetune"], rows["tfidf"]
-        outcome = {
-            "met": "**beats** TF-IDF beyond the paired bootstrap noise",
-            "missed": "does **not** beat TF-IDF; it loses by more than the paired bootstrap noise",
-            "undecided": "does **not** beat TF-IDF beyond the paired bootstrap noise; the two are "
-            "statistically tied",
-        }[verdict(comp["lo"], comp["hi"], 0.0)]
-        lines.append(
-            f"\n\n**Result.** On this run the fine-tuned MiniLM {outcome}. Test macro-F1 "
-            f"{ft['macro_f1']:.3f} (fine-tune) against {tf['macro_f1']:.3f} (TF-IDF); paired "
-            f"bootstrap difference (fine-tune minus TF-IDF) {comp['diff']:+.3f} "
-            f"[95% CI {comp['lo']:+.3f}, {comp['hi']:+.3f}]."
-        )
+        ft, tf = rows["finetune"], rows["tfidf"]  # the difference itself: the answer, targets
         budget = finetune_budget(summary)
         if budget:
             lines.append(
-                f"The fine-tune saw {budget['train_examples']:,} training reviews for "
+                f"\n\nThe fine-tune saw {budget['train_examples']:,} training reviews for "
                 f"{budget['steps']} optimizer steps ({ft['train_seconds']:.0f} s); TF-IDF trained "
                 f"on all {d['train_rows']:,} in {tf['train_seconds']:.0f} s (its Optuna search "
                 f"included)."
@@ -418,3 +406,62 @@ def errors_reading(kinds: pd.DataFrame, errors: pd.DataFrame, quotes: int = 3) -
             f'{e["confidence"]:.2f}, {e["kind"]}): "{short}"'
         )
     return text + "\n\nThe most confident of them, quoted from errors.csv:\n\n" + "\n".join(quoted)
+
+
+VERDICT_WORDS = {"met": "the fine-tune is better", "missed": "TF-IDF is better",
+                 "undecided": "a tie (the CI spans 0)"}  # fmt: skip
+
+
+def budget_row(name: str, summary: dict, ladder: pd.DataFrame) -> dict:
+    """One published run as a row of the budgets table: what it trained on and what it found."""
+    rows = {r["rung"]: r for _, r in ladder.iterrows()}
+    comp = summary.get("finetune_vs_tfidf_macro_f1") or {}
+    tuned = summary.get("rung_details", {}).get("finetune") or {}
+    hw = summary["hardware"]
+    gpu = hw["gpu"]["model"] if hw.get("gpu") else None
+    return {
+        "run": name,
+        "fine-tune reviews": tuned.get("train_examples"),
+        "epochs run": tuned.get("epochs_run"),
+        "fine-tune macro-F1": _ci_text(rows["finetune"], "macro_f1") if "finetune" in rows else "",
+        "TF-IDF macro-F1": _ci_text(rows["tfidf"], "macro_f1") if "tfidf" in rows else "",
+        "difference [95% CI]": (
+            f"{comp['diff']:+.3f} [{comp['lo']:+.3f}, {comp['hi']:+.3f}]" if comp else ""
+        ),  # fmt: skip
+        "verdict": VERDICT_WORDS[verdict(comp["lo"], comp["hi"], 0.0)] if comp else "",
+        "hardware": gpu or f"{hw['cpu_count']} cores, {hw['cpu_model']}",
+        "wall min": f"{summary['wall_seconds'] / 60:.1f}",
+        "git": str(summary["git_sha"])[:7] + (" (dirty)" if summary["git_dirty"] else ""),
+    }
+
+
+def full_answer(full: dict) -> str:
+    """The answer block's sentence for the bigger-budget run (results/full/)."""
+    comp = full["finetune_vs_tfidf_macro_f1"]
+    reviews = full["rung_details"]["finetune"]["train_examples"]
+    return (
+        f"With every training review ({reviews:,}, [results/full/](results/full/summary.json)): "
+        f"paired difference {comp['diff']:+.3f} [95% CI {comp['lo']:+.3f}, {comp['hi']:+.3f}], "
+        f"**{VERDICT_WORDS[verdict(comp['lo'], comp['hi'], 0.0)]}**."
+    )
+
+
+def learning_curve_block(full: dict, figure: bool) -> str:
+    """The learning curve of the bigger-budget run: the seed spread, the figure, the tables."""
+    curve = full["learning_curve"]
+    summary = pd.DataFrame(curve["summary"])
+    text = []
+    spread = summary[summary["seeds"] >= 2]
+    for size, part in spread.groupby("train_reviews"):
+        sds = ", ".join(f"{r['model']} {r['test_macro_f1_sd']:.4f}" for _, r in part.iterrows())
+        text.append(
+            f"Seed-to-seed spread (sd of test macro-F1 over {int(part['seeds'].max())} seeds, "
+            f"{size:,} reviews): {sds}."
+        )
+    if figure:
+        text.append("![Learning curve, fine-tune vs TF-IDF](results/full/learning_curve.png)")
+    text.append(
+        "Every point: `results/full/learning_curve.md`; fine-tune minus TF-IDF per point with its "
+        "paired-bootstrap CI: `results/full/learning_curve_diff.md`."
+    )
+    return "\n\n".join(text)

@@ -20,9 +20,6 @@ from mlcraft.stats import verdict as stats_verdict
 from text_classifier import narrative
 from text_classifier.audit import audit_block
 
-ERRORS_SHOWN = 4  # the README quotes the most confident errors; results/errors.csv has them all
-ERROR_CHARS = 140
-
 RUNG_NAMES = {
     "majority": "1. majority class",
     "tfidf": "2. TF-IDF word+char n-grams + LR (Optuna)",
@@ -53,16 +50,19 @@ def blocks(results: str | Path) -> dict[str, str]:
     if audit:
         blocks["audit"] = audit
     answer = narrative.answer_block(summary, ladder, (results / "ladder.png").is_file())
+    full = _full_run(results)  # the bigger-budget run, published to results/full/
+    if answer and full:
+        answer = answer.replace("\n\n![", f" {narrative.full_answer(full[0])}\n\n![", 1)
     if answer:
         blocks["answer"] = answer
 
-    hw = summary["hardware"]
-    blocks["reproduce"] = (
-        f"Reference run: {summary['wall_seconds'] / 60:.1f} min wall on {hw['cpu_count']} CPU "
-        f"cores ({hw['cpu_model']}), GPU: {hw['gpu']['model'] if hw['gpu'] else 'none'}; "
-        f"started {summary['started_utc']}, git {str(summary['git_sha'])[:10]}"
-        f"{' (dirty)' if summary['git_dirty'] else ''}."
-    )
+    budgets = [narrative.budget_row("reference (configs/default.yaml)", summary, ladder)]
+    if full:
+        budgets.append(narrative.budget_row("bigger budget (configs/full.yaml)", *full))
+        blocks["full"] = narrative.learning_curve_block(
+            full[0], (results / "full" / "learning_curve.png").is_file()
+        )
+    blocks["reproduce"] = markdown_table(pd.DataFrame(budgets))
 
     d = summary["data_description"]
     lengths = summary["token_lengths"]
@@ -170,23 +170,14 @@ def blocks(results: str | Path) -> dict[str, str]:
         )
 
     errors = _read(results, "errors")
-    if errors is not None:
-        shown = errors.head(ERRORS_SHOWN).copy()  # the most confident first; all in errors.csv
-        # one line per review: a stray \r would not survive the README's round trip
-        shown["text"] = shown["text"].str.replace(r"\s+", " ", regex=True)
-        clipped = shown["text"].str.len().gt(ERROR_CHARS)
-        shown["text"] = shown["text"].str.slice(0, ERROR_CHARS) + clipped.map(
-            {True: " …", False: ""}
-        )
+    if errors is not None:  # the reading quotes the most confident with their row ids
         kinds = _read(results, "error_kinds")
         blocks["errors"] = (
             narrative.errors_reading(kinds, errors)
             + "\n\n"
             + markdown_table(kinds)
-            + f"\n\nThe {len(shown)} most confident (all {len(errors)}: `results/errors.csv`):\n\n"
-            + markdown_table(
-                shown[["label", "predicted", "confidence", "rating", "kind", "text"]], digits=3
-            )
+            + f"\n\nAll {len(errors)} with their kind, star rating and full text: "
+            "`results/errors.csv`."
         )
 
     con = summary.get("rating_contradictions")
@@ -281,6 +272,16 @@ def blocks(results: str | Path) -> dict[str, str]:
     if serve:
         blocks["serve"] = serve
     return blocks
+
+
+def _full_run(results: Path) -> tuple[dict, pd.DataFrame] | None:
+    folder = results / "full"
+    if not (folder / "summary.json").is_file():
+        return None
+    summary = json.loads((folder / "summary.json").read_text())
+    if not summary.get("learning_curve"):
+        return None
+    return summary, pd.read_csv(folder / "ladder.csv")
 
 
 def split_rows(d: dict, val_subsample: int | None) -> list[dict]:

@@ -37,6 +37,7 @@ from text_classifier.evaluate import (
     tune_threshold,
 )
 from text_classifier.finetune import fit, time_one_pass
+from text_classifier.learning_curve import run_curve
 from text_classifier.models import (
     choose_max_length,
     load_classifier,
@@ -246,11 +247,18 @@ def run(cfg: Config, run: Run, data: Dataset) -> dict:
             )
             print(f"finetune - tfidf macro-F1: {comparison}")
 
+        curve = None
+        if cfg.learning_curve.sizes:
+            curve = run_curve(
+                cfg, rungs, data.splits, tokenizer, source, max_len, pad, ids, k, results
+            )
+
         # --- analyses --------------------------------------------------------------------------
         extra: dict = {
             "data_description": describe(data),
             "token_lengths": lengths,
             "finetune_vs_tfidf_macro_f1": comparison,
+            "learning_curve": curve,
             "timings": timings,
             "rung_details": {n: r.extra for n, r in rungs.items()},
         }
