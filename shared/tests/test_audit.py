@@ -72,6 +72,26 @@ def test_text_duplicates_and_label_tokens():
     assert {f.column for f in findings if f.kind == "leak"} >= {"returned"}
 
 
+def test_a_token_as_pure_as_the_base_rate_allows_is_not_a_leak():
+    """At an 82% base rate, 21 texts all labelled 1 happen by chance; 21 all labelled 0 do not."""
+    rng = np.random.default_rng(0)
+    filler = [f"w{i}" for i in range(400)]
+    texts, labels = [], []
+    for i in range(2000):
+        label = int(rng.random() < 0.82)
+        words = list(rng.choice(filler, size=5))
+        if label == 1 and i % 80 == 0:
+            words.append("lovely")  # 25 texts, all labelled 1
+        if label == 0 and i % 10 == 0:
+            words.append("refund")  # all labelled 0
+        texts.append(" ".join(words))
+        labels.append(label)
+    leaks = {f.column: f.detail for f in audit.text_findings(texts, labels, [], min_support=20)}
+    assert "refund" in leaks and "base rate 18%" in leaks["refund"]
+    assert "lovely" not in leaks
+    assert not any(token.startswith("w") for token in leaks)  # filler words are never leaks
+
+
 def test_identical_images_across_splits():
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, size=(5, 8, 8), dtype=np.uint8)
