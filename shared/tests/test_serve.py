@@ -122,3 +122,46 @@ def test_made_up_paths_do_not_mint_metric_labels(client):
     metrics = client.get("/metrics").text
     assert "nothing-" not in metrics
     assert 'mlcraft_requests_total{route="unmatched",status="404"} 5.0' in metrics
+
+
+def _file_model():
+    import base64
+
+    from mlcraft.errors import UserInputError
+    from mlcraft.serve import ServedModel, create_app
+
+    def predict(rows):
+        out = []
+        for i, row in enumerate(rows):
+            raw = base64.b64decode(row["blob"])
+            if not raw.startswith(b"IMG"):
+                raise UserInputError(f"rows[{i}].blob: not an image")
+            out.append({"probability": len(raw) / 100, "label": int(len(raw) > 50)})
+        return out
+
+    model = ServedModel("files_toy", {"blob": (str, ...)}, predict, max_rows=3, file_field="blob")
+    return TestClient(create_app(model, max_bytes=10_000))
+
+
+def test_multipart_files_become_rows_and_keep_their_names():
+    client = _file_model()
+    files = [("files", ("a.png", b"IMG" + b"x" * 7)), ("files", ("b.png", b"IMG" + b"y" * 57))]
+    response = client.post("/predict/files", files=files)
+    assert response.status_code == 200
+    assert response.json()["predictions"] == [
+        {"probability": 0.1, "label": 0, "file": "a.png"},
+        {"probability": 0.6, "label": 1, "file": "b.png"},
+    ]
+    bad = client.post("/predict/files", files=[("files", ("c.png", b"GIF89a"))])
+    assert bad.status_code == 422 and "rows[0].blob: not an image" in bad.json()["detail"]
+    too_many = client.post("/predict/files", files=[("files", (f"{i}.png", b"IMG"))
+                                                    for i in range(4)])  # fmt: skip
+    assert too_many.status_code == 422 and "over the limit of 3" in too_many.json()["detail"]
+    none = client.post("/predict/files", data={"other": "x"})
+    assert none.status_code == 422
+    big = client.post("/predict/files", files=[("files", ("big.png", b"IMG" + b"z" * 20_000))])
+    assert big.status_code == 413
+
+
+def test_a_model_without_a_file_field_has_no_upload_route(client):
+    assert client.post("/predict/files", files=[("files", ("a.png", b"IMG"))]).status_code == 404

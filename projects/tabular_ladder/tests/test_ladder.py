@@ -164,3 +164,16 @@ def test_ece_interval_covers_the_true_calibration_error():
     assert pct_lo > 0  # why the percentile interval is not used
     lo, hi = ece_ci(y, p + 0.05, 200, seed=0)
     assert lo < 0.05 < hi
+
+
+def test_seed_spread_refits_every_seed_and_checks_the_same_seed_repeat(smoke_run):
+    run, summary, _, _ = smoke_run
+    seeds = pd.read_csv(run / "results" / "seeds.csv")
+    configured = summary["config"]["analyses"]["seed_spread"]
+    assert seeds["seed"].tolist() == [summary["seed"], *configured]
+    ladder = pd.read_csv(run / "results" / "ladder.csv").set_index("rung")
+    assert seeds["test_roc_auc"].iloc[0] == pytest.approx(ladder.loc["lightgbm_tuned", "test_roc_auc"])
+    spread = summary["seed_spread"]
+    assert spread["seeds"] == len(seeds) and spread["same_seed_bitwise"] is True
+    assert spread["test_roc_auc_min"] <= spread["test_roc_auc_max"]
+    assert seeds["test_roc_auc"].nunique() > 1  # subsampling draws from the seed: it matters

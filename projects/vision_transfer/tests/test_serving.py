@@ -35,6 +35,21 @@ def test_images_are_scored_with_probabilities_that_sum_to_one(served):
         assert row["label"] in model.metadata["classes"]
 
 
+def test_multipart_uploads_score_the_same_as_base64_rows(served):
+    _, client = served
+    encoded = [_png(i) for i in range(2)]
+    as_json = client.post("/predict", json={"rows": [{"image_base64": e} for e in encoded]})
+    files = [("files", (f"cell{i}.png", base64.b64decode(e), "image/png"))
+             for i, e in enumerate(encoded)]  # fmt: skip
+    as_files = client.post("/predict/files", files=files)
+    assert as_files.status_code == 200
+    uploaded = as_files.json()["predictions"]
+    assert [row.pop("file") for row in uploaded] == ["cell0.png", "cell1.png"]
+    assert uploaded == as_json.json()["predictions"]
+    broken = client.post("/predict/files", files=[("files", ("x.png", b"not an image"))])
+    assert broken.status_code == 422 and "not a readable image" in broken.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("encoded", "message"),
     [("%%%", "not base64"), (base64.b64encode(b"not an image").decode(), "not a readable image")],

@@ -3,6 +3,9 @@
 POST /predict   {"rows": [...]}: a batch of input rows (tabular columns, texts, images as base64),
                 validated by a pydantic schema built from the model's input schema; a bad or
                 unknown field is a 422 whose detail names it
+POST /predict/files  multipart/form-data, one `files` part per input (images): each file becomes
+                the row {model.file_field: its bytes as base64}, then the same path as /predict;
+                only for a model that names a file_field
 GET  /health    liveness and the model's name
 GET  /metadata  model card, data and code hashes, calibration, threshold
 GET  /metrics   Prometheus: requests by route and status, latency histogram, predicted scores
@@ -11,6 +14,7 @@ A request body over `max_bytes` is refused with 413 from its Content-Length head
 of it is read; a POST without a length (chunked) is refused with 411 for the same reason.
 """
 
+import base64
 import json
 import time
 from collections.abc import Callable
@@ -39,6 +43,7 @@ class ServedModel:
     metadata: dict[str, Any] = field(default_factory=dict)
     score_key: str = "probability"
     max_rows: int = 512
+    file_field: str | None = None  # the row field a multipart upload fills (images)
 
 
 def class_outputs(prob, labels, classes: list[str]) -> list[dict[str, Any]]:
@@ -117,7 +122,7 @@ def create_app(model: ServedModel, max_bytes: int = MAX_BYTES, batch_ms: float =
         registry=registry,
     )
     body_model = request_schema(model)
-    app = FastAPI(title=f"{model.name} model", version=str(model.metadata.get("git_sha", "")))
+    app = FastAPI(title=f"{model.name} model", version=str(model.metadata.get("git_sha") or "unknown"))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -169,21 +174,45 @@ def create_app(model: ServedModel, max_bytes: int = MAX_BYTES, batch_ms: float =
         batcher = MicroBatcher(model.predict, batch_ms / 1000, model.max_rows)
         app.state.batcher = batcher
 
-        @app.post("/predict")
-        async def predict_batched(body: body_model) -> dict[str, Any]:  # type: ignore[valid-type]
-            try:
-                return answer(await batcher.submit([row.model_dump() for row in body.rows]))
-            except UserInputError as exc:
-                return refused(exc)
+        async def run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return await batcher.submit(rows)
 
     else:
+        from starlette.concurrency import run_in_threadpool
 
-        @app.post("/predict")
-        def predict(body: body_model) -> dict[str, Any]:  # type: ignore[valid-type]
+        async def run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return await run_in_threadpool(model.predict, rows)  # keep the event loop free
+
+    @app.post("/predict")
+    async def predict(body: body_model) -> dict[str, Any]:  # type: ignore[valid-type]
+        try:
+            return answer(await run([row.model_dump() for row in body.rows]))
+        except UserInputError as exc:
+            return refused(exc)
+
+    if model.file_field:
+        from fastapi import File, UploadFile
+
+        @app.post("/predict/files")
+        async def predict_files(files: list[UploadFile] = File(...)) -> dict[str, Any]:
+            if len(files) > model.max_rows:
+                return JSONResponse(
+                    {"detail": f"{len(files)} files, over the limit of {model.max_rows}"},
+                    status_code=422,
+                )
+            rows = [
+                {model.file_field: base64.b64encode(await upload.read()).decode()}
+                for upload in files
+            ]
             try:
-                return answer(model.predict([row.model_dump() for row in body.rows]))
+                outputs = await run(rows)
             except UserInputError as exc:
-                return refused(exc)
+                return JSONResponse(
+                    {"detail": f"{exc} (rows are the uploaded files, in order)"}, status_code=422
+                )
+            for upload, output in zip(files, outputs, strict=True):
+                output["file"] = upload.filename
+            return answer(outputs)
 
     @app.get("/health")
     def health() -> dict[str, str]:

@@ -152,6 +152,9 @@ class AnalysesConfig(StrictModel):
     depth_lr_grid: bool = True
     oversampling: bool = True
     n_errors: int = Field(10, gt=0)
+    # Refit the tuned LightGBM with these seeds (and the run's own once more): the seed-to-seed
+    # spread of test ROC AUC and whether a same-seed refit repeats bitwise. [] skips it.
+    seed_spread: list[int] = Field(default_factory=lambda: [1, 2, 3, 4])
 
 
 class FlightsConfig(StrictModel):

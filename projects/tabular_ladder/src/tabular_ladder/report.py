@@ -74,6 +74,24 @@ def audit_block(results: Path) -> str | None:
     return banner(findings) or "The data audit found nothing to flag."
 
 
+def spread_text(summary: dict) -> str:
+    """The measured seed-to-seed spread and same-seed repeat (tabular_ladder.spread), if any."""
+    spread = summary.get("seed_spread")
+    if not spread or spread.get("test_roc_auc_sd") is None:
+        return ""
+    repeat = (
+        "repeated its test probabilities bitwise"
+        if spread["same_seed_bitwise"]
+        else f"differed by up to {spread['same_seed_max_abs_prob_diff']:.1e} in probability"
+    )
+    return (
+        f" Seed to seed (the tuned LightGBM refitted with {spread['seeds']} seeds, same data and "
+        f"parameters): test ROC AUC from {spread['test_roc_auc_min']:.4f} to "
+        f"{spread['test_roc_auc_max']:.4f}, sd {spread['test_roc_auc_sd']:.4f}. A refit with the "
+        f"run's own seed {repeat}."
+    )
+
+
 def blocks(results: Path) -> dict[str, str]:
     results = Path(results)
     summary = json.loads((results / "summary.json").read_text())
@@ -93,7 +111,7 @@ def blocks(results: Path) -> dict[str, str]:
     out["reproduce"] = (
         f"Run: git `{str(summary['git_sha'])[:10]}`"
         f"{' (dirty tree)' if summary['git_dirty'] else ''}, started {summary['started_utc']}, "
-        f"{trials}n_jobs={summary['config']['n_jobs']}; {cost}."
+        f"{trials}n_jobs={summary['config']['n_jobs']}; {cost}." + spread_text(summary)
     )
     data_rows = [
         {"file": name, "rows": info["rows"], "sha256": info["sha256"]}

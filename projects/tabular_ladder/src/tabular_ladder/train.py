@@ -44,6 +44,7 @@ from tabular_ladder.evaluate import (
 )
 from tabular_ladder.models import build_rung, describe_rule, lightgbm_pipeline
 from tabular_ladder.preflight import check_analyses
+from tabular_ladder.spread import seed_spread
 
 PROJECT = "tabular_ladder"
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -190,6 +191,18 @@ def run_all(config, data: Dataset, run: Run, tracked: TrackedRun, start: float):
             headline["auc_gain_over_logreg_lo"] = diff["lo"]
             headline["auc_gain_over_logreg_hi"] = diff["hi"]
     log("ladder scored on test", start)
+    spread = None
+    if a.seed_spread and "lightgbm_tuned" in fitted:
+
+        def make_tuned(s: int):
+            return build_rung("lightgbm_tuned", numeric, categorical, config.ladder, s, n_jobs,
+                              params).pipeline  # fmt: skip
+
+        table, spread = seed_spread(make_tuned, X, y, X_test, y_test, a.seed_spread, seed,
+                                    probs["lightgbm_tuned"])  # fmt: skip
+        write(results_dir, "seeds", table)
+        log(f"seed spread: sd {spread['test_roc_auc_sd']}, bitwise {spread['same_seed_bitwise']}",
+            start)  # fmt: skip
 
     # 4. Calibration.
     calib, calibrated = calibration_study(cal_models, X_cal, y_cal, X_test, y_test, results_dir,
@@ -341,7 +354,7 @@ def run_all(config, data: Dataset, run: Run, tracked: TrackedRun, start: float):
     headline["optuna_trials"] = trials
     # Paths relative to the run folder: the staging folder is renamed when the run completes.
     extra = {"model_dir": "model", "best_params": params, "data_stats": data_stats(data),
-             "missing_tokens": data.missing}  # fmt: skip
+             "missing_tokens": data.missing, "seed_spread": spread}  # fmt: skip
     return headline, extra
 
 

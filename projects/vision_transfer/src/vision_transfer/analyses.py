@@ -100,10 +100,21 @@ def grad_cam(model: nn.Module, x: torch.Tensor, target: int) -> np.ndarray:
     return cam.detach().cpu().numpy()
 
 
+def _original(meta: pd.DataFrame, j: int) -> np.ndarray | None:
+    """The full-resolution file behind test row j (gray), or None when the data has no files."""
+    if "path" not in meta:
+        return None
+    from PIL import Image
+
+    with Image.open(meta["path"].iloc[j]) as img:
+        return np.asarray(img.convert("L"))
+
+
 def failure_gallery(
     model, images, y, prob, meta, norm: Normalizer, classes, threshold, n: int, png: Path
 ) -> pd.DataFrame:
-    """The n most confident test errors: image, Grad-CAM for the predicted class, labels."""
+    """The n most confident test errors, three panels each: the original file at its own
+    resolution, the model's input, and the Grad-CAM of the predicted class over that input."""
     pred = (prob >= threshold).astype(int)
     wrong = np.flatnonzero(pred != y)
     confidence = np.abs(prob - 0.5)
@@ -115,32 +126,39 @@ def failure_gallery(
     cams = np.stack([grad_cam(model, x[i : i + 1], int(pred[j]))[0] for i, j in enumerate(order)])
     cols = min(len(order), 6)
     nrows = int(np.ceil(len(order) / cols))
-    fig, axes = plt.subplots(2 * nrows, cols, figsize=(1.7 * cols, 3.7 * nrows), squeeze=False)
+    fig, axes = plt.subplots(3 * nrows, cols, figsize=(2.0 * cols, 6.4 * nrows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for i, j in enumerate(order):
         r, c = divmod(i, cols)
         img = images[j].mean(0)
+        original = _original(meta, j)
+        name = meta["image"].iloc[j] if "image" in meta else str(j)
         expert = meta["defect_probability"].iloc[j] if "defect_probability" in meta else np.nan
-        axes[2 * r, c].imshow(img, cmap="gray")
-        axes[2 * r, c].set_title(
-            f"true {classes[y[j]]}\np(def)={prob[j]:.2f} expert={expert:.2f}", fontsize=7
-        )
-        axes[2 * r + 1, c].imshow(img, cmap="gray")
-        axes[2 * r + 1, c].imshow(cams[i], cmap="jet", alpha=0.4)
-        axes[2 * r + 1, c].set_title(f"Grad-CAM ({classes[pred[j]]})", fontsize=7)
+        top, middle, bottom = axes[3 * r, c], axes[3 * r + 1, c], axes[3 * r + 2, c]
+        if original is not None:
+            top.imshow(original, cmap="gray")
+            top.set_title(
+                f"{Path(str(name)).stem}, true {classes[y[j]]}\n"
+                f"original {original.shape[1]} px, expert={expert:.2f}", fontsize=7
+            )  # fmt: skip
+        middle.imshow(img, cmap="gray")
+        middle.set_title(f"model input {img.shape[1]} px\np(def)={prob[j]:.2f}", fontsize=7)
+        bottom.imshow(img, cmap="gray")
+        bottom.imshow(cams[i], cmap="jet", alpha=0.4)
+        bottom.set_title(f"Grad-CAM ({classes[pred[j]]})", fontsize=7)
         rows.append(
             {
-                "image": meta["image"].iloc[j] if "image" in meta else str(j),
+                "image": name,
                 "true": classes[y[j]],
                 "p_defective": float(prob[j]),
                 "expert_probability": float(expert),
                 "cell_type": meta["cell_type"].iloc[j] if "cell_type" in meta else "",
             }
         )
-    fig.suptitle("Most confident test errors (top: image, bottom: Grad-CAM)", fontsize=9)
+    fig.suptitle("Most confident test errors: original, model input, Grad-CAM", fontsize=9)
     fig.tight_layout()
-    save_figure(fig, png, dpi=72)
+    save_figure(fig, png, dpi=100)  # the original keeps detail the model input lost
     _shrink_png(png)
     return pd.DataFrame(rows)
 

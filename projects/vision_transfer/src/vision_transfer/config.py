@@ -73,6 +73,9 @@ class LadderConfig(StrictModel):
     # Threshold on P(positive) for binary tasks: argmax (0.5) or tuned on validation.
     threshold: Literal["argmax", "val_accuracy", "val_balanced_accuracy"] = "val_accuracy"
     tta: bool = True  # average the 8 dihedral views (flips and 90-degree turns) at test time
+    # The fine-tune rungs again with these seeds (same data, split and recipe): the seed-to-seed
+    # spread of the top rung's test scores -> results/seeds.csv. [] skips it.
+    seeds: list[int] = Field(default_factory=list)
 
 
 class AblationConfig(StrictModel):

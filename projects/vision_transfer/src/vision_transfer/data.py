@@ -101,7 +101,8 @@ def load_elpv(cfg: DataConfig) -> ImageSet:
     from mlcraft import elpv
 
     images, frame = elpv.load_arrays(cfg.image_size)
-    meta = frame[["image", "defect_probability", "cell_type"]].copy()
+    # path: the original 300 px file, for the failure gallery (never written to a table)
+    meta = frame[["image", "defect_probability", "cell_type", "path"]].copy()
     # Stratify by expert probability x cell type: keeps the label, the 1/3 and 2/3 "unsure"
     # grades and the mono/poly mix the same in every split.
     meta["strata"] = meta["cell_type"] + "-" + meta["defect_probability"].round(3).astype(str)

@@ -21,6 +21,7 @@ from mlcraft.reporting import write_table
 from mlcraft.runs import Run
 from mlcraft.seeding import seed_everything
 from mlcraft.tracking import TrackedRun
+from torch import nn
 
 from . import analyses, ladder, models
 from . import data as data_mod
@@ -38,7 +39,7 @@ from .evaluate import (
 )
 from .preflight import Checked
 from .sources import project_dir
-from .train import fit
+from .train import FitResult, fit
 
 PROJECT = "vision_transfer"
 
@@ -136,49 +137,24 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
             del model
         final_model, final_fit = None, None
         if lad.last_stages or lad.full:
-            model = copy.deepcopy(reference)
-            spent, spent_images = 0.0, 0
-            if lad.last_stages:
-                print(f"rung: fine-tune head + last {lad.last_stages_blocks} stages")
-                result = fit(
-                    model, images, labels, split["train"], split["val"], ft, norm, cfg.seed,
-                    last_stages=lad.last_stages_blocks, epochs=lad.last_stages_epochs,
-                    lr_backbone=ft.lr_head, autocast=autocast,
-                    on_epoch=lambda e, r: run.log_metrics(_prefix("last_stages", r), e),
-                )  # fmt: skip
-                spent, spent_images = result.train_seconds, result.timer["samples"]
-                rungs.append(
-                    ladder.network_rung(
-                        f"fine-tune last {lad.last_stages_blocks} stages", model, images, split,
-                        norm, result, lad.tta, autocast,
-                        f"pretrained, head + last {lad.last_stages_blocks} stages trainable, "
-                        f"{len(result.history)} epochs",
-                    )
-                )  # fmt: skip
-                final_model, final_fit = model, result
-            if lad.full:
-                print(f"rung: full fine-tune ({ft.epochs} epochs, backbone lr {ft.lr_backbone})")
-                model = copy.deepcopy(model)
-                result = fit(
-                    model, images, labels, split["train"], split["val"], ft, norm, cfg.seed + 1,
-                    autocast=autocast,
-                    on_epoch=lambda e, r: run.log_metrics(_prefix("full", r), e),
-                )  # fmt: skip
-                result.train_seconds += spent  # it starts from the last-stages model
-                rung = ladder.network_rung(
-                    "full fine-tune", model, images, split,
-                    norm, result, lad.tta, autocast,
-                    f"starts from the rung above; all layers, backbone lr {ft.lr_backbone}, "
-                    f"head lr {ft.lr_head}, warmup {ft.warmup_epochs} ep + cosine, "
-                    f"best of {len(result.history)} epochs (epoch {result.best_epoch}) on val loss",
-                )  # fmt: skip
-                rung.extra["total_images"] = spent_images + result.timer["samples"]
-                rungs.append(rung)
-                final_model, final_fit = model, result
+            chain, final_model, final_fit = finetune_chain(
+                cfg, ft, reference, images, labels, split, norm, cfg.seed, autocast,
+                run.log_metrics,
+            )  # fmt: skip
+            rungs += chain
             write_history(final_fit, results)
 
         ladder_frame, comparisons = score_ladder(rungs, y_val, y_test, positive, lad, cfg)
         write_table(results, "ladder", ladder_frame)
+        if lad.seeds and final_model is not None:
+            print(f"seed spread: the fine-tune chain again with seeds {lad.seeds}")
+            seeds = [seed_row(cfg.seed, rungs[-1], y_val, y_test, positive, lad)]
+            for seed in lad.seeds:
+                chain, _, _ = finetune_chain(
+                    cfg, ft, reference, images, labels, split, norm, seed, autocast
+                )
+                seeds.append(seed_row(seed, chain[-1], y_val, y_test, positive, lad))
+            write_table(results, "seeds", pd.DataFrame(seeds))
         if len(comparisons):
             write_table(results, "comparisons", comparisons)
         plot_ladder(ladder_frame, results / "ladder.png", elpv=cfg.data.kind == "elpv")
@@ -242,6 +218,70 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
             run.log_artifact(png)
     print("headline:", {k: v for k, v in summary["headline"].items()})
     return summary
+
+
+def finetune_chain(cfg, ft, reference, images, labels, split, norm, seed, autocast,
+                   log_metrics=None) -> tuple[list, nn.Module, FitResult]:  # fmt: skip
+    """The fine-tune rungs from a copy of the pretrained `reference`, drawing from `seed`: head +
+    last stages, then all layers starting from there. Returns the rungs, the final model, its fit.
+    """
+    lad = cfg.ladder
+
+    def logged(prefix: str):
+        return None if log_metrics is None else (lambda e, r: log_metrics(_prefix(prefix, r), e))
+
+    model, rungs, result = copy.deepcopy(reference), [], None
+    spent, spent_images = 0.0, 0
+    if lad.last_stages:
+        print(f"rung: fine-tune head + last {lad.last_stages_blocks} stages (seed {seed})")
+        result = fit(
+            model, images, labels, split["train"], split["val"], ft, norm, seed,
+            last_stages=lad.last_stages_blocks, epochs=lad.last_stages_epochs,
+            lr_backbone=ft.lr_head, autocast=autocast, on_epoch=logged("last_stages"),
+        )  # fmt: skip
+        spent, spent_images = result.train_seconds, result.timer["samples"]
+        rungs.append(
+            ladder.network_rung(
+                f"fine-tune last {lad.last_stages_blocks} stages", model, images, split,
+                norm, result, lad.tta, autocast,
+                f"pretrained, head + last {lad.last_stages_blocks} stages trainable, "
+                f"{len(result.history)} epochs",
+            )
+        )  # fmt: skip
+    if lad.full:
+        print(
+            f"rung: full fine-tune ({ft.epochs} epochs, backbone lr {ft.lr_backbone}, seed {seed})"
+        )
+        model = copy.deepcopy(model)
+        result = fit(
+            model, images, labels, split["train"], split["val"], ft, norm, seed + 1,
+            autocast=autocast, on_epoch=logged("full"),
+        )  # fmt: skip
+        result.train_seconds += spent  # it starts from the last-stages model
+        rung = ladder.network_rung(
+            "full fine-tune", model, images, split,
+            norm, result, lad.tta, autocast,
+            f"starts from the rung above; all layers, backbone lr {ft.lr_backbone}, "
+            f"head lr {ft.lr_head}, warmup {ft.warmup_epochs} ep + cosine, "
+            f"best of {len(result.history)} epochs (epoch {result.best_epoch}) on val loss",
+        )  # fmt: skip
+        rung.extra["total_images"] = spent_images + result.timer["samples"]
+        rungs.append(rung)
+    return rungs, model, result
+
+
+def seed_row(seed, rung, y_val, y_test, positive, lad) -> dict:
+    """One seed of the fine-tune chain: its top rung's test scores, scored as the ladder does."""
+    threshold = tune_threshold(y_val, rung.val_prob, lad.threshold) if positive else None
+    predicted = decide(rung.test_prob, threshold)
+    fit_result = rung.extra["fit"]
+    row = {"seed": seed, "rung": rung.name, "tta": "8-view" if rung.tta else "none",
+           "accuracy": float((predicted == y_test).mean())}  # fmt: skip
+    if positive is not None:
+        row["balanced_accuracy"] = float(balanced_accuracy(y_test, predicted))
+        row["recall"] = float(((predicted == positive) & (y_test == positive)).sum()
+                              / max(1, (y_test == positive).sum()))  # fmt: skip
+    return {**row, "best_epoch": fit_result.best_epoch, "epochs_run": len(fit_result.history)}
 
 
 def run_fault_drills(results: Path) -> float:

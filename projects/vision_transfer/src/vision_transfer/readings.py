@@ -409,3 +409,20 @@ def profiling_block(grid: pd.DataFrame) -> str:
         if fp32 and bf16:
             lines.append(f"- bf16 autocast vs fp32 with {fmt}: {bf16 / fp32:.2f}x throughput.")
     return "\n".join(lines)
+
+
+def seeds_block(seeds: pd.DataFrame) -> str:
+    """The seed-to-seed spread of the fine-tune chain (results/seeds.csv): the yardstick for
+    "within noise" between two runs of this recipe on the same split."""
+    acc = seeds["accuracy"]
+    per_seed = ", ".join(
+        f"seed {int(r['seed'])} {r['accuracy']:.3f} (best epoch {int(r['best_epoch'])} of "
+        f"{int(r['epochs_run'])})"
+        for _, r in seeds.iterrows()
+    )
+    return (
+        f"Seed to seed ({seeds['rung'].iloc[0]}, {seeds['tta'].iloc[0]} TTA, the fine-tune chain "
+        f"retrained with {len(seeds)} seeds on the same split): test accuracy {per_seed}; mean "
+        f"{acc.mean():.3f}, sd {acc.std(ddof=1):.3f}, range {acc.max() - acc.min():.3f}. Two runs "
+        "of this recipe that differ by less than that range differ by seed alone."
+    )

@@ -237,9 +237,12 @@ def blocks(results: str | Path) -> dict[str, str]:
     if band is not None:
         out["review_band"] = readings.review_band_block(band.iloc[0])
 
+    seeds = _read(results, "seeds")
+    if seeds is not None and len(seeds) > 1:
+        out["seeds"] = readings.seeds_block(seeds)
+
     gallery = _read(results, "failure_gallery")
     if gallery is not None:
-        out["gallery"] = markdown_table(gallery)
         out["gallery_readings"] = readings.gallery_block(
             gallery, _read(results, "test_predictions")
         )

@@ -1,7 +1,7 @@
 """`python -m vision_transfer serve --model RUN`: the run's fine-tuned network behind mlcraft.serve.
 
-A request row is {"image_base64": "<PNG/JPEG/TIFF bytes, base64>"}; an image that does not decode
-is a 422 naming its row. The response gives the predicted class and the calibrated probability of
+A request row is {"image_base64": "<PNG/JPEG/TIFF bytes, base64>"}, or POST /predict/files with
+one multipart `files` part per image; an image that does not decode is a 422 naming its row. The response gives the predicted class and the calibrated probability of
 every class, with the run's test-time augmentation and decision threshold, as `predict` does.
 """
 
@@ -75,5 +75,6 @@ def served_model(model_run: str) -> ServedModel:
         "arch": meta["arch"],
     }
     return ServedModel(
-        "vision_transfer", {"image_base64": (str, ...)}, predict, metadata, max_rows=64
-    )
+        "vision_transfer", {"image_base64": (str, ...)}, predict, metadata, max_rows=64,
+        file_field="image_base64",
+    )  # fmt: skip
