@@ -172,7 +172,9 @@ def test_seed_spread_refits_every_seed_and_checks_the_same_seed_repeat(smoke_run
     configured = summary["config"]["analyses"]["seed_spread"]
     assert seeds["seed"].tolist() == [summary["seed"], *configured]
     ladder = pd.read_csv(run / "results" / "ladder.csv").set_index("rung")
-    assert seeds["test_roc_auc"].iloc[0] == pytest.approx(ladder.loc["lightgbm_tuned", "test_roc_auc"])
+    assert seeds["test_roc_auc"].iloc[0] == pytest.approx(
+        ladder.loc["lightgbm_tuned", "test_roc_auc"]
+    )
     spread = summary["seed_spread"]
     assert spread["seeds"] == len(seeds) and spread["same_seed_bitwise"] is True
     assert spread["test_roc_auc_min"] <= spread["test_roc_auc_max"]

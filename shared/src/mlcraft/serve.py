@@ -122,7 +122,9 @@ def create_app(model: ServedModel, max_bytes: int = MAX_BYTES, batch_ms: float =
         registry=registry,
     )
     body_model = request_schema(model)
-    app = FastAPI(title=f"{model.name} model", version=str(model.metadata.get("git_sha") or "unknown"))
+    app = FastAPI(
+        title=f"{model.name} model", version=str(model.metadata.get("git_sha") or "unknown")
+    )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -194,7 +196,7 @@ def create_app(model: ServedModel, max_bytes: int = MAX_BYTES, batch_ms: float =
         from fastapi import File, UploadFile
 
         @app.post("/predict/files")
-        async def predict_files(files: list[UploadFile] = File(...)) -> dict[str, Any]:
+        async def predict_files(files: Annotated[list[UploadFile], File()]) -> dict[str, Any]:
             if len(files) > model.max_rows:
                 return JSONResponse(
                     {"detail": f"{len(files)} files, over the limit of {model.max_rows}"},
