@@ -16,13 +16,17 @@ from vision_transfer import data, models
 from vision_transfer.augment import Normalizer
 from vision_transfer.config import DataConfig, ModelConfig
 from vision_transfer.ladder import pooled_features
+from vision_transfer.sources import CARRIERS
 
 
-def test_carrier_is_pinned_and_loads_strictly():
-    path = locate(models.LITE0)  # checks the sha256
+@pytest.mark.parametrize(("arch", "tensors"), [("tf_efficientnet_lite0", 296),
+                                               ("tf_efficientnet_lite1", 386),
+                                               ("tf_efficientnet_lite2", 386)])  # fmt: skip
+def test_every_carrier_is_pinned_and_loads_strictly(arch, tensors):
+    path = locate(CARRIERS[arch])  # checks the sha256
     state = torch.load(path, map_location="cpu", weights_only=True)
-    assert len(state) == 296
-    model = models.build(ModelConfig(), num_classes=1000)
+    assert len(state) == tensors
+    model = models.build(ModelConfig(name=arch), num_classes=1000)
     for got, want in zip(model.state_dict().values(), state.values(), strict=True):
         assert torch.equal(got, want)  # every tensor, including the ImageNet head, mapped in order
 
@@ -65,8 +69,8 @@ def test_offline_checkpoint_into_timm_resnet18(tmp_path):
         models.build(ModelConfig(name="resnet18", pretrained_file=str(tmp_path / "junk.pth")), 2)
 
 
-def test_carrier_only_for_lite0_and_unknown_names():
-    with pytest.raises(UserInputError, match="only carries tf_efficientnet_lite0"):
+def test_carrier_only_for_the_lite_family_and_unknown_names():
+    with pytest.raises(UserInputError, match="carrier carries .*tf_efficientnet_lite2"):
         models.build(ModelConfig(name="resnet18"), num_classes=2)
     with pytest.raises(UserInputError, match="model.name"):
         models.build(ModelConfig(name="no_such_net", pretrained=False), num_classes=2)

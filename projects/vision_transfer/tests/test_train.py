@@ -35,7 +35,7 @@ ELPV_ONLY = {"expert_agreement", "slices", "failure_gallery"}
 NEW_SINCE_REFERENCE = {
     f"{name}.{ext}"
     for name in ("audit", "per_class", "comparisons", "review_band", "risk_coverage",
-                 "test_predictions")
+                 "test_predictions", "seeds")
     for ext in ("csv", "md")
 } | {"risk_coverage.png"}  # fmt: skip
 
@@ -119,6 +119,35 @@ def test_smoke_run_learns_and_reports(smoke_run):
     assert report.startswith(f"# Run report: vision_transfer/{smoke_run['run'].name}")
     assert "## The ladder" in report and "| HOG + logistic regression |" in report
     assert "Deitsch" not in report  # ELPV-anchored readings are left out for other data
+
+
+def test_soft_labels_seeds_ensemble_and_gallery_on_a_small_elpv_run(tmp_path):
+    """The bigger-budget pieces at toy size on real ELPV cells: soft expert targets, the seed
+    spread, the seed ensemble with its paired test, and the gallery with the 300 px originals."""
+    run = tmp_path / "run"
+    sets = ["data.kind=elpv", "data.image_size=32", "data.max_images=240",
+            "finetune.soft_labels=true", "ladder.seeds=[1]", "ladder.ensemble=true",
+            "ladder.classical=false", "ladder.scratch=false", "ladder.linear_probe=false",
+            "ablation.enabled=false", "finetune.augment=none", "analysis.profiling=false"]  # fmt: skip
+    assert main(["train", "--config", SMOKE, "--run-dir", str(run),
+                 *[a for s in sets for a in ("--set", s)]]) == 0  # fmt: skip
+    results = run / "results"
+    seeds = pd.read_csv(results / "seeds.csv")
+    assert seeds["seed"].tolist() == [0, 1] and seeds["rung"].eq("full fine-tune").all()
+    ensemble = pd.read_csv(results / "ensemble.csv").iloc[0]
+    assert ensemble["accuracy_lo"] <= ensemble["accuracy"] <= ensemble["accuracy_hi"]
+    assert ensemble["diff_lo"] <= ensemble["diff"] <= ensemble["diff_hi"]
+    summary = json.loads((results / "summary.json").read_text())
+    assert summary["config"]["finetune"]["soft_labels"] is True
+    assert summary["headline"]["test_accuracy_ensemble"] == pytest.approx(ensemble["accuracy"])
+    gallery = pd.read_csv(results / "failure_gallery.csv")
+    assert gallery["image"].str.startswith("images/cell").all()  # named, never a local path
+    assert "path" not in pd.read_csv(results / "test_predictions.csv").columns
+
+
+def test_soft_labels_need_expert_grades(capsys):
+    assert run_cli(main, ["train", "--config", SMOKE, "--set", "finetune.soft_labels=true"]) == 2
+    assert "needs the experts' grades" in capsys.readouterr().err
 
 
 def test_predict_round_trip(smoke_run, tmp_path, capsys):

@@ -147,10 +147,14 @@ def make_loader(ids, labels, pad_id, batch_size, seed, bucket, shuffle, fixed_le
 def predict_logits(model, ids: list[list[int]], pad_id: int, batch_size: int = 64) -> np.ndarray:
     """Logits in input order; batches are length-sorted so padding costs almost nothing."""
     model.eval()
+    device = next(model.parameters()).device  # wherever the model is (CPU, or CUDA after fit)
     loader = make_loader(ids, None, pad_id, batch_size, 0, bucket=True, shuffle=False)
     out = np.zeros((len(ids), model.config.num_labels), dtype=np.float32)
     for batch in loader:
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        logits = model(
+            input_ids=batch["input_ids"].to(device),
+            attention_mask=batch["attention_mask"].to(device),
+        ).logits
         out[batch["index"].numpy()] = logits.float().cpu().numpy()
     return out
 
@@ -159,13 +163,13 @@ def predict_logits(model, ids: list[list[int]], pad_id: int, batch_size: int = 6
 def mean_pooled_embeddings(encoder, ids, pad_id: int, batch_size: int = 64) -> np.ndarray:
     """Sentence embeddings the way all-MiniLM-L6-v2 was trained: masked mean of the last layer."""
     encoder.eval()
+    device = next(encoder.parameters()).device
     loader = make_loader(ids, None, pad_id, batch_size, 0, bucket=True, shuffle=False)
     out = np.zeros((len(ids), encoder.config.hidden_size), dtype=np.float32)
     for batch in loader:
-        hidden = encoder(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-        ).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1).float()
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-        out[batch["index"].numpy()] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+        mask = batch["attention_mask"].to(device)
+        hidden = encoder(input_ids=batch["input_ids"].to(device), attention_mask=mask)
+        mask = mask.unsqueeze(-1).float()
+        pooled = (hidden.last_hidden_state * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        out[batch["index"].numpy()] = torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy()
     return out

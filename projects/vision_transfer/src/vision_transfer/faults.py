@@ -86,7 +86,7 @@ FAULTS = [
     Fault("unknown model name", [*SMOKE, "--set", "model.name=efficientnet_b99",
                                  "model.source=hub"], message="not a timm architecture"),
     Fault("carrier for another model", [*SMOKE, "--set", "model.name=resnet18"],
-          message="only carries tf_efficientnet_lite0"),
+          message="model.source=carrier carries"),
     Fault("missing checkpoint", [*SMOKE, "--set", "model.pretrained_file={scratch}/nope.pth"],
           message="no such file"),
     Fault("folder as checkpoint", [*SMOKE, "--set", "model.pretrained_file={scratch}"],

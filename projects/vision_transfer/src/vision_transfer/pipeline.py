@@ -92,6 +92,7 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
     norm = Normalizer(mean, std, channels_last=cfg.channels_last, device=device)
     y_val, y_test = labels[split["val"]], labels[split["test"]]
     ft, lad = cfg.finetune, cfg.ladder
+    soft = expert_targets(dataset.meta) if ft.soft_labels else None
 
     with TrackedRun(PROJECT, config_to_dict(cfg), cfg.seed, run_folder=run_folder) as run:
         for name, path, rows in dataset.data_files:
@@ -139,28 +140,34 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
         if lad.last_stages or lad.full:
             chain, final_model, final_fit = finetune_chain(
                 cfg, ft, reference, images, labels, split, norm, cfg.seed, autocast,
-                run.log_metrics,
+                run.log_metrics, soft,
             )  # fmt: skip
             rungs += chain
             write_history(final_fit, results)
 
         ladder_frame, comparisons = score_ladder(rungs, y_val, y_test, positive, lad, cfg)
         write_table(results, "ladder", ladder_frame)
-        if lad.seeds and final_model is not None:
-            print(f"seed spread: the fine-tune chain again with seeds {lad.seeds}")
-            seeds = [seed_row(cfg.seed, rungs[-1], y_val, y_test, positive, lad)]
-            for seed in lad.seeds:
-                chain, _, _ = finetune_chain(
-                    cfg, ft, reference, images, labels, split, norm, seed, autocast
-                )
-                seeds.append(seed_row(seed, chain[-1], y_val, y_test, positive, lad))
-            write_table(results, "seeds", pd.DataFrame(seeds))
         if len(comparisons):
             write_table(results, "comparisons", comparisons)
         plot_ladder(ladder_frame, results / "ladder.png", elpv=cfg.data.kind == "elpv")
 
         summary_extra: dict = {"splits": {n: int(len(i)) for n, i in split.items()}}
         headline = headline_from(ladder_frame)
+        if lad.seeds and final_model is not None:
+            print(f"seed spread: the fine-tune chain again with seeds {lad.seeds}")
+            tops = [rungs[-1]]
+            for seed in lad.seeds:
+                chain, _, _ = finetune_chain(
+                    cfg, ft, reference, images, labels, split, norm, seed, autocast, None, soft
+                )
+                tops.append(chain[-1])
+            seeds = [seed_row(seed, top, y_val, y_test, positive, lad)
+                     for seed, top in zip([cfg.seed, *lad.seeds], tops, strict=True)]  # fmt: skip
+            write_table(results, "seeds", pd.DataFrame(seeds))
+            if lad.ensemble:
+                ensemble = ensemble_row(tops, y_val, y_test, positive, lad, cfg.analysis.n_boot)
+                write_table(results, "ensemble", pd.DataFrame([ensemble]))
+                headline["test_accuracy_ensemble"] = ensemble["accuracy"]
         last = rungs[-1]
         per_class = per_class_scores(
             y_test, last.test_prob, last.extra["threshold"], dataset.classes, cfg.analysis.n_boot
@@ -220,10 +227,17 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
     return summary
 
 
+def expert_targets(meta: pd.DataFrame) -> np.ndarray:
+    """(N, 2) soft targets from the experts' defect probabilities: [P(functional), P(defective)]."""
+    p = meta["defect_probability"].to_numpy(np.float32)
+    return np.stack([1 - p, p], axis=1)
+
+
 def finetune_chain(cfg, ft, reference, images, labels, split, norm, seed, autocast,
-                   log_metrics=None) -> tuple[list, nn.Module, FitResult]:  # fmt: skip
+                   log_metrics=None, targets=None) -> tuple[list, nn.Module, FitResult]:  # fmt: skip
     """The fine-tune rungs from a copy of the pretrained `reference`, drawing from `seed`: head +
     last stages, then all layers starting from there. Returns the rungs, the final model, its fit.
+    targets: soft training targets (finetune.soft_labels), else the labels.
     """
     lad = cfg.ladder
 
@@ -238,6 +252,7 @@ def finetune_chain(cfg, ft, reference, images, labels, split, norm, seed, autoca
             model, images, labels, split["train"], split["val"], ft, norm, seed,
             last_stages=lad.last_stages_blocks, epochs=lad.last_stages_epochs,
             lr_backbone=ft.lr_head, autocast=autocast, on_epoch=logged("last_stages"),
+            targets=targets,
         )  # fmt: skip
         spent, spent_images = result.train_seconds, result.timer["samples"]
         rungs.append(
@@ -255,7 +270,7 @@ def finetune_chain(cfg, ft, reference, images, labels, split, norm, seed, autoca
         model = copy.deepcopy(model)
         result = fit(
             model, images, labels, split["train"], split["val"], ft, norm, seed + 1,
-            autocast=autocast, on_epoch=logged("full"),
+            autocast=autocast, on_epoch=logged("full"), targets=targets,
         )  # fmt: skip
         result.train_seconds += spent  # it starts from the last-stages model
         rung = ladder.network_rung(
@@ -282,6 +297,24 @@ def seed_row(seed, rung, y_val, y_test, positive, lad) -> dict:
         row["recall"] = float(((predicted == positive) & (y_test == positive)).sum()
                               / max(1, (y_test == positive).sum()))  # fmt: skip
     return {**row, "best_epoch": fit_result.best_epoch, "epochs_run": len(fit_result.history)}
+
+
+def ensemble_row(tops, y_val, y_test, positive, lad, n_boot: int) -> dict:
+    """The seeds' top rungs averaged (probabilities), thresholded on validation like any rung,
+    with its test accuracy CI and a paired test against the run's own single-seed rung."""
+    val_prob = np.mean([top.val_prob for top in tops], axis=0)
+    test_prob = np.mean([top.test_prob for top in tops], axis=0)
+    threshold = tune_threshold(y_val, val_prob, lad.threshold) if positive else None
+    acc, lo, hi = accuracy_with_ci(y_test, test_prob, threshold, n_boot)
+    single = tops[0]
+    single_threshold = tune_threshold(y_val, single.val_prob, lad.threshold) if positive else None
+    diff = paired_accuracy_diff(y_test, decide(test_prob, threshold),
+                                decide(single.test_prob, single_threshold), n_boot)  # fmt: skip
+    return {"rung": f"ensemble of {len(tops)} seeds ({single.name})",
+            "tta": "8-view" if single.tta else "none", "accuracy": acc, "accuracy_lo": lo,
+            "accuracy_hi": hi, "threshold": threshold if threshold is not None else np.nan,
+            "vs": f"{single.name}, one seed", "diff": diff["diff"], "diff_lo": diff["lo"],
+            "diff_hi": diff["hi"]}  # fmt: skip
 
 
 def run_fault_drills(results: Path) -> float:

@@ -20,7 +20,7 @@ from mlcraft.inputs import existing_file
 from mlcraft.runs import check_free_disk, check_writable_dir, complete_run, runs_root
 
 from .config import Config, DataConfig, ModelConfig
-from .sources import LITE0, LITE0_ARCH, class_folders, image_files
+from .sources import CARRIERS, class_folders, image_files
 
 PROJECT = "vision_transfer"
 # What a train run writes: model.safetensors (~14 MB for EfficientNet-Lite0), plots and tables.
@@ -97,15 +97,15 @@ def check_model(cfg: ModelConfig) -> None:
     if cfg.pretrained and cfg.pretrained_file:
         existing_file(cfg.pretrained_file, "model.pretrained_file")
     elif cfg.pretrained and cfg.source == "carrier":
-        if cfg.name != LITE0_ARCH:
+        if cfg.name not in CARRIERS:
             raise UserInputError(
-                f"model.name={cfg.name}: model.source=carrier only carries {LITE0_ARCH} weights; "
-                "set model.source=hub (online) or model.pretrained_file=<checkpoint>"
+                f"model.name={cfg.name}: model.source=carrier carries {sorted(CARRIERS)} "
+                "weights only; set model.source=hub (online) or model.pretrained_file=<checkpoint>"
             )
         from mlcraft.carriers import locate
 
-        locate(LITE0)  # installed, and the sha256 matches
-    if cfg.name != LITE0_ARCH:
+        locate(CARRIERS[cfg.name])  # installed, and the sha256 matches
+    if cfg.name not in CARRIERS:
         import timm
 
         if not timm.is_model(cfg.name):

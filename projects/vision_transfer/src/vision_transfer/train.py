@@ -53,10 +53,12 @@ def fit(
     size: int | None = None,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     max_steps: int | None = None,
+    targets: np.ndarray | None = None,
 ) -> FitResult:
     """Train `model` in place on images[train_idx]; returns history and timing.
 
-    last_stages=None trains everything; k trains the head plus the last k stages.
+    last_stages=None trains everything; k trains the head plus the last k stages. targets: soft
+    training targets (N, classes) in place of the labels (validation loss stays on the labels).
     """
     epochs = epochs or ft.epochs
     device = norm.device
@@ -89,7 +91,8 @@ def fit(
     timer = StepTimer()
     result = FitResult()
     best_loss, best_state, stale = math.inf, None, 0
-    train_images, train_labels = images[train_idx], labels[train_idx]
+    train_images = images[train_idx]
+    train_labels = (labels if targets is None else targets)[train_idx]
     val_labels = torch.as_tensor(labels[val_idx])
     started = time.perf_counter()
     steps = 0
