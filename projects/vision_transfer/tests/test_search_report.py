@@ -95,7 +95,7 @@ def test_blocks_skip_what_a_run_lacks_but_not_bugs(smoke_run, tmp_path):
     shutil.copytree(smoke_run["results"], results)
     full = blocks(results)
     assert {"headline", "split", "ladder", "ablation", "calibration", "profiling", "audit",
-            "per_class", "review_band"} <= set(full)  # fmt: skip
+            "per_class", "review_band", "seeds"} <= set(full)  # fmt: skip
     # Synthetic data: the ELPV-anchored verdicts and the ELPV-only analyses are left out.
     assert not {"summary", "targets", "ladder_readings", "slices", "experts", "gallery"} & set(full)
     assert "faults" not in full  # no faults.csv in a smoke run
@@ -108,6 +108,7 @@ def test_blocks_skip_what_a_run_lacks_but_not_bugs(smoke_run, tmp_path):
     ladder[~ladder["rung"].str.startswith("full fine-tune")].to_csv(
         results / "ladder.csv", index=False
     )
+    (results / "seeds.csv").unlink()  # a run without ladder.seeds
     fewer = blocks(results)
     assert set(fewer) == {"headline", "split", "ladder"}
     assert "full fine-tune" not in fewer["ladder"]
@@ -159,6 +160,7 @@ README_LIMIT = 16942
 ALLOWED_NUMBERS = {
     "2,624": "ELPV cells: rows of the elpv-dataset wheel's labels.csv (data_files block)",
     "128": "data.image_size in configs/default.yaml",
+    "300": "ELPV's native cell size in pixels (data.image_size in configs/full.yaml)",
     "2018": "Buerhop-Lutz et al., EU PVSEC 2018",
     "2019": "Deitsch et al., Solar Energy 2019; Mitchell et al. 2019",
     "4.0": "licence name: CC BY-NC-SA 4.0",

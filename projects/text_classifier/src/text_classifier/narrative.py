@@ -460,8 +460,22 @@ def learning_curve_block(full: dict, figure: bool) -> str:
         )
     if figure:
         text.append("![Learning curve, fine-tune vs TF-IDF](results/full/learning_curve.png)")
+    diffs = pd.DataFrame(curve["differences"])
+    diffs["verdict"] = [verdict(lo, hi, 0.0) for lo, hi in zip(diffs["lo"], diffs["hi"], strict=True)]  # fmt: skip
+    points = "; ".join(
+        f"{size:,}: "
+        + ", ".join(
+            f"{r['diff']:+.3f} [{r['lo']:+.3f}, {r['hi']:+.3f}]" for _, r in part.iterrows()
+        )  # fmt: skip
+        for size, part in diffs.groupby("train_reviews")
+    )
+    where = {"met": "above 0", "undecided": "across 0", "missed": "below 0"}
+    groups = [
+        f"{where[word]} at {', '.join(f'{n:,}' for n in part['train_reviews'].unique())}"
+        for word, part in diffs.groupby("verdict", sort=False)
+    ]
     text.append(
-        "Every point: `results/full/learning_curve.md`; fine-tune minus TF-IDF per point with its "
-        "paired-bootstrap CI: `results/full/learning_curve_diff.md`."
+        f"Fine-tune minus TF-IDF on the same training reviews (paired 95% CI, one per seed): "
+        f"{points}. The interval lies {'; '.join(groups)} reviews."
     )
     return "\n\n".join(text)
