@@ -67,6 +67,16 @@ def test_publish_takes_only_a_loadtest_of_a_reference_model(tmp_path):
     (run / "results" / "serve" / "loadtest.json").write_text(json.dumps(meta))
     target = publish_part(run, project, {"data": "reference"})
     assert (target / "loadtest.json").is_file() and target == project / "results" / "serve"
+    # A model trained before the config gained a key with a default: the project's validation
+    # fills the default in, so it still counts as trained on the reference config.
+    meta["model_config"] = {"data": "reference"}
+    (run / "results" / "serve" / "loadtest.json").write_text(json.dumps(meta))
+    current = {"data": "reference", "new_key": []}
+    with pytest.raises(UserInputError, match="not a reference-config run"):
+        publish_part(run, project, current)
+    assert publish_part(run, project, current, normalize=lambda raw: {"new_key": [], **raw})
+    with pytest.raises(UserInputError, match="not a reference-config run"):
+        publish_part(run, project, current, normalize=lambda raw: {"new_key": [1], **raw})
 
 
 def _published(tmp_path, top_rps_off, top_rps_on):

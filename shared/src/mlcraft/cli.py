@@ -335,13 +335,28 @@ def _publish(project: Project, args: argparse.Namespace) -> int:
     full = configs / "full.yaml"
     full_config = config_to_dict(project.load_config(str(full), [])) if full.is_file() else None
     if read_run_info(run_dir).get("verb") in PARTS:
-        published = publish_part(run_dir, project.project_dir, config, args.allow_dirty)
+        published = publish_part(run_dir, project.project_dir, config, args.allow_dirty,
+                                 lambda raw: _validated(project, raw))  # fmt: skip
     elif full_config is not None and _run_config(run_dir) == full_config:
         published = publish_full(run_dir, project.project_dir, full_config, args.allow_dirty)
     else:
         published = publish(run_dir, project.project_dir, config, args.allow_dirty)
     print(f"published {run_dir} -> {published}")
     return 0
+
+
+def _validated(project: Project, raw: dict) -> dict:
+    """A stored config through the project's own loader: defaults filled in, as a run sees it."""
+    import tempfile
+
+    import yaml
+
+    from mlcraft.config import config_to_dict
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "config.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        return config_to_dict(project.load_config(str(path), []))
 
 
 def _run_config(run_dir: Path) -> dict | None:

@@ -14,9 +14,11 @@ A run of a model-level verb (`loadtest`, `compress`) publishes into its own resu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,8 +148,11 @@ def publish_part(
     project_dir: str | os.PathLike,
     reference_config: dict[str, Any],
     allow_dirty: bool = False,
+    normalize: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> Path:
-    """Replace project_dir/results/<part> with the run's results/<part>, whole."""
+    """Replace project_dir/results/<part> with the run's results/<part>, whole. normalize: the
+    project's config validation, so a model trained before a config key with a default existed
+    still counts as trained on the reference config."""
     run_dir, project_dir = Path(run_dir), Path(project_dir)
     if not is_complete(run_dir):
         raise UserInputError(f"publish: {run_dir} is not a complete run (no run.json 'complete')")
@@ -161,7 +166,12 @@ def publish_part(
         meta = json.loads((run_dir / "results" / part / f"{verb}.json").read_text())
     except (OSError, ValueError):
         raise UserInputError(f"publish: {run_dir}/results/{part}/{verb}.json is missing") from None
-    if meta.get("model_config") != reference_config:
+    model_config = meta.get("model_config")
+    if normalize is not None and isinstance(model_config, dict):
+        # a config the project no longer accepts stays as stored: not the reference config
+        with contextlib.suppress(UserInputError):
+            model_config = normalize(model_config)
+    if model_config != reference_config:
         raise UserInputError(
             f"publish: {run_dir} measured model {meta.get('model_run')}, not a reference-config run"
         )
