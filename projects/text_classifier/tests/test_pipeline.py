@@ -22,7 +22,10 @@ HEADLINE = [
     "ece_after_temperature", "worst_perturbation", "worst_perturbation_flip_rate",
     "inference_examples_per_s", "wall_seconds",
 ]  # fmt: skip
-PUBLISHED = sorted(p.name for p in (PROJECT / "results").iterdir() if p.name != "faults.csv")
+# the published files a train run writes (serve/, compress/, full/ are published by other runs)
+PUBLISHED = sorted(
+    p.name for p in (PROJECT / "results").iterdir() if p.is_file() and p.name != "faults.csv"
+)
 # written by every run since the data audit, per-class scores and the hero figure
 NEW_FILES = ["audit.csv", "audit.md", "ladder.png", "per_class.csv", "per_class.md"]
 
