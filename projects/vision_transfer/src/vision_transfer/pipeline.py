@@ -32,6 +32,7 @@ from .evaluate import (
     accuracy_with_ci,
     balanced_accuracy,
     decide,
+    metric_fns,
     paired_accuracy_diff,
     per_class_scores,
     scores_with_ci,
@@ -288,15 +289,12 @@ def finetune_chain(cfg, ft, reference, images, labels, split, norm, seed, autoca
 def seed_row(seed, rung, y_val, y_test, positive, lad) -> dict:
     """One seed of the fine-tune chain: its top rung's test scores, scored as the ladder does."""
     threshold = tune_threshold(y_val, rung.val_prob, lad.threshold) if positive else None
-    predicted = decide(rung.test_prob, threshold)
+    fns = metric_fns(threshold, positive)  # the ladder's own metric functions
+    scores = {name: float(fns[name](y_test, rung.test_prob))
+              for name in ("accuracy", "balanced_accuracy", "recall") if name in fns}  # fmt: skip
     fit_result = rung.extra["fit"]
-    row = {"seed": seed, "rung": rung.name, "tta": "8-view" if rung.tta else "none",
-           "accuracy": float((predicted == y_test).mean())}  # fmt: skip
-    if positive is not None:
-        row["balanced_accuracy"] = float(balanced_accuracy(y_test, predicted))
-        row["recall"] = float(((predicted == positive) & (y_test == positive)).sum()
-                              / max(1, (y_test == positive).sum()))  # fmt: skip
-    return {**row, "best_epoch": fit_result.best_epoch, "epochs_run": len(fit_result.history)}
+    return {"seed": seed, "rung": rung.name, "tta": "8-view" if rung.tta else "none", **scores,
+            "best_epoch": fit_result.best_epoch, "epochs_run": len(fit_result.history)}  # fmt: skip
 
 
 def ensemble_row(tops, y_val, y_test, positive, lad, n_boot: int) -> dict:
