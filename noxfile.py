@@ -28,6 +28,8 @@ os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 REGISTRY = tomllib.loads((ROOT / "projects.toml").read_text())
 # short name -> (workspace member / PyPI name, import name)
 PROJECTS = {entry["short"]: (entry["member"], module) for module, entry in REGISTRY.items()}
+# The bigger-budget configs, as mlcraft.publish.BUDGETS: configs/<name>.yaml -> results/<name>/.
+BUDGETS = ("full", "gpu")
 TEST_MEMBERS = {"mlcraft": ("mlcraft", ROOT / "shared")} | {
     module: (member, ROOT / "projects" / module) for member, module in PROJECTS.values()
 }
@@ -68,13 +70,13 @@ def run_project(session: nox.Session, short: str, verb: str, config: str, *extra
 
 
 def train_and_publish(session: nox.Session, short: str, budget: str = "reference") -> None:
-    """The reference run (or the bigger-budget one, configs/full.yaml -> results/full/) into its
+    """The reference run (or a bigger-budget one, configs/<budget>.yaml -> results/<budget>/) into its
     own run folder, then publish and render the README. publish refuses a run that is not that
     config and the reference data, or a dirty tree."""
     member, module, folder = require_project(session, short)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run_dir = ROOT / "runs" / module / f"{budget}-{stamp}"
-    config = "configs/full.yaml" if budget == "full" else "configs/default.yaml"
+    config = "configs/default.yaml" if budget == "reference" else f"configs/{budget}.yaml"
     run_project(session, short, "train", config, "--run-dir", str(run_dir))
     python = member_python(session, member)
     with session.chdir(folder):
@@ -133,6 +135,16 @@ def tests_gpu(session: nox.Session) -> None:
         session.error(f"gpu tests failed for: {', '.join(failed)}")
 
 
+@nox.session(name="gpu-results", python=False)
+def gpu_results(session: nox.Session) -> None:
+    """On one CUDA machine, everything that needs it, in one go: the CUDA tests, then each
+    project's configs/gpu.yaml run published into its results/gpu/ (vision, repro)."""
+    tests_gpu(session)
+    for short in PROJECTS:
+        if (ROOT / "projects" / PROJECTS[short][1] / "configs" / "gpu.yaml").is_file():
+            train_and_publish(session, short, "gpu")
+
+
 @nox.session(python=False)
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the whole repo."""
@@ -166,13 +178,22 @@ def _make_project_sessions() -> None:
             train_and_publish(session, short)
 
         train.__doc__ = f"The reference run of {PROJECTS[short][1]}, published to its results/."
-        if (ROOT / "projects" / PROJECTS[short][1] / "configs" / "full.yaml").is_file():
+        for budget in BUDGETS:  # configs/full.yaml -> train-<p>-full, configs/gpu.yaml -> -gpu
+            if not (
+                ROOT / "projects" / PROJECTS[short][1] / "configs" / f"{budget}.yaml"
+            ).is_file():
+                continue
 
-            @nox.session(name=f"train-{short}-full", python=False)
-            def train_full(session: nox.Session, short: str = short) -> None:
-                train_and_publish(session, short, "full")
+            @nox.session(name=f"train-{short}-{budget}", python=False)
+            def train_budget(
+                session: nox.Session, short: str = short, budget: str = budget
+            ) -> None:
+                train_and_publish(session, short, budget)
 
-            train_full.__doc__ = f"The bigger-budget run of {PROJECTS[short][1]} (configs/full.yaml) -> results/full/."
+            train_budget.__doc__ = (
+                f"The bigger-budget run of {PROJECTS[short][1]} (configs/{budget}.yaml) "
+                f"-> results/{budget}/."
+            )
         if not REGISTRY[PROJECTS[short][1]].get("search"):
             continue
 

@@ -198,6 +198,12 @@ def test_a_full_budget_run_publishes_into_results_full_only(repo):
     with pytest.raises(UserInputError, match="other data"):
         publish_full(_reference_run(repo, {"seed": 0, "full": True}, data_sha="other"), project,
                      {"seed": 0, "full": True})  # fmt: skip
+    gpu = publish_full(_reference_run(repo, {"seed": 0, "gpu": True}), project,
+                       {"seed": 0, "gpu": True}, budget="gpu")  # fmt: skip
+    assert gpu == project / "results" / "gpu"
+    assert json.loads((target / "summary.json").read_text())["config"] == {"seed": 0, "full": True}
+    with pytest.raises(ValueError, match="budget"):
+        publish_full(_reference_run(repo, {"seed": 0}), project, {"seed": 0}, budget="../x")
 
 
 def test_cli_boundary_turns_user_and_os_errors_into_one_line(capsys):

@@ -324,7 +324,7 @@ def _report(project: Project, args: argparse.Namespace) -> int:
 
 def _publish(project: Project, args: argparse.Namespace) -> int:
     from mlcraft.config import config_to_dict
-    from mlcraft.publish import PARTS, publish, publish_full, publish_part
+    from mlcraft.publish import BUDGETS, PARTS, publish, publish_full, publish_part
     from mlcraft.runs import read_run_info
 
     run_dir = Path(args.run_dir) if args.run_dir else latest_complete(project.name, "train")
@@ -332,13 +332,20 @@ def _publish(project: Project, args: argparse.Namespace) -> int:
         raise UserInputError(f"publish: no complete train run under runs/{project.name}/")
     configs = project.project_dir / "configs"
     config = config_to_dict(project.load_config(str(configs / "default.yaml"), []))
-    full = configs / "full.yaml"
-    full_config = config_to_dict(project.load_config(str(full), [])) if full.is_file() else None
+    budgets = {  # configs/full.yaml -> results/full/, configs/gpu.yaml -> results/gpu/
+        name: config_to_dict(project.load_config(str(configs / f"{name}.yaml"), []))
+        for name in BUDGETS
+        if (configs / f"{name}.yaml").is_file()
+    }
+    run_config = _run_config(run_dir)
+    budget = next((name for name, wanted in budgets.items() if wanted == run_config), None)
     if read_run_info(run_dir).get("verb") in PARTS:
         published = publish_part(run_dir, project.project_dir, config, args.allow_dirty,
                                  lambda raw: _validated(project, raw))  # fmt: skip
-    elif full_config is not None and _run_config(run_dir) == full_config:
-        published = publish_full(run_dir, project.project_dir, full_config, args.allow_dirty)
+    elif budget is not None:
+        published = publish_full(
+            run_dir, project.project_dir, budgets[budget], args.allow_dirty, budget
+        )
     else:
         published = publish(run_dir, project.project_dir, config, args.allow_dirty)
     print(f"published {run_dir} -> {published}")

@@ -5,8 +5,8 @@ data the reference data, and replaces results/ as a whole with the run's results
 folder is built beside the old one, then swapped in with two renames, so a reader never sees a mix
 of two runs. A forker's run (other data or config) is refused with one line.
 
-A train run of the project's bigger-budget config (configs/full.yaml) publishes into results/full/
-only (publish_full), with the same checks against that config.
+A train run of a bigger-budget config (configs/full.yaml, configs/gpu.yaml) publishes into
+results/full/ or results/gpu/ only (publish_full), with the same checks against that config.
 
 A run of a model-level verb (`loadtest`, `compress`) publishes into its own results/<part>/ only
 (PARTS), and only when the model it measured was trained on the reference config.
@@ -128,16 +128,23 @@ def publish_full(
     project_dir: str | os.PathLike,
     full_config: dict[str, Any],
     allow_dirty: bool = False,
+    budget: str = "full",
 ) -> Path:
-    """A bigger-budget run (configs/full.yaml) into results/full/, whole, with the same checks as
-    the reference (complete, its config, the published data, a clean tree); the reference
-    results beside it are untouched."""
+    """A bigger-budget run (configs/<budget>.yaml, one of BUDGETS) into results/<budget>/, whole,
+    with the same checks as the reference (complete, its config, the published data, a clean
+    tree); the reference results beside it are untouched."""
+    if budget not in BUDGETS:
+        raise ValueError(f"budget {budget!r} is not one of {BUDGETS}")
     run_dir, project_dir = Path(run_dir), Path(project_dir)
     check_publishable(run_dir, project_dir / "results", full_config, allow_dirty)
-    target = project_dir / "results" / "full"
+    target = project_dir / "results" / budget
     _swap_in(run_dir / "results", target, run_dir.name)
     return target
 
+
+# The bigger-budget configs: configs/<name>.yaml publishes to results/<name>/ (the CPU-hour run
+# and the one sized for a GPU).
+BUDGETS = ("full", "gpu")
 
 # verb -> the results/ sub-folder it publishes; its meta file is results/<part>/<verb>.json
 PARTS = {"loadtest": "serve", "compress": "compress"}
