@@ -160,7 +160,9 @@ README_LIMIT = 16942
 ALLOWED_NUMBERS = {
     "2,624": "ELPV cells: rows of the elpv-dataset wheel's labels.csv (data_files block)",
     "128": "data.image_size in configs/default.yaml",
-    "300": "ELPV's native cell size in pixels (data.image_size in configs/full.yaml)",
+    "160": "recipe.image_sizes in configs/full.yaml (the CPU-sized search)",
+    "224": "recipe.image_sizes in configs/gpu.yaml",
+    "300": "ELPV's native cell size in pixels (recipe.image_sizes in configs/gpu.yaml)",
     "2018": "Buerhop-Lutz et al., EU PVSEC 2018",
     "2019": "Deitsch et al., Solar Energy 2019; Mitchell et al. 2019",
     "4.0": "licence name: CC BY-NC-SA 4.0",

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +16,14 @@ import pytest
 import torch
 from conftest import PROJECT, SMOKE, scratch_env, snapshot
 from mlcraft.cli import run_cli
-from vision_transfer import data, models
+from vision_transfer import data, models, recipe
 from vision_transfer.__main__ import PROJECT as CLI_PROJECT
 from vision_transfer.__main__ import main
 from vision_transfer.augment import Normalizer, augment
 from vision_transfer.config import DataConfig, FineTuneConfig, ModelConfig
 from vision_transfer.evaluate import predict_logits, softmax
 from vision_transfer.preflight import EXPECTED_BYTES
+from vision_transfer.report import blocks as report_blocks
 from vision_transfer.train import fit
 
 HEADLINE = {
@@ -147,7 +149,7 @@ def test_soft_labels_seeds_ensemble_and_gallery_on_a_small_elpv_run(tmp_path):
 
 def test_soft_labels_need_expert_grades(capsys):
     assert run_cli(main, ["train", "--config", SMOKE, "--set", "finetune.soft_labels=true"]) == 2
-    assert "needs the experts' grades" in capsys.readouterr().err
+    assert "need the experts' grades" in capsys.readouterr().err
 
 
 def test_predict_round_trip(smoke_run, tmp_path, capsys):
@@ -307,3 +309,109 @@ def test_console_script_goes_through_the_error_boundary(scratch_runs):
 
 def test_cli_disk_budget_matches_preflight():
     assert CLI_PROJECT.expected_bytes == EXPECTED_BYTES
+
+
+def test_recipe_rule_keeps_each_change_that_beats_the_base_on_validation():
+    base = {"name": "base", "factor": "base", "image_size": 128,
+            "backbone": "tf_efficientnet_lite0", "soft_labels": False, "val_accuracy": 0.85}  # fmt: skip
+    rows = [
+        base,
+        {
+            **base,
+            "name": "soft labels",
+            "factor": "labels",
+            "soft_labels": True,
+            "val_accuracy": 0.86,
+        },  # fmt: skip
+        {
+            **base,
+            "name": "160 px",
+            "factor": "resolution",
+            "image_size": 160,
+            "val_accuracy": 0.85,
+        },  # a tie keeps the base  # fmt: skip
+        {
+            **base,
+            "name": "lite1",
+            "factor": "backbone",
+            "backbone": "tf_efficientnet_lite1",
+            "val_accuracy": 0.87,
+        },  # fmt: skip
+        {
+            **base,
+            "name": "lite2",
+            "factor": "backbone",
+            "backbone": "tf_efficientnet_lite2",
+            "val_accuracy": 0.88,
+        },  # fmt: skip
+    ]
+    final = recipe.final_variant(rows, "val_accuracy")
+    assert (final.backbone, final.image_size, final.soft_labels) == (
+        "tf_efficientnet_lite2", 128, True,
+    )  # fmt: skip
+    worse = [base, {**rows[1], "val_accuracy": 0.80}]
+    kept = recipe.final_variant(worse, "val_accuracy")
+    assert (kept.backbone, kept.image_size, kept.soft_labels) == (
+        "tf_efficientnet_lite0",
+        128,
+        False,
+    )
+
+
+def test_recipe_search_then_the_final_recipe_on_a_small_elpv_run(tmp_path):
+    """The recipe search at toy size on real ELPV cells: every single change is trained and
+    scored on validation, the ladder trains the chosen recipe, test is compared once with the base."""
+    run = tmp_path / "run"
+    sets = ["data.kind=elpv", "data.image_size=32", "data.max_images=200",
+            "recipe.soft_labels=true", "recipe.image_sizes=[40]",
+            "recipe.backbones=[tf_efficientnet_lite1]", "recipe.epochs=1",
+            "ladder.seeds=[1]", "ladder.ensemble=true", "ladder.classical=false",
+            "ladder.scratch=false", "ladder.linear_probe=false", "ablation.enabled=false",
+            "finetune.augment=none", "analysis.profiling=false", "analysis.gallery=false"]  # fmt: skip
+    assert main(["train", "--config", SMOKE, "--run-dir", str(run),
+                 *[a for s in sets for a in ("--set", s)]]) == 0  # fmt: skip
+    results = run / "results"
+    search = pd.read_csv(results / "recipe_search.csv")
+    assert search["factor"].tolist() == ["base", "labels", "resolution", "backbone"]
+    assert search["val_accuracy"].between(0, 1).all()
+    summary = json.loads((results / "summary.json").read_text())
+    final = summary["recipe"]["final"]
+    assert final == asdict(recipe.final_variant(search.to_dict("records"), "val_accuracy"))
+    model_meta = json.loads((run / "model" / "model.json").read_text())
+    assert (model_meta["arch"], model_meta["image_size"]) == (
+        final["backbone"],
+        final["image_size"],
+    )
+    versus = pd.read_csv(results / "recipe_vs_base.csv")
+    assert versus["rung"].tolist() == ["final recipe, seed 0", "final recipe, seed 1",
+                                       "final recipe, ensemble of 2 seeds"]  # fmt: skip
+    assert (versus["diff_lo"] <= versus["diff"]).all() and (
+        versus["diff"] <= versus["diff_hi"]
+    ).all()
+    diff = versus["accuracy"] - versus["base_accuracy"]
+    assert np.allclose(diff, versus["diff"])
+    assert summary["headline"]["test_accuracy_diff_vs_base_recipe"] == pytest.approx(diff.iloc[-1])
+    report = (run / "REPORT.md").read_text()  # the run's own report: its row and its search
+    assert "| this run |" in report and "Chosen: **final:" in report
+    assert "minus the base recipe" in report and "Goal test accuracy" in report
+    published = tmp_path / "published"  # the README beside the reference: results/full/
+    shutil.copytree(PROJECT / "results", published)
+    shutil.copytree(results, published / "full", dirs_exist_ok=True)
+    rendered = report_blocks(published)
+    assert "| reference (configs/default.yaml) |" in rendered["budgets"]
+    assert "| bigger budget (configs/full.yaml) |" in rendered["budgets"]
+    assert "Chosen: **final:" in rendered["recipe_full"]
+
+
+def test_recipe_search_refuses_augment_auto(capsys):
+    args = ["train", "--config", SMOKE, "--set", "recipe.image_sizes=[56]",
+            "--set", "finetune.augment=auto"]  # fmt: skip
+    assert run_cli(main, args) == 2
+    assert "not auto" in capsys.readouterr().err
+
+
+def test_recipe_backbones_are_checked_before_training(capsys):
+    args = ["train", "--config", SMOKE, "--set", "recipe.backbones=[tf_efficientnet_b7]"]
+    assert run_cli(main, args) == 2
+    err = capsys.readouterr().err
+    assert "recipe.backbones" in err and "tf_efficientnet_b7" in err

@@ -92,6 +92,25 @@ class AblationConfig(StrictModel):
     select: Literal["val_accuracy", "val_balanced_accuracy"] = "val_accuracy"
 
 
+class RecipeConfig(StrictModel):
+    """The recipe search of the bigger-budget run (configs/full.yaml). The base recipe is the
+    config's own model.name, data.image_size and finetune.soft_labels; each entry below is ONE
+    change from it, trained as the fine-tune chain (seed `seed`, `epochs` full fine-tune epochs)
+    and scored on VALIDATION only. The final recipe keeps every change whose validation score
+    beats the base's (per factor the best such change; a tie keeps the base) and replaces the
+    base before the ladder is trained: test is read once, after the choice. Nothing listed: off."""
+
+    image_sizes: list[int] = Field(default_factory=list)
+    backbones: list[str] = Field(default_factory=list)  # timm names (carriers: Lite0/1/2)
+    soft_labels: bool = False  # try the experts' grades as soft targets as one change
+    epochs: int = Field(6, ge=1)
+    select: Literal["val_accuracy", "val_balanced_accuracy"] = "val_accuracy"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.image_sizes or self.backbones or self.soft_labels)
+
+
 class AnalysisConfig(StrictModel):
     calibration: bool = True
     slices: bool = True
@@ -130,6 +149,7 @@ class Config(StrictModel):
     finetune: FineTuneConfig = FineTuneConfig()
     ladder: LadderConfig = LadderConfig()
     ablation: AblationConfig = AblationConfig()
+    recipe: RecipeConfig = RecipeConfig()
     analysis: AnalysisConfig = AnalysisConfig()
     search: SearchConfig = SearchConfig()
     # Run the fault drills (vision_transfer.faults) at the end of a train and write
@@ -138,8 +158,11 @@ class Config(StrictModel):
 
     @model_validator(mode="after")
     def _soft_labels_need_expert_grades(self) -> Config:
-        if self.finetune.soft_labels and self.data.kind != "elpv":
-            raise ValueError("finetune.soft_labels needs the experts' grades (data.kind=elpv)")
+        soft = self.finetune.soft_labels or self.recipe.soft_labels
+        if soft and self.data.kind != "elpv":
+            raise ValueError("soft labels need the experts' grades (data.kind=elpv)")
+        if self.recipe.enabled and self.finetune.augment == "auto":
+            raise ValueError("recipe search: set finetune.augment to a policy, not auto")
         return self
 
 

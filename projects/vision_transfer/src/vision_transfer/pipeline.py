@@ -7,9 +7,9 @@ recorded in outputs are relative to the run folder, which is renamed when the ru
 
 from __future__ import annotations
 
-import copy
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -21,18 +21,17 @@ from mlcraft.reporting import write_table
 from mlcraft.runs import Run
 from mlcraft.seeding import seed_everything
 from mlcraft.tracking import TrackedRun
-from torch import nn
 
-from . import analyses, ladder, models
+from . import analyses, ladder, models, recipe
 from . import data as data_mod
 from .audit import audit, write_audit
 from .augment import Normalizer
+from .chain import ensemble_row, expert_targets, finetune_chain, prefixed, seed_row
 from .config import Config
 from .evaluate import (
     accuracy_with_ci,
     balanced_accuracy,
     decide,
-    metric_fns,
     paired_accuracy_diff,
     per_class_scores,
     scores_with_ci,
@@ -40,7 +39,7 @@ from .evaluate import (
 )
 from .preflight import Checked
 from .sources import project_dir
-from .train import FitResult, fit
+from .train import fit
 
 PROJECT = "vision_transfer"
 
@@ -98,6 +97,16 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
     with TrackedRun(PROJECT, config_to_dict(cfg), cfg.seed, run_folder=run_folder) as run:
         for name, path, rows in dataset.data_files:
             run.add_data_file(name, path, rows)
+        recipe_found = None
+        if cfg.recipe.enabled:  # first: the ladder below trains the recipe it picks
+            cfg, dataset, recipe_found = run_recipe_search(
+                cfg, dataset, split, device, results, run
+            )
+            images, ft, lad = dataset.images, cfg.finetune, cfg.ladder
+            reference = build(pretrained=cfg.model.pretrained)
+            mean, std = models.input_stats(reference)
+            norm = Normalizer(mean, std, channels_last=cfg.channels_last, device=device)
+            soft = expert_targets(dataset.meta) if ft.soft_labels else None
         if cfg.ablation.enabled:  # first: finetune.augment=auto trains every rung with its choice
             ablation = run_ablation(cfg, dataset, split, norm, build, results, run)
             chosen = choose_augmentation(ablation, cfg.ablation.select)
@@ -128,7 +137,7 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
             result = fit(
                 model, images, labels, split["train"], split["val"], scratch_ft, norm, cfg.seed,
                 epochs=lad.scratch_epochs, lr_backbone=lad.scratch_lr, autocast=autocast,
-                on_epoch=lambda e, r: run.log_metrics(_prefix("scratch", r), e),
+                on_epoch=lambda e, r: run.log_metrics(prefixed("scratch", r), e),
             )  # fmt: skip
             rungs.append(
                 ladder.network_rung(
@@ -169,6 +178,13 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
                 ensemble = ensemble_row(tops, y_val, y_test, positive, lad, cfg.analysis.n_boot)
                 write_table(results, "ensemble", pd.DataFrame([ensemble]))
                 headline["test_accuracy_ensemble"] = ensemble["accuracy"]
+        if recipe_found is not None and final_model is not None:
+            final_tops = tops if lad.seeds else [rungs[-1]]
+            summary_extra["recipe"] = recipe_found["summary"]
+            comparison = recipe.compare_with_base(recipe_found["base"], final_tops, y_val, y_test,
+                                                  positive, lad, cfg.analysis.n_boot)  # fmt: skip
+            write_table(results, "recipe_vs_base", comparison)
+            headline["test_accuracy_diff_vs_base_recipe"] = float(comparison["diff"].iloc[-1])
         last = rungs[-1]
         per_class = per_class_scores(
             y_test, last.test_prob, last.extra["threshold"], dataset.classes, cfg.analysis.n_boot
@@ -228,93 +244,6 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
     return summary
 
 
-def expert_targets(meta: pd.DataFrame) -> np.ndarray:
-    """(N, 2) soft targets from the experts' defect probabilities: [P(functional), P(defective)]."""
-    p = meta["defect_probability"].to_numpy(np.float32)
-    return np.stack([1 - p, p], axis=1)
-
-
-def finetune_chain(cfg, ft, reference, images, labels, split, norm, seed, autocast,
-                   log_metrics=None, targets=None) -> tuple[list, nn.Module, FitResult]:  # fmt: skip
-    """The fine-tune rungs from a copy of the pretrained `reference`, drawing from `seed`: head +
-    last stages, then all layers starting from there. Returns the rungs, the final model, its fit.
-    targets: soft training targets (finetune.soft_labels), else the labels.
-    """
-    lad = cfg.ladder
-
-    def logged(prefix: str):
-        return None if log_metrics is None else (lambda e, r: log_metrics(_prefix(prefix, r), e))
-
-    model, rungs, result = copy.deepcopy(reference), [], None
-    spent, spent_images = 0.0, 0
-    if lad.last_stages:
-        print(f"rung: fine-tune head + last {lad.last_stages_blocks} stages (seed {seed})")
-        result = fit(
-            model, images, labels, split["train"], split["val"], ft, norm, seed,
-            last_stages=lad.last_stages_blocks, epochs=lad.last_stages_epochs,
-            lr_backbone=ft.lr_head, autocast=autocast, on_epoch=logged("last_stages"),
-            targets=targets,
-        )  # fmt: skip
-        spent, spent_images = result.train_seconds, result.timer["samples"]
-        rungs.append(
-            ladder.network_rung(
-                f"fine-tune last {lad.last_stages_blocks} stages", model, images, split,
-                norm, result, lad.tta, autocast,
-                f"pretrained, head + last {lad.last_stages_blocks} stages trainable, "
-                f"{len(result.history)} epochs",
-            )
-        )  # fmt: skip
-    if lad.full:
-        print(
-            f"rung: full fine-tune ({ft.epochs} epochs, backbone lr {ft.lr_backbone}, seed {seed})"
-        )
-        model = copy.deepcopy(model)
-        result = fit(
-            model, images, labels, split["train"], split["val"], ft, norm, seed + 1,
-            autocast=autocast, on_epoch=logged("full"), targets=targets,
-        )  # fmt: skip
-        result.train_seconds += spent  # it starts from the last-stages model
-        rung = ladder.network_rung(
-            "full fine-tune", model, images, split,
-            norm, result, lad.tta, autocast,
-            f"starts from the rung above; all layers, backbone lr {ft.lr_backbone}, "
-            f"head lr {ft.lr_head}, warmup {ft.warmup_epochs} ep + cosine, "
-            f"best of {len(result.history)} epochs (epoch {result.best_epoch}) on val loss",
-        )  # fmt: skip
-        rung.extra["total_images"] = spent_images + result.timer["samples"]
-        rungs.append(rung)
-    return rungs, model, result
-
-
-def seed_row(seed, rung, y_val, y_test, positive, lad) -> dict:
-    """One seed of the fine-tune chain: its top rung's test scores, scored as the ladder does."""
-    threshold = tune_threshold(y_val, rung.val_prob, lad.threshold) if positive else None
-    fns = metric_fns(threshold, positive)  # the ladder's own metric functions
-    scores = {name: float(fns[name](y_test, rung.test_prob))
-              for name in ("accuracy", "balanced_accuracy", "recall") if name in fns}  # fmt: skip
-    fit_result = rung.extra["fit"]
-    return {"seed": seed, "rung": rung.name, "tta": "8-view" if rung.tta else "none", **scores,
-            "best_epoch": fit_result.best_epoch, "epochs_run": len(fit_result.history)}  # fmt: skip
-
-
-def ensemble_row(tops, y_val, y_test, positive, lad, n_boot: int) -> dict:
-    """The seeds' top rungs averaged (probabilities), thresholded on validation like any rung,
-    with its test accuracy CI and a paired test against the run's own single-seed rung."""
-    val_prob = np.mean([top.val_prob for top in tops], axis=0)
-    test_prob = np.mean([top.test_prob for top in tops], axis=0)
-    threshold = tune_threshold(y_val, val_prob, lad.threshold) if positive else None
-    acc, lo, hi = accuracy_with_ci(y_test, test_prob, threshold, n_boot)
-    single = tops[0]
-    single_threshold = tune_threshold(y_val, single.val_prob, lad.threshold) if positive else None
-    diff = paired_accuracy_diff(y_test, decide(test_prob, threshold),
-                                decide(single.test_prob, single_threshold), n_boot)  # fmt: skip
-    return {"rung": f"ensemble of {len(tops)} seeds ({single.name})",
-            "tta": "8-view" if single.tta else "none", "accuracy": acc, "accuracy_lo": lo,
-            "accuracy_hi": hi, "threshold": threshold if threshold is not None else np.nan,
-            "vs": f"{single.name}, one seed", "diff": diff["diff"], "diff_lo": diff["lo"],
-            "diff_hi": diff["hi"]}  # fmt: skip
-
-
 def run_fault_drills(results: Path) -> float:
     """Every drill of vision_transfer.faults through the real CLI, in a scratch folder;
     the table goes to results/faults.csv (and .md). Returns the seconds it took."""
@@ -328,10 +257,6 @@ def run_fault_drills(results: Path) -> float:
         frame = run_drills(PROJECT, project_dir(), FAULTS, Path(scratch))
     write_table(results, "faults", frame)
     return round(time.perf_counter() - started, 1)
-
-
-def _prefix(name: str, row: dict) -> dict:
-    return {f"{name}_{k}": v for k, v in row.items() if k != "epoch"}
 
 
 def headline_from(frame: pd.DataFrame) -> dict:
@@ -582,6 +507,27 @@ def calibrated_threshold(threshold: float, temperature: float) -> float:
     """t on softmax(z) -> the same decision boundary on softmax(z / T) (binary)."""
     t = min(max(threshold, 1e-6), 1 - 1e-6)
     return float(1 / (1 + np.exp(-np.log(t / (1 - t)) / temperature)))
+
+
+def run_recipe_search(cfg, dataset, split, device, results, run):
+    """recipe.search over the variants, its table (results/recipe_search.csv) and the choice.
+    Returns the config with the final recipe, the data at its image size, and what the paired
+    comparison and the summary need."""
+    loaded = {dataset.images.shape[-1]: dataset}
+
+    def load_images(size: int):
+        if size not in loaded:  # the same files and split, resized once from the originals
+            sized = cfg.data.model_copy(update={"image_size": size})
+            loaded[size] = data_mod.load(sized, cfg.seed)
+        return loaded[size]
+
+    rows, tops = recipe.search(cfg, split, load_images, device, run.log_metrics)
+    final = recipe.final_variant(rows, cfg.recipe.select)
+    write_table(results, "recipe_search", pd.DataFrame(rows))
+    print(f"recipe: {final.name} (best {cfg.recipe.select} per factor on validation)")
+    summary = {"select": cfg.recipe.select, "variants": rows, "final": asdict(final)}
+    chosen = recipe.with_variant(cfg, final)
+    return chosen, load_images(final.image_size), {"base": tops[0], "summary": summary}
 
 
 def choose_augmentation(rows: list[dict], rule: str) -> str:

@@ -53,6 +53,11 @@ def check(cfg: Config, args: argparse.Namespace) -> Checked:
         meta = check_model_run(args.model)
     else:
         check_model(cfg.model)
+        for name in cfg.recipe.backbones:  # the recipe search's backbones, before any training
+            try:
+                check_model(cfg.model.model_copy(update={"name": name}))
+            except UserInputError as exc:
+                raise UserInputError(f"recipe.backbones: {exc}") from None
     if args.verb == "search":
         check_storage(cfg.search.storage)
     check_data(cfg.data)

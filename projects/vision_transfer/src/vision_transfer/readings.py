@@ -13,6 +13,7 @@ from mlcraft.stats import verdict
 
 # Targets from the project issue and the README's own budget; published anchors (Deitsch et al.).
 TARGET_ACCURACY = 0.89
+TARGET_BIGGER_BUDGET = 0.90  # the goal of the bigger-budget recipe (configs/full.yaml, gpu.yaml)
 PUBLISHED_CNN = 0.8842
 PUBLISHED_SVM = 0.8244
 TARGET_DATA_WAIT = 0.10

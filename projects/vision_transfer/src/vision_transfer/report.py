@@ -19,6 +19,7 @@ from mlcraft.reporting import format_value, markdown_table
 
 from . import readings
 from .audit import audit_block
+from .budgets import BUDGETS, budgets_block, recipe_block
 
 
 def _ci(frame: pd.DataFrame, name: str) -> list[str]:
@@ -236,6 +237,14 @@ def blocks(results: str | Path) -> dict[str, str]:
     band = _read(results, "review_band")
     if band is not None:
         out["review_band"] = readings.review_band_block(band.iloc[0])
+
+    budgets = budgets_block(results)  # the reference beside results/full/ and results/gpu/
+    if budgets:
+        out["budgets"] = budgets
+    for name in BUDGETS:
+        recipe = recipe_block(results / name) if (results / name).is_dir() else None
+        if recipe:
+            out[f"recipe_{name}"] = recipe
 
     seeds = _read(results, "seeds")
     if seeds is not None and len(seeds) > 1:
