@@ -242,12 +242,12 @@ def _loadtest(project: Project, args: argparse.Namespace) -> int:
 def _run_config(run_dir: Path) -> Any:
     """The config the run's model was trained with: a train run's own, or the one a compress run
     records for the train run it compressed."""
-    import json
-
     for path, key in ((run_dir / "results" / "summary.json", "config"),
                       (run_dir / "results" / "compress" / "compress.json", "model_config")):  # fmt: skip
-        if path.is_file():
+        try:
             return json.loads(path.read_text()).get(key)
+        except (OSError, ValueError):  # absent or unreadable: the next place, else unknown
+            continue
     return None
 
 
@@ -364,13 +364,6 @@ def _validated(project: Project, raw: dict) -> dict:
         path = Path(folder) / "config.yaml"
         path.write_text(yaml.safe_dump(raw))
         return config_to_dict(project.load_config(str(path), []))
-
-
-def _run_config(run_dir: Path) -> dict | None:
-    try:
-        return json.loads((run_dir / "results" / "summary.json").read_text()).get("config")
-    except (OSError, ValueError):
-        return None
 
 
 def lazy(target: str) -> Callable:
