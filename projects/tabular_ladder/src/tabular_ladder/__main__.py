@@ -4,6 +4,7 @@
     python -m tabular_ladder evaluate --config X.yaml --model RUN [--run-dir DIR]
     python -m tabular_ladder predict --model RUN --input in.csv --output out.csv
     python -m tabular_ladder serve --model RUN [--host H] [--port P]
+    python -m tabular_ladder compress --model RUN [--run-dir DIR]   # the bundle as ONNX
     python -m tabular_ladder loadtest --model RUN [--concurrency 1 8 32] [--batch-ms 0 5]
     python -m tabular_ladder register --model RUN | promote | rollback
     python -m tabular_ladder monitor --model RUN --input batch.csv [--run-dir DIR]
@@ -67,6 +68,17 @@ def _monitor(args):
     return monitor_verb(args)
 
 
+def _compress_arguments(parser):
+    parser.add_argument("--model", required=True, help="a complete train run folder")
+    parser.add_argument("--run-dir", default=None, help="default runs/tabular_ladder/<run-id>")
+
+
+def _compress(args):
+    from tabular_ladder.compress import compress
+
+    return compress(args)
+
+
 PROJECT = cli.Project(
     name="tabular_ladder",
     project_dir=PROJECT_DIR,
@@ -86,6 +98,11 @@ PROJECT = cli.Project(
             "drift and estimated performance of a batch against the training split",
             _monitor_arguments,
             _monitor,
+        ),
+        "compress": (
+            "the model bundle as one ONNX graph, with parity, scores, size and latency",
+            _compress_arguments,
+            _compress,
         ),
     },  # fmt: skip
 )
