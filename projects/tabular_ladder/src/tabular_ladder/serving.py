@@ -2,21 +2,41 @@
 
 A request row carries every column of the bundle's schema (null for a missing value): numbers
 for numeric columns, strings for categorical ones. The response gives the calibrated probability
-of the positive class and the cost-tuned decision, as `predict` does for a CSV.
+of the positive class and the cost-tuned decision, as `predict` does for a CSV. A compress run
+serves its ONNX graph through onnxruntime, with the calibration map, threshold and schema of the
+train run it was made from: the same request and response.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 from mlcraft.serve import ServedModel, run_metadata
 
-from tabular_ladder.bundle import load_bundle
+from tabular_ladder.bundle import Bundle, load_bundle
 from tabular_ladder.preflight import model_run
 
 
 def served_model(model: str) -> ServedModel:
+    from mlcraft.runs import complete_run, read_run_info
+
+    if read_run_info(complete_run(model, "--model")).get("verb") == "compress":
+        from tabular_ladder.compress import load_compressed
+
+        folder = Path(model)
+        scorer, train = load_compressed(folder)
+        extra = {"format": "onnx", "runtime": "onnxruntime", "model_run": train.name}
+        return _served(folder, scorer.bundle, scorer.predict_proba, extra)
     folder = model_run(model)
     bundle = load_bundle(folder / "model")  # manifest and type allow-list checked first
+    return _served(
+        folder, bundle, bundle.predict_proba, {"format": "lightgbm", "runtime": "lightgbm"}
+    )
+
+
+def _served(folder: Path, bundle: Bundle, predict_proba, extra: dict) -> ServedModel:
+    """The request schema, the response and /metadata from the bundle; predict_proba scores."""
     threshold = float(bundle.meta["threshold"])
     fields = {
         column["name"]: ((float | None) if column["kind"] == "numeric" else (str | None), ...)
@@ -28,19 +48,23 @@ def served_model(model: str) -> ServedModel:
         frame = pd.DataFrame(rows, columns=bundle.columns)
         if missing_tokens:
             frame = frame.mask(frame.isin(missing_tokens))
-        probability = bundle.predict_proba(frame, "request")
+        probability = predict_proba(frame, "request")
         return [
             {"probability": round(float(p), 6), "decision": int(p >= threshold)}
             for p in probability
         ]
 
-    metadata = run_metadata(folder) | {
-        "threshold": threshold,
-        "calibration": bundle.meta.get("calibration"),
-        "costs": {
-            "false_negative": bundle.meta.get("cost_fn"),
-            "false_positive": bundle.meta.get("cost_fp"),
-        },
-        "input_schema": bundle.meta["schema"],
-    }
+    metadata = (
+        run_metadata(folder)
+        | extra
+        | {
+            "threshold": threshold,
+            "calibration": bundle.meta.get("calibration"),
+            "costs": {
+                "false_negative": bundle.meta.get("cost_fn"),
+                "false_positive": bundle.meta.get("cost_fp"),
+            },
+            "input_schema": bundle.meta["schema"],
+        }
+    )
     return ServedModel("tabular_ladder", fields, predict, metadata, score_key="probability")
