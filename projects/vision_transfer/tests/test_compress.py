@@ -2,11 +2,18 @@
 
 import json
 
+import numpy as np
 import pandas as pd
+import pytest
 from conftest import snapshot
+from fastapi.testclient import TestClient
 from mlcraft.cli import run_cli
+from mlcraft.errors import UserInputError
+from mlcraft.serve import create_app
 from mlcraft.trusted import verify_manifest
 from vision_transfer.__main__ import main
+from vision_transfer.gating import png_base64
+from vision_transfer.serving import served_model
 
 
 def test_compress_exports_with_parity_and_scores_every_variant(smoke_run, tmp_path, capsys):
@@ -27,6 +34,37 @@ def test_compress_exports_with_parity_and_scores_every_variant(smoke_run, tmp_pa
     assert test.loc["onnx-fp32", "accuracy"] == test.loc["torch-fp32", "accuracy"]
     assert test.loc["onnx-int8", "size_mb"] < test.loc["onnx-fp32", "size_mb"] / 2
     assert "parity: max |logit diff|" in capsys.readouterr().out
+    # serve: the compress run answers through onnxruntime as the train run does through torch
+    rows = {"rows": [{"image_base64": png_base64(image)} for image in _cells(run)]}
+    torch_client = TestClient(create_app(served_model(str(run))))
+    onnx_model = served_model(str(out))
+    assert onnx_model.metadata["format"] == "onnx" and onnx_model.metadata["train_run"] == run.name
+    native = torch_client.post("/predict", json=rows).json()["predictions"]
+    served = TestClient(create_app(onnx_model)).post("/predict", json=rows).json()["predictions"]
+    assert [r["label"] for r in served] == [r["label"] for r in native]
+    for a, b in zip(served, native, strict=True):
+        for name, p in a["probabilities"].items():
+            assert abs(p - b["probabilities"][name]) < 1e-4
+
+
+def _cells(run, n: int = 4):
+    """A few images of the run's own size (uint8, C x S x S)."""
+    meta = json.loads((run / "model" / "model.json").read_text())
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (n, meta["channels"], meta["image_size"], meta["image_size"]),
+                        dtype=np.uint8)  # fmt: skip
+
+
+def test_serve_refuses_a_compress_run_whose_train_run_changed(smoke_run, tmp_path, capsys):
+    import shutil
+
+    train = tmp_path / "train"
+    shutil.copytree(smoke_run["run"], train)
+    out = tmp_path / "compress"
+    assert main(["compress", "--model", str(train), "--run-dir", str(out), "--max-rows", "8"]) == 0
+    (train / "model" / "model.json").write_text("{}")
+    with pytest.raises(UserInputError, match="manifest|sha256|changed"):
+        served_model(str(out))
 
 
 def test_compress_refuses_a_bad_max_rows_before_making_a_folder(smoke_run, tmp_path, capsys):

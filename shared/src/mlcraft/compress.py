@@ -11,6 +11,7 @@
   re-fitting the temperature on validation, with its size on disk and CPU latency.
 """
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -139,3 +140,29 @@ def split_report(
     table = table.rename(columns={"latency_ms": f"latency_ms_1_{unit}"})
     table[f"latency_ms_32_{unit}s"] = [latency[name][32] for name in table["variant"]]
     return table
+
+
+def published_block(results: Path) -> str | None:
+    """The README/docs text for a published compress run (results/compress/), or None when there
+    is none: which model, code and machine, the parity, and the variant table."""
+    from mlcraft.reporting import markdown_table
+
+    folder = Path(results) / "compress"
+    if not (folder / "compress.json").is_file() or not (folder / "compress.csv").is_file():
+        return None
+    meta = json.loads((folder / "compress.json").read_text())
+    hardware = meta.get("hardware") or {}
+    parity = [(key, value) for key, value in meta.items() if key.startswith("parity_max_abs_")]
+    what = {"logit": "logit", "prob": "probability"}
+    text = (
+        f"Model run {meta['model_run']} (git {str(meta.get('git_sha'))[:7]}) on "
+        f"{hardware.get('cpu_count', '?')} cores ({hardware.get('cpu_model', 'unknown CPU')})."
+    )
+    for key, value in parity:
+        kind = next((word for short, word in what.items() if f"_{short}_" in key), "output")
+        text += (
+            f" Parity on {meta.get('parity_rows', '?')} test rows: max |{kind} difference| "
+            f"against the original {value:.1e}."
+        )
+    table = pd.read_csv(folder / "compress.csv")
+    return text + "\n\n" + markdown_table(table, digits=4)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 from mlcraft.audit import Finding, banner
+from mlcraft.compress import published_block as compress_block
 from mlcraft.loadtest import published_block
 from mlcraft.reporting import format_ci, markdown_table
 from mlcraft.stats import verdict
@@ -233,6 +234,9 @@ def blocks(results: Path) -> dict[str, str]:
     faults = _read(results, "faults")
     if faults is not None:
         out["faults"] = markdown_table(faults[FAULT_COLUMNS])
+    compress = compress_block(results)  # published from a compress run
+    if compress:
+        out["compress"] = compress
     serve = published_block(results)  # published from a loadtest run
     if serve:
         out["serve"] = serve

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from mlcraft.compress import published_block as compress_block
 from mlcraft.errors import UserInputError
 from mlcraft.loadtest import published_block
 from mlcraft.reporting import format_ci, markdown_table
@@ -250,14 +251,9 @@ def blocks(results: str | Path) -> dict[str, str]:
             + narrative.bucketing_verdict(bucket)
         )
 
-    compress = _read(results / "compress", "compress")  # published from a compress run
-    if compress is not None:
-        meta = json.loads((results / "compress" / "compress.json").read_text())
-        blocks["compress"] = (
-            f"Model run {meta['model_run']}; parity on the first {meta['parity_rows']} test texts: "
-            f"max |logit difference| torch vs onnxruntime {meta['parity_max_abs_logit_diff']:.1e}."
-            "\n\n" + markdown_table(compress, digits=4)
-        )
+    compress = compress_block(results)  # published from a compress run
+    if compress:
+        blocks["compress"] = compress
 
     faults = _read(results, "faults")
     if faults is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from mlcraft.compress import published_block as compress_block
 from mlcraft.errors import UserInputError
 from mlcraft.loadtest import published_block
 from mlcraft.reporting import format_value, markdown_table
@@ -285,6 +286,9 @@ def blocks(results: str | Path) -> dict[str, str]:
     if faults is not None:
         columns = ["fault", "exit_code", "message", "files_left", "results_unchanged"]
         out["faults"] = markdown_table(faults[columns])
+    compress = compress_block(results)  # published from a compress run
+    if compress:
+        out["compress"] = compress
     serve = published_block(results)  # published from a loadtest run
     if serve:
         out["serve"] = serve

@@ -3,6 +3,8 @@
 A request row is {"image_base64": "<PNG/JPEG/TIFF bytes, base64>"}, or POST /predict/files with
 one multipart `files` part per image; an image that does not decode is a 422 naming its row. The response gives the predicted class and the calibrated probability of
 every class, with the run's test-time augmentation and decision threshold, as `predict` does.
+A compress run serves its fp32 ONNX graph through onnxruntime with the classes, threshold,
+temperature and TTA of the train run it was made from.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ def decode_image(encoded: str, size: int, channels: int, row: int) -> np.ndarray
 
 
 def served_model(model_run: str) -> ServedModel:
+    from mlcraft.runs import complete_run, read_run_info
+
+    if read_run_info(complete_run(model_run, "--model")).get("verb") == "compress":
+        return _served_onnx(model_run)
     import torch
 
     from .augment import Normalizer
@@ -67,10 +73,64 @@ def served_model(model_run: str) -> ServedModel:
         return class_outputs(prob, labels, classes)
 
     metadata = run_metadata(model_run) | {
+        "format": "torch",
         "classes": classes,
         "threshold": threshold,
         "temperature": meta.get("temperature"),
         "tta": bool(meta.get("tta")),
+        "image_size": meta["image_size"],
+        "arch": meta["arch"],
+    }
+    return ServedModel(
+        "vision_transfer", {"image_base64": (str, ...)}, predict, metadata, max_rows=64,
+        file_field="image_base64",
+    )  # fmt: skip
+
+
+def _served_onnx(model_run: str) -> ServedModel:
+    """A compress run's model.onnx, after its manifest and the train run's are checked. The fp32
+    graph, not the INT8 copy: on this convolutional network dynamic INT8 costs accuracy and is
+    no faster on a CPU (results/compress/)."""
+    import json
+    from pathlib import Path
+
+    from mlcraft.compress import onnx_logits, session
+    from mlcraft.trusted import verify_manifest
+
+    from .compress import ONNX, SOURCE, normalised, views
+    from .evaluate import decide, softmax
+    from .preflight import check_model_run
+
+    folder = Path(model_run) / "model"
+    verify_manifest(folder)
+    if not (folder / SOURCE).is_file():
+        raise UserInputError(f"--model={model_run}: a compress run without model/{SOURCE}")
+    source = json.loads((folder / SOURCE).read_text())["model_run"]
+    meta = check_model_run(source, f"{folder / SOURCE}: model_run")  # its manifest too
+    sess = session(folder / ONNX)
+    classes = meta["classes"]
+    threshold = meta.get("threshold") if len(classes) == 2 else None
+    tta = bool(meta.get("tta"))
+
+    def predict(rows: list[dict]) -> list[dict]:
+        images = np.stack(
+            [
+                decode_image(row["image_base64"], meta["image_size"], meta["channels"], i)
+                for i, row in enumerate(rows)
+            ]
+        )
+        x = normalised(images, meta)
+        logits = np.mean([onnx_logits(sess, {"images": view}) for view in views(x, tta)], axis=0)
+        prob = softmax(logits.astype(np.float64), meta.get("temperature") or 1.0)
+        return class_outputs(prob, decide(prob, threshold), classes)
+
+    metadata = run_metadata(model_run) | {
+        "format": "onnx",
+        "train_run": Path(source).name,
+        "classes": classes,
+        "threshold": threshold,
+        "temperature": meta.get("temperature"),
+        "tta": tta,
         "image_size": meta["image_size"],
         "arch": meta["arch"],
     }
