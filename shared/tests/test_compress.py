@@ -62,3 +62,25 @@ def test_int8_is_smaller_close_and_reported(trained, tmp_path):
     assert table["variant"].tolist() == ["fp32", "int8"]
     assert abs(table["accuracy"].iloc[0] - table["accuracy"].iloc[1]) < 0.05
     assert (table["accuracy"] > 0.85).all() and (table["latency_ms"] > 0).all()
+
+
+def test_published_block_names_the_model_the_parity_and_the_table(tmp_path):
+    import json
+
+    import pandas as pd
+    from mlcraft.compress import published_block
+
+    assert published_block(tmp_path) is None  # nothing published: no block
+    folder = tmp_path / "compress"
+    folder.mkdir()
+    pd.DataFrame({"variant": ["native", "onnx"], "roc_auc": [0.9276, 0.9276]}).to_csv(
+        folder / "compress.csv", index=False
+    )
+    (folder / "compress.json").write_text(json.dumps({
+        "model_run": "reference-x", "git_sha": "abcdef123", "parity_rows": 100,
+        "parity_max_abs_prob_diff": 2.7e-7, "hardware": {"cpu_count": 2, "cpu_model": "cpu"},
+    }))  # fmt: skip
+    block = published_block(tmp_path)
+    assert "Model run reference-x (git abcdef1) on 2 cores (cpu)" in block
+    assert "max |probability difference| against the original 2.7e-07" in block
+    assert "| onnx | 0.9276 |" in block
