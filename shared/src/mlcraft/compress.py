@@ -158,11 +158,19 @@ def published_block(results: Path) -> str | None:
         f"Model run {meta['model_run']} (git {str(meta.get('git_sha'))[:7]}) on "
         f"{hardware.get('cpu_count', '?')} cores ({hardware.get('cpu_model', 'unknown CPU')})."
     )
+    rows = meta.get("parity_rows")
     for key, value in parity:
         kind = next((word for short, word in what.items() if f"_{short}_" in key), "output")
         text += (
-            f" Parity on {meta.get('parity_rows', '?')} test rows: max |{kind} difference| "
-            f"against the original {value:.1e}."
+            f" Parity on {rows:,} test rows: max |{kind} difference| against the original "
+            f"{value:.1e}."
+            if isinstance(rows, int)
+            else f" Max |{kind} difference| {value:.1e}."
         )
     table = pd.read_csv(folder / "compress.csv")
+    for column in ("rows", "decisions_flipped"):  # counts beside a blank row read back as floats
+        if column in table:
+            table[column] = pd.Series(
+                [None if pd.isna(v) else int(v) for v in table[column]], dtype=object
+            )
     return text + "\n\n" + markdown_table(table, digits=4)

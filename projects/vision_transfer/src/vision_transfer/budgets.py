@@ -128,11 +128,43 @@ def recipe_block(folder: Path) -> str | None:
             ],
         }
     )
+    seeds = _read(folder, "seeds")
+    stopped = ""
+    if seeds is not None:
+        epochs = ", ".join(f"{int(b)} of {int(n)}" for b, n in
+                           zip(seeds["best_epoch"], seeds["epochs_run"], strict=True))  # fmt: skip
+        at_end = bool((seeds["best_epoch"] == seeds["epochs_run"]).all())
+        stopped = (
+            f"\n\nBest epoch of each final seed: {epochs}"
+            + (": validation loss was still falling when the schedule ended, so more epochs "
+               "are the next thing to try." if at_end else ".")
+        )  # fmt: skip
     return (
         f"Validation only, seed 0, one change at a time from the base:\n\n"
         f"{markdown_table(table)}\n\n"
         f"Rule (`recipe.select={select}`): per factor the best change is kept if it beats the "
         f"base on validation (a tie keeps the base). Chosen: **{recipe['final']['name']}**.\n\n"
         f"Test, read once after the choice (paired bootstrap against the base recipe):\n\n"
-        f"{markdown_table(comparison)}"
+        f"{markdown_table(comparison)}{stopped}"
     )
+
+
+def answer_sentence(results: Path) -> str | None:
+    """One line for the README's opening answer per published bigger-budget run: its best
+    estimate, recipe, hardware and wall time, and the paired gain over the base recipe."""
+    lines = []
+    for name in BUDGETS:
+        folder = results / name
+        if not (folder / "recipe_search.csv").is_file():
+            continue
+        row = budget_row(name, folder)
+        versus = _read(folder, "recipe_vs_base").iloc[-1]
+        best = (f"ensemble {row['ensemble test acc.']}" if row["ensemble test acc."]
+                else f"seed 0 {row['seed 0 test acc.']}")  # fmt: skip
+        lines.append(
+            f"**Bigger budget** ([results/{name}/](results/{name}/summary.json)): {best} "
+            f"({row['recipe']}; {row['hardware']}, {row['wall min']} min), "
+            f"{100 * versus['diff']:+.1f} points [{100 * versus['diff_lo']:+.1f}, "
+            f"{100 * versus['diff_hi']:+.1f}] over the base recipe, paired."
+        )
+    return "\n\n".join(lines) or None

@@ -20,7 +20,7 @@ from mlcraft.reporting import format_value, markdown_table
 
 from . import readings
 from .audit import audit_block
-from .budgets import BUDGETS, budgets_block, recipe_block
+from .budgets import BUDGETS, answer_sentence, budgets_block, recipe_block
 
 
 def _ci(frame: pd.DataFrame, name: str) -> list[str]:
@@ -128,6 +128,9 @@ def blocks(results: str | Path) -> dict[str, str]:
             )
             out["targets"] = readings.targets_block(summary, ladder, comparisons)
             out["answer"] = readings.answer_block(summary, ladder, comparisons)
+            bigger = answer_sentence(results)  # results/full/ beside the reference
+            if bigger:
+                out["answer"] += "\n\n" + bigger
         if elpv:
             out["ladder_readings"] = readings.ladder_block(ladder)
         if elpv and new_columns:  # train draws the published line since ladders label TTA
