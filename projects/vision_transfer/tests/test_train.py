@@ -123,16 +123,22 @@ def test_smoke_run_learns_and_reports(smoke_run):
     assert "Deitsch" not in report  # ELPV-anchored readings are left out for other data
 
 
+def _small_elpv_run(tmp_path, *sets: str):
+    """A train run at toy size on real ELPV cells (32 px, two seeds and their ensemble, only the
+    fine-tune rungs), with `sets` on top; returns its run folder."""
+    run = tmp_path / "run"
+    common = ["data.kind=elpv", "data.image_size=32", "ladder.seeds=[1]", "ladder.ensemble=true",
+              "ladder.classical=false", "ladder.scratch=false", "ladder.linear_probe=false",
+              "ablation.enabled=false", "finetune.augment=none", "analysis.profiling=false"]  # fmt: skip
+    assert main(["train", "--config", SMOKE, "--run-dir", str(run),
+                 *[a for s in (*common, *sets) for a in ("--set", s)]]) == 0  # fmt: skip
+    return run
+
+
 def test_soft_labels_seeds_ensemble_and_gallery_on_a_small_elpv_run(tmp_path):
     """The bigger-budget pieces at toy size on real ELPV cells: soft expert targets, the seed
     spread, the seed ensemble with its paired test, and the gallery with the 300 px originals."""
-    run = tmp_path / "run"
-    sets = ["data.kind=elpv", "data.image_size=32", "data.max_images=240",
-            "finetune.soft_labels=true", "ladder.seeds=[1]", "ladder.ensemble=true",
-            "ladder.classical=false", "ladder.scratch=false", "ladder.linear_probe=false",
-            "ablation.enabled=false", "finetune.augment=none", "analysis.profiling=false"]  # fmt: skip
-    assert main(["train", "--config", SMOKE, "--run-dir", str(run),
-                 *[a for s in sets for a in ("--set", s)]]) == 0  # fmt: skip
+    run = _small_elpv_run(tmp_path, "data.max_images=240", "finetune.soft_labels=true")
     results = run / "results"
     seeds = pd.read_csv(results / "seeds.csv")
     assert seeds["seed"].tolist() == [0, 1] and seeds["rung"].eq("full fine-tune").all()
@@ -361,15 +367,9 @@ def test_recipe_rule_keeps_each_change_that_beats_the_base_on_validation():
 def test_recipe_search_then_the_final_recipe_on_a_small_elpv_run(tmp_path):
     """The recipe search at toy size on real ELPV cells: every single change is trained and
     scored on validation, the ladder trains the chosen recipe, test is compared once with the base."""
-    run = tmp_path / "run"
-    sets = ["data.kind=elpv", "data.image_size=32", "data.max_images=200",
-            "recipe.soft_labels=true", "recipe.image_sizes=[40]",
-            "recipe.backbones=[tf_efficientnet_lite1]", "recipe.epochs=1",
-            "ladder.seeds=[1]", "ladder.ensemble=true", "ladder.classical=false",
-            "ladder.scratch=false", "ladder.linear_probe=false", "ablation.enabled=false",
-            "finetune.augment=none", "analysis.profiling=false", "analysis.gallery=false"]  # fmt: skip
-    assert main(["train", "--config", SMOKE, "--run-dir", str(run),
-                 *[a for s in sets for a in ("--set", s)]]) == 0  # fmt: skip
+    run = _small_elpv_run(tmp_path, "data.max_images=200", "recipe.soft_labels=true",
+                          "recipe.image_sizes=[40]", "recipe.backbones=[tf_efficientnet_lite1]",
+                          "recipe.epochs=1", "analysis.gallery=false")  # fmt: skip
     results = run / "results"
     search = pd.read_csv(results / "recipe_search.csv")
     assert search["factor"].tolist() == ["base", "labels", "resolution", "backbone"]

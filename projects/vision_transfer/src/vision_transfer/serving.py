@@ -50,41 +50,18 @@ def served_model(model_run: str) -> ServedModel:
     import torch
 
     from .augment import Normalizer
-    from .evaluate import decide, predict_logits, softmax
+    from .evaluate import predict_logits
     from .models import load_model
 
     network, meta = load_model(model_run)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     network.to(device)
     norm = Normalizer(meta["mean"], meta["std"], channels_last=False, device=device)
-    classes = meta["classes"]
-    threshold = meta.get("threshold") if len(classes) == 2 else None
 
-    def predict(rows: list[dict]) -> list[dict]:
-        images = np.stack(
-            [
-                decode_image(row["image_base64"], meta["image_size"], meta["channels"], i)
-                for i, row in enumerate(rows)
-            ]
-        )
-        logits, _ = predict_logits(network, images, norm, tta=bool(meta.get("tta")))
-        prob = softmax(logits, meta.get("temperature") or 1.0)
-        labels = decide(prob, threshold)
-        return class_outputs(prob, labels, classes)
+    def logits_of(images: np.ndarray) -> np.ndarray:
+        return predict_logits(network, images, norm, tta=bool(meta.get("tta")))[0]
 
-    metadata = run_metadata(model_run) | {
-        "format": "torch",
-        "classes": classes,
-        "threshold": threshold,
-        "temperature": meta.get("temperature"),
-        "tta": bool(meta.get("tta")),
-        "image_size": meta["image_size"],
-        "arch": meta["arch"],
-    }
-    return ServedModel(
-        "vision_transfer", {"image_base64": (str, ...)}, predict, metadata, max_rows=64,
-        file_field="image_base64",
-    )  # fmt: skip
+    return _served(model_run, meta, logits_of, {"format": "torch"})
 
 
 def _served_onnx(model_run: str) -> ServedModel:
@@ -98,7 +75,6 @@ def _served_onnx(model_run: str) -> ServedModel:
     from mlcraft.trusted import verify_manifest
 
     from .compress import ONNX, SOURCE, normalised, views
-    from .evaluate import decide, softmax
     from .preflight import check_model_run
 
     folder = Path(model_run) / "model"
@@ -108,9 +84,22 @@ def _served_onnx(model_run: str) -> ServedModel:
     source = json.loads((folder / SOURCE).read_text())["model_run"]
     meta = check_model_run(source, f"{folder / SOURCE}: model_run")  # its manifest too
     sess = session(folder / ONNX)
+
+    def logits_of(images: np.ndarray) -> np.ndarray:
+        x = normalised(images, meta)
+        tta = bool(meta.get("tta"))
+        return np.mean([onnx_logits(sess, {"images": v}) for v in views(x, tta)], axis=0)
+
+    return _served(model_run, meta, logits_of, {"format": "onnx", "train_run": Path(source).name})
+
+
+def _served(model_run: str, meta: dict, logits_of, extra: dict) -> ServedModel:
+    """Either format behind one contract: decode as training did, the run's TTA inside
+    `logits_of`, its temperature and threshold, the same metadata."""
+    from .evaluate import decide, softmax
+
     classes = meta["classes"]
     threshold = meta.get("threshold") if len(classes) == 2 else None
-    tta = bool(meta.get("tta"))
 
     def predict(rows: list[dict]) -> list[dict]:
         images = np.stack(
@@ -119,21 +108,22 @@ def _served_onnx(model_run: str) -> ServedModel:
                 for i, row in enumerate(rows)
             ]
         )
-        x = normalised(images, meta)
-        logits = np.mean([onnx_logits(sess, {"images": view}) for view in views(x, tta)], axis=0)
-        prob = softmax(logits.astype(np.float64), meta.get("temperature") or 1.0)
+        logits = np.asarray(logits_of(images), dtype=np.float64)
+        prob = softmax(logits, meta.get("temperature") or 1.0)
         return class_outputs(prob, decide(prob, threshold), classes)
 
-    metadata = run_metadata(model_run) | {
-        "format": "onnx",
-        "train_run": Path(source).name,
-        "classes": classes,
-        "threshold": threshold,
-        "temperature": meta.get("temperature"),
-        "tta": tta,
-        "image_size": meta["image_size"],
-        "arch": meta["arch"],
-    }
+    metadata = (
+        run_metadata(model_run)
+        | extra
+        | {
+            "classes": classes,
+            "threshold": threshold,
+            "temperature": meta.get("temperature"),
+            "tta": bool(meta.get("tta")),
+            "image_size": meta["image_size"],
+            "arch": meta["arch"],
+        }
+    )
     return ServedModel(
         "vision_transfer", {"image_base64": (str, ...)}, predict, metadata, max_rows=64,
         file_field="image_base64",
