@@ -133,6 +133,13 @@ def render_documents(project_dir: str | Path, blocks: Mapping[str, str]) -> list
     return [name for page, own in placed.items() for name in render_readme(page, own)]
 
 
+def read_table(folder: str | Path, name: str) -> pd.DataFrame | None:
+    """The table write_table wrote as folder/<name>.csv, or None when the run has none (a run
+    may skip optional tables; a report leaves their blocks out)."""
+    path = Path(folder) / f"{name}.csv"
+    return pd.read_csv(path) if path.is_file() and path.stat().st_size else None
+
+
 def write_table(
     folder: str | Path, name: str, frame: pd.DataFrame, digits: int = 3
 ) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import pandas as pd
 from mlcraft.audit import Finding, banner
 from mlcraft.compress import published_block as compress_block
 from mlcraft.loadtest import published_block
-from mlcraft.reporting import format_ci, markdown_table
+from mlcraft.reporting import format_ci, markdown_table, read_table
 from mlcraft.stats import verdict
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -38,11 +38,6 @@ WALL_TARGET_S = 540  # the reference run's time budget: 9 minutes on the referen
 def headline_value(h: dict, key: str, default=None):
     """A headline value by its generic name; results from before the rename used `adult_<key>`."""
     return h.get(key, h.get(f"adult_{key}", default))
-
-
-def _read(results: Path, name: str) -> pd.DataFrame | None:
-    path = results / f"{name}.csv"
-    return pd.read_csv(path) if path.is_file() else None
 
 
 def _ci(frame: pd.DataFrame, column: str, digits: int = 3) -> pd.Series:
@@ -123,11 +118,11 @@ def blocks(results: Path) -> dict[str, str]:
     if stats:
         split_rows = [{"split": k, **v} for k, v in stats.items()]
         out["data"] += "\n\n" + markdown_table(split_rows, digits=4)
-    tokens = _read(results, "missing_tokens")
+    tokens = read_table(results, "missing_tokens")
     if tokens is not None:  # keep_default_na: the token "NA" is text, not a gap
         tokens = pd.read_csv(results / "missing_tokens.csv", keep_default_na=False)
         out["missing_tokens"] = markdown_table(tokens)
-    ladder = _read(results, "ladder")
+    ladder = read_table(results, "ladder")
     if ladder is not None:  # CV log loss and Brier stay in results/ladder.md
         table = pd.DataFrame({
             "rung": ladder["rung"],
@@ -145,7 +140,7 @@ def blocks(results: Path) -> dict[str, str]:
     targets = target_rows(results, summary)
     if targets:
         out["targets"] = markdown_table(targets)
-    nested = _read(results, "nested_cv")
+    nested = read_table(results, "nested_cv")
     if nested is not None:  # the chosen parameters per fold stay in results/nested_cv.md
         out["nested_cv"] = markdown_table(
             nested.drop(columns=nested.filter(like="param_").columns), digits=4
@@ -155,13 +150,13 @@ def blocks(results: Path) -> dict[str, str]:
         "oversampling": 4, "importance": 4, "monotone": 4, "missing_values": 4,
     }  # fmt: skip
     for name, digits in simple.items():
-        frame = _read(results, name)
+        frame = read_table(results, name)
         if frame is not None:
             out[name] = markdown_table(frame, digits=digits)
-    importance = _read(results, "importance")
+    importance = read_table(results, "importance")
     if importance is not None and "rank_shap" in importance:
         out["importance_ranks"] = importance_ranks(importance)
-    slices = _read(results, "slices")
+    slices = read_table(results, "slices")
     if slices is not None:
         out["slices"] = markdown_table(pd.DataFrame({
             "slice": slices["slice"], "group": slices["group"], "n": slices["n"],
@@ -170,7 +165,7 @@ def blocks(results: Path) -> dict[str, str]:
             "mean predicted [95% CI]": _ci(slices, "mean_predicted"),
             "recall at cost threshold [95% CI]": _ci(slices, "recall_at_threshold"),
         }))  # fmt: skip
-    errors = _read(results, "confident_errors")
+    errors = read_table(results, "confident_errors")
     if errors is not None:
         features = [c for c in ERROR_COLUMNS if c in errors]
         if not features:  # your own data: its first feature columns
@@ -181,7 +176,7 @@ def blocks(results: Path) -> dict[str, str]:
         out["confident_errors"] = markdown_table(
             shown[["error", "probability", *features]], digits=3
         )
-    curves = _read(results, "sampler_curves")
+    curves = read_table(results, "sampler_curves")
     if curves is not None:
         last = curves[curves["trial"] == curves["trial"].max()]
         table = last.pivot(index="seed", columns="sampler", values="best").reset_index()
@@ -202,7 +197,7 @@ def blocks(results: Path) -> dict[str, str]:
                 f"\n\nLargest per-seed TPE-minus-random difference at the full budget: "
                 f"{gain:.4f}; seed-to-seed spread of TPE's best: {spread:.4f}."
             )
-    gain = _read(results, "sampler_gain")
+    gain = read_table(results, "sampler_gain")
     if gain is not None:
         g = gain.iloc[0]
         out["sampler_gain"] = (
@@ -211,15 +206,15 @@ def blocks(results: Path) -> dict[str, str]:
             f"{format_ci(g.tpe_minus_random, g.lo, g.hi, 4)} (95% t-interval); "
             f"TPE better than random: {_judged(verdict(g.lo, g.hi, 0.0))}."
         )
-    versus = _read(results, "deployed_vs_class_weights")
+    versus = read_table(results, "deployed_vs_class_weights")
     if versus is not None:
         out["deployed_vs_class_weights"] = _deployed_sentence(versus.iloc[0])
-    grid = _read(results, "depth_lr_grid")
+    grid = read_table(results, "depth_lr_grid")
     if grid is not None:
         table = grid.pivot(index="max_depth", columns="learning_rate", values="cv_roc_auc_mean")
         table.columns = [f"lr {c:g}" for c in table.columns]
         out["depth_lr_grid"] = markdown_table(table.reset_index(), digits=4)
-    flights = _read(results, "flights")
+    flights = read_table(results, "flights")
     if flights is not None:
         out["flights"] = markdown_table(pd.DataFrame({
             "split": flights["split"], "features": flights["features"],
@@ -227,11 +222,11 @@ def blocks(results: Path) -> dict[str, str]:
             "late rate (test)": flights["late_rate_test"],
             "test ROC AUC [95% CI]": _ci(flights, "test_roc_auc"),
         }))  # fmt: skip
-    monitoring = _read(results, "monitoring")
-    alerts = _read(results, "monitoring_alerts")
+    monitoring = read_table(results, "monitoring")
+    alerts = read_table(results, "monitoring_alerts")
     if monitoring is not None and alerts is not None:
         out["monitoring"] = monitoring_block(monitoring, alerts)
-    faults = _read(results, "faults")
+    faults = read_table(results, "faults")
     if faults is not None:
         out["faults"] = markdown_table(faults[FAULT_COLUMNS])
     compress = compress_block(results)  # published from a compress run
@@ -272,7 +267,7 @@ def monitoring_block(monitoring: pd.DataFrame, alerts: pd.DataFrame) -> str:
 def answer_block(results: Path, summary: dict) -> str | None:
     """The README's opening answer: the best rung with its test CI, its paired gain over
     logistic regression, the hero figure, and what the run cost (hardware, wall time)."""
-    ladder = _read(results, "ladder")
+    ladder = read_table(results, "ladder")
     if ladder is None:
         return None
     h = summary["headline"]
@@ -282,7 +277,7 @@ def answer_block(results: Path, summary: dict) -> str | None:
     text = (f"**Answer:** `{best}` (chosen by cross-validation) scores test ROC AUC "
             f"{format_ci(row.test_roc_auc, row.test_roc_auc_lo, row.test_roc_auc_hi, 4)} "
             f"on {int(row_count(summary)):,} test rows")  # fmt: skip
-    gain = _read(results, "lightgbm_vs_logreg")
+    gain = read_table(results, "lightgbm_vs_logreg")
     if gain is not None:
         g = gain.iloc[0]
         text += (f"; tuned LightGBM minus logistic regression on the same rows (paired bootstrap): "
@@ -314,7 +309,7 @@ def target_rows(results: Path, summary: dict) -> list[dict]:
     point estimate."""
     rows = []
     for name, table, where, column, target, higher in TARGETS:
-        frame = _read(results, table)
+        frame = read_table(results, table)
         if frame is None:
             continue
         for key, value in where.items():

@@ -15,7 +15,7 @@ import pandas as pd
 from mlcraft.compress import published_block as compress_block
 from mlcraft.errors import UserInputError
 from mlcraft.loadtest import published_block
-from mlcraft.reporting import format_ci, markdown_table
+from mlcraft.reporting import format_ci, markdown_table, read_table
 from mlcraft.stats import verdict as stats_verdict
 
 from text_classifier import narrative
@@ -31,11 +31,6 @@ RUNG_NAMES = {
 
 def _ci(row, name, digits=3) -> str:
     return format_ci(row[name], row[f"{name}_lo"], row[f"{name}_hi"], digits)
-
-
-def _read(results: Path, name: str) -> pd.DataFrame | None:
-    path = results / f"{name}.csv"
-    return pd.read_csv(path) if path.is_file() else None
 
 
 def blocks(results: str | Path) -> dict[str, str]:
@@ -150,7 +145,7 @@ def blocks(results: str | Path) -> dict[str, str]:
     reading = narrative.ladder_reading(summary, ladder)
     blocks["ladder"] = text + ("\n\n" + reading if reading else "")
 
-    cal = _read(results, "calibration")
+    cal = read_table(results, "calibration")
     if cal is not None:
         cols = ["model", "temperature", "ece_before", "ece_after", "ece_equal_mass_before",
                 "ece_equal_mass_after", "nll_before", "nll_after", "brier_before", "brier_after"]  # fmt: skip
@@ -167,12 +162,12 @@ def blocks(results: str | Path) -> dict[str, str]:
         blocks["calibration"] = (
             text
             + "\n\n"
-            + narrative.calibration_reading(summary, cal, _read(results, "reliability"))
+            + narrative.calibration_reading(summary, cal, read_table(results, "reliability"))
         )
 
-    errors = _read(results, "errors")
+    errors = read_table(results, "errors")
     if errors is not None:  # the reading quotes the most confident with their row ids
-        kinds = _read(results, "error_kinds")
+        kinds = read_table(results, "error_kinds")
         blocks["errors"] = (
             narrative.errors_reading(kinds, errors)
             + "\n\n"
@@ -192,7 +187,7 @@ def blocks(results: str | Path) -> dict[str, str]:
             f"rating itself would reach only {con['rating_oracle_accuracy']:.3f} accuracy."
         )
 
-    per_class = _read(results, "per_class")
+    per_class = read_table(results, "per_class")
     if per_class is not None:
         blocks["per_class"] = (
             "Each class against the rest, on the test split, at each rung's decision rule; "
@@ -212,7 +207,7 @@ def blocks(results: str | Path) -> dict[str, str]:
             )
         )
 
-    slices = _read(results, "slices")
+    slices = read_table(results, "slices")
     if slices is not None:
         # A run from before the rename wrote positive_rate: the share whose label index is 1.
         slices = slices.rename(columns={"positive_rate": "share with label index 1"})
@@ -221,7 +216,7 @@ def blocks(results: str | Path) -> dict[str, str]:
         if reading:
             blocks["slices"] += "\n\n" + reading
 
-    rob = _read(results, "robustness")
+    rob = read_table(results, "robustness")
     if rob is not None:
         text = markdown_table(rob)
         reading = narrative.robustness_reading(rob, analysis["perturb_examples"])
@@ -255,7 +250,7 @@ def blocks(results: str | Path) -> dict[str, str]:
     if compress:
         blocks["compress"] = compress
 
-    faults = _read(results, "faults")
+    faults = read_table(results, "faults")
     if faults is not None:
         columns = ["fault", "exit_code", "message", "files_left", "results_unchanged"]
         blocks["faults"] = (

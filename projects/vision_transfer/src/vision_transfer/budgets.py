@@ -8,17 +8,12 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from mlcraft.reporting import markdown_table
+from mlcraft.reporting import markdown_table, read_table
 from mlcraft.stats import verdict
 
 from .readings import TARGET_BIGGER_BUDGET
 
 BUDGETS = ("full", "gpu")  # configs/<name>.yaml -> results/<name>/ (mlcraft.publish.BUDGETS)
-
-
-def _read(folder: Path, name: str) -> pd.DataFrame | None:
-    path = folder / f"{name}.csv"
-    return pd.read_csv(path) if path.is_file() and path.stat().st_size else None
 
 
 def budget_runs(results: Path) -> list[tuple[str, Path]]:
@@ -46,9 +41,9 @@ def budget_row(label: str, folder: Path) -> dict:
         f"{config['model']['name']}, {config['data']['image_size']} px, "
         + ("soft labels" if config["finetune"].get("soft_labels") else "hard labels")
     )  # fmt: skip
-    ladder = _read(folder, "ladder")
+    ladder = read_table(folder, "ladder")
     top = ladder.iloc[-1]
-    seeds, ensemble = _read(folder, "seeds"), _read(folder, "ensemble")
+    seeds, ensemble = read_table(folder, "seeds"), read_table(folder, "ensemble")
     hw = summary["hardware"]
     gpu = (hw.get("gpu") or {}).get("model")
     return {
@@ -78,9 +73,9 @@ def budgets_block(results: Path) -> str | None:
         return None
     lines = [markdown_table(pd.DataFrame([budget_row(label, folder) for label, folder in runs]))]
     for label, folder in bigger:
-        versus = _read(folder, "recipe_vs_base")
-        ensemble = _read(folder, "ensemble")
-        best = ensemble.iloc[0] if ensemble is not None else _read(folder, "ladder").iloc[-1]
+        versus = read_table(folder, "recipe_vs_base")
+        ensemble = read_table(folder, "ensemble")
+        best = ensemble.iloc[0] if ensemble is not None else read_table(folder, "ladder").iloc[-1]
         last = versus.iloc[-1]
         lo, hi = last["diff_lo"], last["diff_hi"]
         lines.append(
@@ -106,7 +101,7 @@ def _gain_words(lo: float, hi: float) -> str:
 def recipe_block(folder: Path) -> str | None:
     """The recipe search of one bigger-budget run: every variant's validation scores, the rule's
     choice, and the test comparison read once after it."""
-    search = _read(folder, "recipe_search")
+    search = read_table(folder, "recipe_search")
     if search is None:
         return None
     summary = json.loads((folder / "summary.json").read_text())
@@ -114,7 +109,7 @@ def recipe_block(folder: Path) -> str | None:
     select = recipe["select"]
     table = search[["name", "factor", "val_accuracy", "val_balanced_accuracy", "best_epoch",
                     "epochs_run", "train_seconds", "train_images_per_s"]]  # fmt: skip
-    versus = _read(folder, "recipe_vs_base")
+    versus = read_table(folder, "recipe_vs_base")
     comparison = pd.DataFrame(
         {
             "final recipe": versus["rung"],
@@ -128,7 +123,7 @@ def recipe_block(folder: Path) -> str | None:
             ],
         }
     )
-    seeds = _read(folder, "seeds")
+    seeds = read_table(folder, "seeds")
     stopped = ""
     if seeds is not None:
         epochs = ", ".join(f"{int(b)} of {int(n)}" for b, n in
@@ -158,7 +153,7 @@ def answer_sentence(results: Path) -> str | None:
         if not (folder / "recipe_search.csv").is_file():
             continue
         row = budget_row(name, folder)
-        versus = _read(folder, "recipe_vs_base").iloc[-1]
+        versus = read_table(folder, "recipe_vs_base").iloc[-1]
         best = (f"ensemble {row['ensemble test acc.']}" if row["ensemble test acc."]
                 else f"seed 0 {row['seed 0 test acc.']}")  # fmt: skip
         lines.append(

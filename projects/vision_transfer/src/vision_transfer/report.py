@@ -16,7 +16,7 @@ import pandas as pd
 from mlcraft.compress import published_block as compress_block
 from mlcraft.errors import UserInputError
 from mlcraft.loadtest import published_block
-from mlcraft.reporting import format_value, markdown_table
+from mlcraft.reporting import format_value, markdown_table, read_table
 
 from . import readings
 from .audit import audit_block
@@ -38,11 +38,6 @@ def _diff_ci(frame: pd.DataFrame) -> list[str]:
     ):
         out.append("" if pd.isna(d) else f"{100 * d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] pts")
     return out
-
-
-def _read(results: Path, name: str) -> pd.DataFrame | None:
-    path = results / f"{name}.csv"
-    return pd.read_csv(path) if path.is_file() and path.stat().st_size else None
 
 
 def blocks(results: str | Path) -> dict[str, str]:
@@ -70,11 +65,11 @@ def blocks(results: str | Path) -> dict[str, str]:
         f"{' (dirty)' if summary['git_dirty'] else ''}."
     )
 
-    split = _read(results, "split")
+    split = read_table(results, "split")
     if split is not None:
         out["split"] = markdown_table(split)
 
-    ladder = _read(results, "ladder")
+    ladder = read_table(results, "ladder")
     if ladder is not None:
         binary = "recall" in ladder  # positive-class metrics exist only for two classes
         new_columns = "tta" in ladder  # runs before TTA labelling and paired tests lack these
@@ -122,9 +117,9 @@ def blocks(results: str | Path) -> dict[str, str]:
         # ELPV results and targets: they say nothing true about another data set.
         elpv = summary["config"]["data"]["kind"] == "elpv"
         if elpv and ladder["rung"].str.startswith("full fine-tune").any():
-            comparisons = _read(results, "comparisons")
+            comparisons = read_table(results, "comparisons")
             out["summary"] = readings.summary_block(
-                summary, ladder, _read(results, "slices"), comparisons
+                summary, ladder, read_table(results, "slices"), comparisons
             )
             out["targets"] = readings.targets_block(summary, ladder, comparisons)
             out["answer"] = readings.answer_block(summary, ladder, comparisons)
@@ -140,7 +135,7 @@ def blocks(results: str | Path) -> dict[str, str]:
                 "their own split at 300 px: comparable in kind, not to the decimal."
             )
 
-    per_class = _read(results, "per_class")
+    per_class = read_table(results, "per_class")
     if per_class is not None:
         table = pd.DataFrame(
             {
@@ -155,7 +150,7 @@ def blocks(results: str | Path) -> dict[str, str]:
             f"\n\nRung: {per_class['rung'].iloc[0]}; one-vs-rest, 95% bootstrap CIs."
         )
 
-    ablation = _read(results, "ablation")
+    ablation = read_table(results, "ablation")
     if ablation is not None:
         binary = "recall" in ablation
         table = pd.DataFrame(
@@ -194,7 +189,7 @@ def blocks(results: str | Path) -> dict[str, str]:
                 ablation, str(head["best_augmentation"])
             )
 
-    calibration = _read(results, "calibration")
+    calibration = read_table(results, "calibration")
     if calibration is not None:
         row = calibration.iloc[0]
         rows = [
@@ -213,12 +208,12 @@ def blocks(results: str | Path) -> dict[str, str]:
             f"Fitted temperature T = {row['temperature']:.3f} (on validation logits)."
         )
         out["calibration_readings"] = readings.calibration_block(row)
-    experts = _read(results, "expert_agreement")
+    experts = read_table(results, "expert_agreement")
     if experts is not None:
         out["experts"] = markdown_table(experts)
         out["expert_readings"] = readings.experts_block(experts)
 
-    slices = _read(results, "slices")
+    slices = read_table(results, "slices")
     if slices is not None:
         table = pd.DataFrame(
             {
@@ -238,7 +233,7 @@ def blocks(results: str | Path) -> dict[str, str]:
         )
         out["slice_readings"] = readings.slices_block(slices)
 
-    band = _read(results, "review_band")
+    band = read_table(results, "review_band")
     if band is not None:
         out["review_band"] = readings.review_band_block(band.iloc[0])
 
@@ -250,17 +245,17 @@ def blocks(results: str | Path) -> dict[str, str]:
         if recipe:
             out[f"recipe_{name}"] = recipe
 
-    seeds = _read(results, "seeds")
+    seeds = read_table(results, "seeds")
     if seeds is not None and len(seeds) > 1:
         out["seeds"] = readings.seeds_block(seeds)
 
-    gallery = _read(results, "failure_gallery")
+    gallery = read_table(results, "failure_gallery")
     if gallery is not None:
         out["gallery_readings"] = readings.gallery_block(
-            gallery, _read(results, "test_predictions")
+            gallery, read_table(results, "test_predictions")
         )
 
-    profiling = _read(results, "profiling")
+    profiling = read_table(results, "profiling")
     if profiling is not None:
         timer = summary.get("final_fit", {}).get("timer", {})
         memory = summary.get("peak_memory", {})
@@ -285,7 +280,7 @@ def blocks(results: str | Path) -> dict[str, str]:
             [{"file": k, "sha256": v["sha256"], "rows": v["rows"]} for k, v in data.items()]
         )
 
-    faults = _read(results, "faults")
+    faults = read_table(results, "faults")
     if faults is not None:
         columns = ["fault", "exit_code", "message", "files_left", "results_unchanged"]
         out["faults"] = markdown_table(faults[columns])
