@@ -8,12 +8,11 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from mlcraft.publish import BUDGETS  # configs/<name>.yaml -> results/<name>/
 from mlcraft.reporting import markdown_table, read_table
 from mlcraft.stats import verdict
 
 from .readings import TARGET_BIGGER_BUDGET
-
-BUDGETS = ("full", "gpu")  # configs/<name>.yaml -> results/<name>/ (mlcraft.publish.BUDGETS)
 
 
 def budget_runs(results: Path) -> list[tuple[str, Path]]:

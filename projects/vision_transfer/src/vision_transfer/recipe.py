@@ -32,6 +32,10 @@ class Variant:
     soft_labels: bool
 
 
+# factor -> the Variant field its changes set
+FACTOR_FIELDS = {"labels": "soft_labels", "resolution": "image_size", "backbone": "backbone"}
+
+
 def variants(cfg: Config) -> list[Variant]:
     """The base recipe, then each single change the config lists (a change equal to the base is
     not a change and is left out)."""
@@ -64,18 +68,14 @@ def final_variant(rows: list[dict], select: str) -> Variant:
     base's strictly (ties keep the base); the kept changes combined."""
     base_row = rows[0]
     chosen = Variant(**{k: base_row[k] for k in Variant.__dataclass_fields__})
-    for factor in ("labels", "resolution", "backbone"):
+    for factor in FACTOR_FIELDS:
         tried = [r for r in rows if r["factor"] == factor]
         if not tried:
             continue
         best = tried[int(np.argmax([r[select] for r in tried]))]  # the first of equals
         if best[select] > base_row[select]:
-            chosen = replace(
-                chosen,
-                image_size=best["image_size"] if factor == "resolution" else chosen.image_size,
-                backbone=best["backbone"] if factor == "backbone" else chosen.backbone,
-                soft_labels=best["soft_labels"] if factor == "labels" else chosen.soft_labels,
-            )
+            field = FACTOR_FIELDS[factor]
+            chosen = replace(chosen, **{field: best[field]})
     parts = [
         chosen.backbone,
         f"{chosen.image_size} px",
