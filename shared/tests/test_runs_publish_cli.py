@@ -36,6 +36,22 @@ def test_complete_run_is_renamed_and_marked(repo):
     assert runs.latest_complete("demo") == run.final
 
 
+def test_train_run_is_the_run_itself_or_the_one_a_compress_run_names(repo):
+    with runs.open_run("demo", "train") as train:
+        pass
+    with runs.open_run("demo", "compress") as compress:
+        compress.model.mkdir(parents=True)
+    assert runs.train_run(train.final) == train.final
+    with pytest.raises(UserInputError, match="without a readable model/source.json"):
+        runs.train_run(compress.final)
+    source = compress.final / "model" / runs.COMPRESS_SOURCE
+    atomic_write_json(source, {"model_run": str(train.final)})
+    assert runs.train_run(compress.final) == train.final
+    atomic_write_json(source, {"model_run": str(repo / "gone")})
+    with pytest.raises(UserInputError, match="source.json: model_run=.*no such run folder"):
+        runs.train_run(compress.final)
+
+
 def test_failed_run_leaves_nothing(repo):
     with pytest.raises(RuntimeError), runs.open_run("demo", "train") as run:
         atomic_write_text(run.results / "half.csv", "a\n")

@@ -136,3 +136,22 @@ def test_a_bad_model_is_one_line_and_exit_2(compressed, tmp_path, capsys, which)
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.startswith("error: --model=") and "\n" not in err, err
     assert not target.exists()
+
+
+def test_a_compress_run_is_gated_registered_and_promoted_like_its_train_run(
+    compressed, tmp_path, monkeypatch, capsys
+):
+    from tabular_ladder.gating import gate_scores, request_rows
+
+    run, target = compressed
+    y_onnx, p_onnx, slices_onnx = gate_scores(str(target))
+    y_run, p_run, slices_run = gate_scores(str(run))
+    assert list(y_onnx) == list(y_run) and np.abs(p_onnx - p_run).max() <= PARITY
+    assert slices_onnx.equals(slices_run)
+    assert request_rows(str(target), 3) == request_rows(str(run), 3)
+    # the ONNX graph as challenger to the bundle it was made from: the same scores, so it passes
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'registry.db'}")
+    assert main(["register", "--model", str(run)]) == 0
+    assert main(["register", "--model", str(target)]) == 0
+    assert main(["promote"]) == 0
+    assert "champion is now version 2" in capsys.readouterr().out

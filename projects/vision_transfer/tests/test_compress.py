@@ -12,7 +12,7 @@ from mlcraft.errors import UserInputError
 from mlcraft.serve import create_app
 from mlcraft.trusted import verify_manifest
 from vision_transfer.__main__ import main
-from vision_transfer.gating import png_base64
+from vision_transfer.gating import gate_scores, png_base64, request_rows
 from vision_transfer.serving import served_model
 
 
@@ -45,6 +45,11 @@ def test_compress_exports_with_parity_and_scores_every_variant(smoke_run, tmp_pa
     for a, b in zip(served, native, strict=True):
         for name, p in a["probabilities"].items():
             assert abs(p - b["probabilities"][name]) < 1e-4
+    # gate and loadtest: the compress run is scored on its train run's test split, as it decides
+    y_onnx, decided_onnx, slices_onnx = gate_scores(str(out))
+    y_run, decided_run, slices_run = gate_scores(str(run))
+    assert list(y_onnx) == list(y_run) and list(decided_onnx) == list(decided_run)
+    assert slices_onnx.equals(slices_run) and request_rows(str(out), 2) == request_rows(str(run), 2)
 
 
 def _cells(run, n: int = 4):

@@ -28,6 +28,8 @@ from mlcraft.errors import UserInputError
 from mlcraft.files import atomic_write_json, default_runs_dir
 
 PARTIAL = ".partial"
+# A compress run's model/source.json: {"model_run": the train run its graph was made from}
+COMPRESS_SOURCE = "source.json"
 RUN_FILE = "run.json"
 
 
@@ -224,6 +226,21 @@ def complete_run(
         verb = read_run_info(folder).get("verb")
         raise UserInputError(f"{key}={folder}: a '{verb}' run without {', '.join(missing)}")
     return folder
+
+
+def train_run(model: str | os.PathLike, key: str = "--model") -> Path:
+    """The train run behind --model: the complete run folder itself or, for a compress run, the
+    train run it was made from (its model/source.json), whose config and data split it shares."""
+    run = complete_run(model, key)
+    if read_run_info(run).get("verb") != "compress":
+        return run
+    source = run / "model" / COMPRESS_SOURCE
+    try:
+        named = json.loads(source.read_text())["model_run"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UserInputError(f"{key}={run}: a compress run without a readable "
+                             f"model/{COMPRESS_SOURCE}") from None  # fmt: skip
+    return complete_run(named, f"{source}: model_run")
 
 
 def latest_complete(project: str, verb: str = "train") -> Path | None:

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from mlcraft.runs import COMPRESS_SOURCE as SOURCE
 
-ONNX, SOURCE = "model.onnx", "source.json"
+ONNX = "model.onnx"
 LATENCY_ROWS = (1, 1000)
 # Dynamic INT8 quantization rewrites MatMul/Gemm (and Conv) weights; a tree ensemble has none,
 # so there is nothing to quantize: the table says so instead of showing a number.
@@ -136,6 +137,7 @@ def load_compressed(run: Path):
     """(OnnxScorer, the train run) for a compress run: its manifest, then the train run's bundle
     (manifest, type allow-list), which must be the very bundle the graph was made from."""
     from mlcraft.errors import UserInputError
+    from mlcraft.runs import train_run
     from mlcraft.trusted import verify_manifest
 
     from tabular_ladder.bundle import load_bundle
@@ -144,10 +146,8 @@ def load_compressed(run: Path):
 
     folder = run / "model"
     verify_manifest(folder)
-    if not (folder / SOURCE).is_file():
-        raise UserInputError(f"--model={run}: a compress run without model/{SOURCE}")
-    source = json.loads((folder / SOURCE).read_text())
-    train = model_run(source["model_run"], f"{folder / SOURCE}: model_run")
+    train = model_run(train_run(run), f"{folder / SOURCE}: model_run")
+    source = json.loads((folder / SOURCE).read_text())  # readable: train_run read it
     bundle = load_bundle(train / "model")
     if verify_manifest(train / "model") != source["bundle_sha256"]:
         raise UserInputError(f"{train}/model: not the bundle {run.name} was made from "

@@ -1,5 +1,6 @@
 """What the shared register/promote and loadtest verbs need from a tabular run: its model's
-scores on the test split of the config it was trained with, and request rows from that split."""
+scores on the test split of the config it was trained with, and request rows from that split.
+A compress run is scored by its ONNX graph on the data of the train run it was made from."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from mlcraft.runs import trained_config
+from mlcraft.runs import train_run, trained_config
 
 from tabular_ladder.bundle import load_bundle
 from tabular_ladder.config import TrainConfig
@@ -27,17 +28,19 @@ def _data(config_json: str) -> Dataset:
 
 
 def gate_scores(model: str) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """(test labels, the run's calibrated probabilities, the configured slice columns)."""
-    run = model_run(model)
-    config = run_config(run)
+    """(test labels, the served model's calibrated probabilities, the configured slice columns)."""
+    from tabular_ladder.serving import scorer
+
+    _, predict_proba, _ = scorer(model)
+    config = run_config(train_run(model))
     data = _data(config.model_dump_json())
-    probability = load_bundle(run / "model").predict_proba(data.X_test, f"--model={run}")
+    probability = predict_proba(data.X_test, f"--model={model}")
     return data.y_test, probability, slice_columns(data.X_test, config.analyses.slices)
 
 
 def request_rows(model: str, n: int) -> list[dict]:
     """The first n test rows as /predict rows (missing values as null)."""
-    run = model_run(model)
+    run = model_run(train_run(model))
     columns = load_bundle(run / "model").columns
     frame = _data(run_config(run).model_dump_json()).X_test[columns].head(n)
     return json.loads(frame.to_json(orient="records"))

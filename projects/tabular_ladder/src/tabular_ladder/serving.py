@@ -9,6 +9,7 @@ train run it was made from: the same request and response.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -19,20 +20,24 @@ from tabular_ladder.preflight import model_run
 
 
 def served_model(model: str) -> ServedModel:
+    bundle, predict_proba, extra = scorer(model)
+    return _served(Path(model), bundle, predict_proba, extra)
+
+
+def scorer(model: str) -> tuple[Bundle, Callable, dict]:
+    """(the bundle, the function that scores a frame with it, what /metadata says of the format)
+    for a train run, or for a compress run: its ONNX graph through onnxruntime, with the schema
+    and calibration map of the train run's bundle."""
     from mlcraft.runs import complete_run, read_run_info
 
     if read_run_info(complete_run(model, "--model")).get("verb") == "compress":
         from tabular_ladder.compress import load_compressed
 
-        folder = Path(model)
-        scorer, train = load_compressed(folder)
+        onnx, train = load_compressed(Path(model))
         extra = {"format": "onnx", "runtime": "onnxruntime", "model_run": train.name}
-        return _served(folder, scorer.bundle, scorer.predict_proba, extra)
-    folder = model_run(model)
-    bundle = load_bundle(folder / "model")  # manifest and type allow-list checked first
-    return _served(
-        folder, bundle, bundle.predict_proba, {"format": "lightgbm", "runtime": "lightgbm"}
-    )
+        return onnx.bundle, onnx.predict_proba, extra
+    bundle = load_bundle(model_run(model) / "model")  # manifest and type allow-list checked first
+    return bundle, bundle.predict_proba, {"format": "lightgbm", "runtime": "lightgbm"}
 
 
 def _served(folder: Path, bundle: Bundle, predict_proba, extra: dict) -> ServedModel:

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 from mlcraft.errors import UserInputError
+from mlcraft.runs import COMPRESS_SOURCE
 
 from text_classifier import artifacts
 
-ONNX, INT8, SOURCE = "model.onnx", "model.int8.onnx", "source.json"
+ONNX, INT8 = "model.onnx", "model.int8.onnx"
+SOURCE = COMPRESS_SOURCE  # model/source.json: the train run
 PARITY_ROWS = 256  # parity is measured on the first 256 test texts
 LATENCY_BATCHES = (1, 32)
 

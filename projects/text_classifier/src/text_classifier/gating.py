@@ -7,32 +7,16 @@ train run it was made from.
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from mlcraft.errors import UserInputError
-from mlcraft.runs import complete_run, read_run_info, trained_config
+from mlcraft.runs import train_run, trained_config
 
 from text_classifier import artifacts
 from text_classifier.config import Config
 from text_classifier.data import Dataset, encode_labels, load_dataset
-
-
-def train_run(model: str | Path) -> Path:
-    """The train run behind --model: the folder itself, or the one a compress run was made from
-    (its model/source.json)."""
-    run = complete_run(model, "--model")
-    if read_run_info(run).get("verb") == "compress":
-        from text_classifier.compress import SOURCE
-
-        source = run / "model" / SOURCE
-        if not source.is_file():
-            raise UserInputError(f"--model={run}: a compress run without model/{SOURCE}")
-        return complete_run(json.loads(source.read_text())["model_run"], f"{source}: model_run")
-    return run
 
 
 def run_config(run: Path) -> Config:

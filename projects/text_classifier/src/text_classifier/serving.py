@@ -57,11 +57,11 @@ def _served_onnx(model: str) -> ServedModel:
 
     from mlcraft.calibration import softmax_with_temperature
     from mlcraft.compress import onnx_logits, session
+    from mlcraft.runs import train_run
     from mlcraft.trusted import verify_manifest
 
     from text_classifier.compress import INT8, padded
     from text_classifier.evaluate import decide
-    from text_classifier.gating import train_run
     from text_classifier.models import load_tokenizer
 
     folder = Path(model) / "model"

@@ -22,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 from mlcraft.errors import UserInputError
+from mlcraft.runs import COMPRESS_SOURCE
 
-ONNX, INT8, SOURCE = "model.onnx", "model.int8.onnx", "source.json"
+ONNX, INT8 = "model.onnx", "model.int8.onnx"
+SOURCE = COMPRESS_SOURCE  # model/source.json: the train run
 PARITY_ROWS = 256  # parity is measured on the first 256 test images, single view
 LATENCY_BATCHES = (1, 32)
 
@@ -44,10 +46,12 @@ def compress(args: argparse.Namespace) -> int:
     from mlcraft.tracking import environment_fingerprint
 
     from .gating import run_splits
+    from .preflight import check_model_run
 
     if args.max_rows is not None and args.max_rows < 1:
         raise UserInputError(f"--max-rows={args.max_rows}: must be positive")
-    splits = run_splits(args.model)  # checks the run (complete, manifest) before anything else
+    check_model_run(args.model)  # a train run (complete, manifest) before anything else
+    splits = run_splits(args.model)
     run_dir = Path(args.model)
     chosen = {name: (splits[name][0][: args.max_rows], splits[name][1][: args.max_rows])
               for name in ("val", "test")}  # fmt: skip

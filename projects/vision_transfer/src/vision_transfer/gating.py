@@ -3,7 +3,8 @@ rows from its test split, and its decisions on that split (with the run's test-t
 temperature and threshold, as predict and serve decide).
 
 Both reload the data from the run's own config (results/summary.json) at the model's image size,
-so a run is always scored on the split it was trained and evaluated on.
+so a run is always scored on the split it was trained and evaluated on; a compress run on the
+split of the train run it was made from.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from mlcraft.errors import UserInputError
-from mlcraft.runs import trained_config
+from mlcraft.runs import train_run, trained_config
 
 from .config import Config
 from .preflight import check_model_run
@@ -46,9 +47,10 @@ def _splits(config_json: str, image_size: int) -> dict:
 
 
 def run_splits(model: str) -> dict:
-    """_splits for the run `model`: its own config, at its model's image size."""
-    meta = check_model_run(model)
-    run = Path(model)
+    """_splits for the run `model` (a compress run: the train run it was made from): its own
+    config, at its model's image size."""
+    run = train_run(model)
+    meta = check_model_run(run)
     splits = _splits(run_config(run).model_dump_json(), int(meta["image_size"]))
     if list(splits["classes"]) != list(meta["classes"]):
         raise UserInputError(
@@ -59,20 +61,14 @@ def run_splits(model: str) -> dict:
 
 
 def gate_scores(model: str) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """(test labels, the run's decided labels on them, the slice columns the data has)."""
-    import torch
-
-    from .augment import Normalizer
-    from .evaluate import decide, predict_logits, softmax
-    from .models import load_model
+    """(test labels, the served model's decided labels on them, the slice columns the data
+    has): the torch network of a train run or the ONNX graph of a compress run."""
+    from .evaluate import decide, softmax
+    from .serving import model_logits
 
     images, labels, frame = run_splits(model)["test"]
-    network, meta = load_model(model)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    network.to(device)
-    norm = Normalizer(meta["mean"], meta["std"], channels_last=False, device=device)
-    logits, _ = predict_logits(network, images, norm, tta=bool(meta.get("tta")))
-    prob = softmax(logits, meta.get("temperature") or 1.0)
+    meta, logits_of, _ = model_logits(model)
+    prob = softmax(np.asarray(logits_of(images), dtype=np.float64), meta.get("temperature") or 1.0)
     threshold = meta.get("threshold") if len(meta["classes"]) == 2 else None
     slices = frame[[c for c in SLICE_COLUMNS if c in frame]]
     return labels, decide(prob, threshold), slices

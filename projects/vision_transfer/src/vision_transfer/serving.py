@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+from collections.abc import Callable
 
 import numpy as np
 from mlcraft.errors import UserInputError
@@ -43,10 +44,17 @@ def decode_image(encoded: str, size: int, channels: int, row: int) -> np.ndarray
 
 
 def served_model(model_run: str) -> ServedModel:
+    meta, logits_of, extra = model_logits(model_run)
+    return _served(model_run, meta, logits_of, extra)
+
+
+def model_logits(model_run: str) -> tuple[dict, Callable[[np.ndarray], np.ndarray], dict]:
+    """(the train run's model.json, uint8 images -> logits with the run's TTA, what /metadata
+    says of the format): a train run's torch network, or a compress run's fp32 ONNX graph."""
     from mlcraft.runs import complete_run, read_run_info
 
     if read_run_info(complete_run(model_run, "--model")).get("verb") == "compress":
-        return _served_onnx(model_run)
+        return _onnx_logits(model_run)
     import torch
 
     from .augment import Normalizer
@@ -61,10 +69,10 @@ def served_model(model_run: str) -> ServedModel:
     def logits_of(images: np.ndarray) -> np.ndarray:
         return predict_logits(network, images, norm, tta=bool(meta.get("tta")))[0]
 
-    return _served(model_run, meta, logits_of, {"format": "torch"})
+    return meta, logits_of, {"format": "torch"}
 
 
-def _served_onnx(model_run: str) -> ServedModel:
+def _onnx_logits(model_run: str) -> tuple[dict, Callable[[np.ndarray], np.ndarray], dict]:
     """A compress run's model.onnx, after its manifest and the train run's are checked. The fp32
     graph, not the INT8 copy: on this convolutional network dynamic INT8 costs accuracy and is
     no faster on a CPU (results/compress/)."""
@@ -90,7 +98,7 @@ def _served_onnx(model_run: str) -> ServedModel:
         tta = bool(meta.get("tta"))
         return np.mean([onnx_logits(sess, {"images": v}) for v in views(x, tta)], axis=0)
 
-    return _served(model_run, meta, logits_of, {"format": "onnx", "train_run": Path(source).name})
+    return meta, logits_of, {"format": "onnx", "train_run": Path(source).name}
 
 
 def _served(model_run: str, meta: dict, logits_of, extra: dict) -> ServedModel:
