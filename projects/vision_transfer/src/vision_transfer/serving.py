@@ -76,10 +76,10 @@ def _onnx_logits(model_run: str) -> tuple[dict, Callable[[np.ndarray], np.ndarra
     """A compress run's model.onnx, after its manifest and the train run's are checked. The fp32
     graph, not the INT8 copy: on this convolutional network dynamic INT8 costs accuracy and is
     no faster on a CPU (results/compress/)."""
-    import json
     from pathlib import Path
 
     from mlcraft.compress import onnx_logits, session
+    from mlcraft.runs import train_run
     from mlcraft.trusted import verify_manifest
 
     from .compress import ONNX, SOURCE, normalised, views
@@ -87,9 +87,7 @@ def _onnx_logits(model_run: str) -> tuple[dict, Callable[[np.ndarray], np.ndarra
 
     folder = Path(model_run) / "model"
     verify_manifest(folder)
-    if not (folder / SOURCE).is_file():
-        raise UserInputError(f"--model={model_run}: a compress run without model/{SOURCE}")
-    source = json.loads((folder / SOURCE).read_text())["model_run"]
+    source = train_run(model_run)
     meta = check_model_run(source, f"{folder / SOURCE}: model_run")  # its manifest too
     sess = session(folder / ONNX)
 
