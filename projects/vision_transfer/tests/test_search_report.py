@@ -108,7 +108,8 @@ def test_blocks_skip_what_a_run_lacks_but_not_bugs(smoke_run, tmp_path):
     ladder[~ladder["rung"].str.startswith("full fine-tune")].to_csv(
         results / "ladder.csv", index=False
     )
-    (results / "seeds.csv").unlink()  # a run without ladder.seeds
+    for name in ("seeds", "repeat", "failure_gallery"):  # no ladder.seeds or .repeat, no errors
+        (results / f"{name}.csv").unlink(missing_ok=True)
     fewer = blocks(results)
     assert set(fewer) == {"headline", "split", "ladder"}
     assert "full fine-tune" not in fewer["ladder"]

@@ -5,6 +5,7 @@ torch is imported lazily, so this module also serves the torch-free tabular proj
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 
@@ -67,3 +68,20 @@ def make_generator(seed: int):
     generator = torch.Generator()
     generator.manual_seed(seed)
     return generator
+
+
+def tensor_bytes(tensor) -> bytes:
+    """A CPU tensor's raw bytes whatever its dtype (bf16 has no NumPy twin): reinterpreted as
+    uint8 first."""
+    torch = _torch()
+    return tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
+
+
+def tensor_digest(state_dict: dict) -> str:
+    """sha256 over names, dtypes, shapes and raw bytes, in key order: equal iff bitwise equal."""
+    h = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].detach().cpu().contiguous()
+        h.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        h.update(tensor_bytes(tensor))
+    return h.hexdigest()

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from mlcraft.errors import UserInputError
 from mlcraft.files import atomic_write_bytes
+from mlcraft.seeding import tensor_bytes
 
 STATE_KEYS = (
     "python_rng", "numpy_rng", "torch_rng", "sampler", "optimizer", "scheduler", "scaler", "history",
@@ -43,21 +44,6 @@ def load(path: str | Path) -> dict[str, Any]:
         raise UserInputError(f"checkpoint {path} cannot be loaded: {exc}") from None
 
 
-def _bytes(tensor: torch.Tensor) -> bytes:
-    # Raw bytes whatever the dtype (bf16 has no NumPy twin): reinterpret as bytes first.
-    return tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
-
-
-def tensor_digest(state_dict: dict[str, torch.Tensor]) -> str:
-    """sha256 over names, dtypes, shapes and raw bytes, in key order: equal iff bitwise equal."""
-    h = hashlib.sha256()
-    for name in sorted(state_dict):
-        tensor = state_dict[name].detach().cpu().contiguous()
-        h.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-        h.update(_bytes(tensor))
-    return h.hexdigest()
-
-
 def nested_digest(obj: Any) -> str:
     """sha256 of any nested structure of tensors/arrays/numbers (optimizer, RNG states...)."""
     h = hashlib.sha256()
@@ -66,7 +52,7 @@ def nested_digest(obj: Any) -> str:
         if isinstance(x, torch.Tensor):
             t = x.detach().cpu().contiguous()
             h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
-            h.update(_bytes(t))
+            h.update(tensor_bytes(t))
         elif isinstance(x, np.ndarray):
             h.update(f"A{x.dtype}{x.shape}".encode() + np.ascontiguousarray(x).tobytes())
         elif isinstance(x, dict):

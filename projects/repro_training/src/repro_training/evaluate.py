@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 from mlcraft.errors import UserInputError
 from mlcraft.runs import PARTIAL, is_complete, read_run_info
+from mlcraft.seeding import tensor_digest
 from mlcraft.trusted import verify_manifest
 
 from repro_training.config import Config
@@ -128,7 +129,6 @@ def evaluate(cfg: Config, run, model: Model, split) -> dict:
     from mlcraft.reporting import write_table
     from mlcraft.tracking import TrackedRun
 
-    from repro_training import checkpoint as ckpt
     from repro_training.train import PROJECT, predict_images
 
     net = load_net(model)
@@ -142,7 +142,7 @@ def evaluate(cfg: Config, run, model: Model, split) -> dict:
             "data": cfg.data.name,
             "n_test": len(split.y_test),
             "test_accuracy": float((pred == split.y_test).mean()),
-            "weights_sha256": ckpt.tensor_digest(net.state_dict()),
+            "weights_sha256": tensor_digest(net.state_dict()),
         }
         write_table(run.results, "evaluation", pd.DataFrame([row]))
         tr.write_summary(

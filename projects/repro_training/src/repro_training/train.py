@@ -33,7 +33,7 @@ from lightning.fabric import Fabric
 from mlcraft.errors import UserInputError
 from mlcraft.files import atomic_write_json, atomic_write_text, sha256_file
 from mlcraft.runs import PARTIAL
-from mlcraft.seeding import CUBLAS_WORKSPACE, seed_everything, set_deterministic
+from mlcraft.seeding import CUBLAS_WORKSPACE, seed_everything, set_deterministic, tensor_digest
 from mlcraft.tracking import TrackedRun, environment_fingerprint
 
 from repro_training import checkpoint as ckpt
@@ -313,7 +313,7 @@ def _worker(
     if world > 1:  # each rank records its parameters: DDP keeps them identical (a test checks);
         # BatchNorm running stats are per rank (broadcast from rank 0 only at each forward).
         params = {k: v for k, v in net.named_parameters()}
-        atomic_write_text(run_dir / f"rank{rank}.params_sha256", ckpt.tensor_digest(params))
+        atomic_write_text(run_dir / f"rank{rank}.params_sha256", tensor_digest(params))
     if rank != 0:
         return RunResult(run_dir, seed, True, global_step)
     ckpt.save(run_dir / "weights.pt", weights)
@@ -321,7 +321,7 @@ def _worker(
     np.save(run_dir / "test_probs.npy", probs)
     result = RunResult(
         run_dir, seed, True, global_step,
-        weights_sha256=ckpt.tensor_digest(weights),
+        weights_sha256=tensor_digest(weights),
         test_accuracy=float((probs.argmax(1) == split.y_test).mean()),
         history=history,
         threads=torch.get_num_threads(),

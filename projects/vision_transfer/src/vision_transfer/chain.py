@@ -7,6 +7,7 @@ import copy
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import nn
 
 from . import ladder
@@ -31,6 +32,9 @@ def finetune_chain(cfg, ft, reference, images, labels, split, norm, seed, autoca
     targets: soft training targets (finetune.soft_labels), else the labels.
     """
     lad = cfg.ladder
+    # Dropout draws from torch's global generator: seeding it here makes a chain a function of
+    # (the pretrained copy, the data, seed) alone, whatever ran before it in the process.
+    torch.manual_seed(seed)
 
     def logged(prefix: str):
         return None if log_metrics is None else (lambda e, r: log_metrics(prefixed(prefix, r), e))
@@ -85,6 +89,20 @@ def seed_row(seed, rung, y_val, y_test, positive, lad) -> dict:
     fit_result = rung.extra["fit"]
     return {"seed": seed, "rung": rung.name, "tta": "8-view" if rung.tta else "none", **scores,
             "best_epoch": fit_result.best_epoch, "epochs_run": len(fit_result.history)}  # fmt: skip
+
+
+def repeat_row(seed: int, first, first_model: nn.Module, again, again_model: nn.Module,
+               seconds: float) -> dict:  # fmt: skip
+    """The fine-tune chain twice with one seed in one process: are the final weights (sha256 over
+    every tensor's bytes) and the top rung's test probabilities bitwise equal?"""
+    from mlcraft.seeding import tensor_digest
+
+    weights = tensor_digest(first_model.state_dict()), tensor_digest(again_model.state_dict())
+    return {"seed": seed, "rung": first.name, "weights_sha256": weights[0][:16],
+            "repeat_weights_sha256": weights[1][:16], "weights_bitwise": weights[0] == weights[1],
+            "test_prob_bitwise": bool(np.array_equal(first.test_prob, again.test_prob)),
+            "test_prob_max_abs_diff": float(np.max(np.abs(first.test_prob - again.test_prob))),
+            "repeat_seconds": seconds}  # fmt: skip
 
 
 def ensemble_row(tops, y_val, y_test, positive, lad, n_boot: int) -> dict:

@@ -80,6 +80,9 @@ class LadderConfig(StrictModel):
     # spread of the top rung's test scores -> results/seeds.csv. [] skips it.
     seeds: list[int] = Field(default_factory=list)
     ensemble: bool = False  # with seeds: average their top rungs -> results/ensemble.csv
+    # The fine-tune chain once more with the run's own seed, in the same process: are its weights
+    # and test probabilities bitwise those of the ladder's model? -> results/repeat.csv
+    repeat: bool = False
 
 
 class AblationConfig(StrictModel):

@@ -26,7 +26,7 @@ from . import analyses, ladder, models, recipe
 from . import data as data_mod
 from .audit import audit, write_audit
 from .augment import Normalizer
-from .chain import ensemble_row, expert_targets, finetune_chain, prefixed, seed_row
+from .chain import ensemble_row, expert_targets, finetune_chain, prefixed, repeat_row, seed_row
 from .config import Config
 from .evaluate import (
     accuracy_with_ci,
@@ -163,6 +163,16 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
 
         summary_extra: dict = {"splits": {n: int(len(i)) for n, i in split.items()}}
         headline = headline_from(ladder_frame)
+        if lad.repeat and final_model is not None:
+            print(f"same-seed repeat: the fine-tune chain again with seed {cfg.seed}")
+            started = time.perf_counter()
+            again, again_model, _ = finetune_chain(
+                cfg, ft, reference, images, labels, split, norm, cfg.seed, autocast, None, soft
+            )
+            row = repeat_row(cfg.seed, rungs[-1], final_model, again[-1], again_model,
+                             time.perf_counter() - started)  # fmt: skip
+            write_table(results, "repeat", pd.DataFrame([row]))
+            del again, again_model
         if lad.seeds and final_model is not None:
             print(f"seed spread: the fine-tune chain again with seeds {lad.seeds}")
             tops = [rungs[-1]]

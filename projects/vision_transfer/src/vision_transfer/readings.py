@@ -412,6 +412,21 @@ def profiling_block(grid: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def repeat_sentence(repeat: pd.DataFrame) -> str:
+    """Whether the same seed repeated the ladder's model bitwise in one process
+    (results/repeat.csv)."""
+    r = repeat.iloc[0]
+    if r["weights_bitwise"] and r["test_prob_bitwise"]:
+        verdict = (f"gave bitwise the same weights (sha256 `{r['weights_sha256']}`) and test "
+                   "probabilities")  # fmt: skip
+    else:
+        verdict = (f"did not repeat bitwise: weights sha256 `{r['weights_sha256']}` then "
+                   f"`{r['repeat_weights_sha256']}`, test probabilities apart by up to "
+                   f"{r['test_prob_max_abs_diff']:.1e}")  # fmt: skip
+    return (f"Same seed twice: the fine-tune chain rerun with seed {int(r['seed'])} in the same "
+            f"process ({r['repeat_seconds']:.0f} s) {verdict}.")  # fmt: skip
+
+
 def seeds_block(seeds: pd.DataFrame) -> str:
     """The seed-to-seed spread of the fine-tune chain (results/seeds.csv): the yardstick for
     "within noise" between two runs of this recipe on the same split."""

@@ -245,9 +245,11 @@ def blocks(results: str | Path) -> dict[str, str]:
         if recipe:
             out[f"recipe_{name}"] = recipe
 
-    seeds = read_table(results, "seeds")
+    seeds, repeat = read_table(results, "seeds"), read_table(results, "repeat")
     if seeds is not None and len(seeds) > 1:
         out["seeds"] = readings.seeds_block(seeds)
+    if repeat is not None:
+        out["seeds"] = " ".join(filter(None, [out.get("seeds"), readings.repeat_sentence(repeat)]))
 
     gallery = read_table(results, "failure_gallery")
     if gallery is not None:
