@@ -86,6 +86,20 @@ def train_and_publish(session: nox.Session, short: str, budget: str = "reference
                 external=True)  # fmt: skip
 
 
+def bench_and_publish(session: nox.Session, short: str, budget: str = "reference") -> None:
+    """`bench` of the config (configs/default.yaml, or configs/<budget>.yaml -> results/<budget>/)
+    on this machine's hardware into its own run folder, then publish results/bench/ and render."""
+    member, module, folder = require_project(session, short)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = ROOT / "runs" / module / f"bench-{budget}-{stamp}"
+    config = "configs/default.yaml" if budget == "reference" else f"configs/{budget}.yaml"
+    run_project(session, short, "bench", config, "--run-dir", str(run_dir))
+    python = member_python(session, member)
+    with session.chdir(folder):
+        session.run(python, "-m", module, "publish", "--run-dir", str(run_dir), external=True)
+        session.run(python, "-m", module, "report", external=True)
+
+
 @nox.session(python=False)
 def tests(session: nox.Session) -> None:
     """Run every member's tests, each in its own env (`-- tabular_ladder` runs one)."""
@@ -138,11 +152,15 @@ def tests_gpu(session: nox.Session) -> None:
 @nox.session(name="gpu-results", python=False)
 def gpu_results(session: nox.Session) -> None:
     """On one CUDA machine, everything that needs it, in one go: the CUDA tests, then each
-    project's configs/gpu.yaml run published into its results/gpu/ (vision, repro)."""
+    project's configs/gpu.yaml run published into its results/gpu/ (vision, repro) and each
+    project's bench (of configs/gpu.yaml where there is one) beside it."""
     tests_gpu(session)
     for short in PROJECTS:
-        if (ROOT / "projects" / PROJECTS[short][1] / "configs" / "gpu.yaml").is_file():
+        has_gpu_config = (ROOT / "projects" / PROJECTS[short][1] / "configs" / "gpu.yaml").is_file()
+        if has_gpu_config:
             train_and_publish(session, short, "gpu")
+        if REGISTRY[PROJECTS[short][1]].get("bench"):  # the throughput targets are for a GPU
+            bench_and_publish(session, short, "gpu" if has_gpu_config else "reference")
 
 
 @nox.session(python=False)
@@ -194,6 +212,13 @@ def _make_project_sessions() -> None:
                 f"The bigger-budget run of {PROJECTS[short][1]} (configs/{budget}.yaml) "
                 f"-> results/{budget}/."
             )
+        if REGISTRY[PROJECTS[short][1]].get("bench"):
+
+            @nox.session(name=f"bench-{short}", python=False)
+            def bench(session: nox.Session, short: str = short) -> None:
+                bench_and_publish(session, short)
+
+            bench.__doc__ = f"Throughput of {PROJECTS[short][1]} on this machine -> results/bench/."
         if not REGISTRY[PROJECTS[short][1]].get("search"):
             continue
 

@@ -55,6 +55,8 @@ class Project:
     predict: Callable[[argparse.Namespace], Any] | None = None
     search: Handler | None = None
     evaluate: Handler | None = None
+    # the project's training step and inference timed on this hardware -> results/bench/
+    bench: Handler | None = None
     # Checks that run before any folder is made: raise UserInputError, or return what the
     # handler may reuse (e.g. loaded data) as args.checked.
     preflight: Callable[[Any, argparse.Namespace], Any] | None = None
@@ -91,11 +93,15 @@ def build_parser(project: Project) -> argparse.ArgumentParser:
         run_verbs.append(("search", "the Optuna search (resumes; several workers may share it)"))
     if project.evaluate:
         run_verbs.append(("evaluate", "score a saved model on the configured test split"))
+    if project.bench:
+        run_verbs.append(("bench", "train and inference throughput, data wait, memory, MFU"))
     for verb, text in run_verbs:
         sub = verbs.add_parser(verb, help=text)
         _config_arguments(sub)
         if verb == "evaluate":
             sub.add_argument("--model", required=True, help="a complete run folder")
+        if verb == "bench":
+            sub.add_argument("--steps", type=int, default=30, help="timed training steps")
         sub.set_defaults(handler=_run_verb)
     if project.predict:
         sub = verbs.add_parser("predict", help="predict a file with a saved model")
@@ -155,7 +161,10 @@ def build_parser(project: Project) -> argparse.ArgumentParser:
 def _run_verb(project: Project, args: argparse.Namespace) -> int:
     config = project.load_config(args.config, args.overrides)
     args.checked = project.preflight(config, args) if project.preflight else None
-    handler = {"train": project.train, "search": project.search, "evaluate": project.evaluate}
+    if args.verb == "bench" and args.steps < 2:
+        raise UserInputError(f"--steps={args.steps}: at least 2 (the first is a warm-up)")
+    handler = {"train": project.train, "search": project.search, "evaluate": project.evaluate,
+               "bench": project.bench}  # fmt: skip
     expected = project.expected_bytes if args.verb == "train" else project.expected_bytes // 10
     with open_run(project.name, args.verb, args.config, args.run_dir, expected) as run:
         handler[args.verb](config, run, args)
@@ -240,15 +249,19 @@ def _loadtest(project: Project, args: argparse.Namespace) -> int:
 
 
 def _run_config(run_dir: Path) -> Any:
-    """The config the run's model was trained with: a train run's own, or the one a compress run
-    records for the train run it compressed."""
-    for path, key in ((run_dir / "results" / "summary.json", "config"),
-                      (run_dir / "results" / "compress" / "compress.json", "model_config")):  # fmt: skip
-        try:
-            return json.loads(path.read_text()).get(key)
-        except (OSError, ValueError):  # absent or unreadable: the next place, else unknown
-            continue
-    return None
+    """The config the run's model was trained (or the bench measured) with: a train run's own,
+    or the one a part's meta file records (results/<part>/<verb>.json: model_config)."""
+    from mlcraft.publish import PARTS
+    from mlcraft.runs import read_run_info
+
+    verb = read_run_info(run_dir).get("verb")
+    path, key = run_dir / "results" / "summary.json", "config"
+    if verb in PARTS:
+        path, key = run_dir / "results" / PARTS[verb] / f"{verb}.json", "model_config"
+    try:
+        return json.loads(path.read_text()).get(key)
+    except (OSError, ValueError):  # absent or unreadable: unknown
+        return None
 
 
 def _register(project: Project, args: argparse.Namespace) -> int:
@@ -339,9 +352,10 @@ def _publish(project: Project, args: argparse.Namespace) -> int:
     }
     run_config = _run_config(run_dir)
     budget = next((name for name, wanted in budgets.items() if wanted == run_config), None)
-    if read_run_info(run_dir).get("verb") in PARTS:
-        published = publish_part(run_dir, project.project_dir, config, args.allow_dirty,
-                                 lambda raw: _validated(project, raw))  # fmt: skip
+    if read_run_info(run_dir).get("verb") in PARTS:  # a budget's model or bench: results/<budget>/
+        reference = budgets[budget] if budget else config
+        published = publish_part(run_dir, project.project_dir, reference, args.allow_dirty,
+                                 lambda raw: _validated(project, raw), budget)  # fmt: skip
     elif budget is not None:
         published = publish_full(
             run_dir, project.project_dir, budgets[budget], args.allow_dirty, budget

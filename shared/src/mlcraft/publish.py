@@ -8,8 +8,9 @@ of two runs. A forker's run (other data or config) is refused with one line.
 A train run of a bigger-budget config (configs/full.yaml, configs/gpu.yaml) publishes into
 results/full/ or results/gpu/ only (publish_full), with the same checks against that config.
 
-A run of a model-level verb (`loadtest`, `compress`) publishes into its own results/<part>/ only
-(PARTS), and only when the model it measured was trained on the reference config.
+A run of a model-level verb (`loadtest`, `compress`) or a `bench` publishes into its own
+results/<part>/ only (PARTS), and only when the model it measured was trained on (or the bench
+measured) the reference config; on a bigger-budget config, into results/<budget>/<part>/.
 """
 
 from __future__ import annotations
@@ -138,7 +139,9 @@ def publish_full(
     run_dir, project_dir = Path(run_dir), Path(project_dir)
     check_publishable(run_dir, project_dir / "results", full_config, allow_dirty)
     target = project_dir / "results" / budget
-    _swap_in(run_dir / "results", target, run_dir.name)
+    # its published parts (results/<budget>/bench/ ...) travel along unless the run has its own
+    keep = [target / part for part in PARTS.values() if (target / part).is_dir()]
+    _swap_in(run_dir / "results", target, run_dir.name, keep)
     return target
 
 
@@ -147,7 +150,7 @@ def publish_full(
 BUDGETS = ("full", "gpu")
 
 # verb -> the results/ sub-folder it publishes; its meta file is results/<part>/<verb>.json
-PARTS = {"loadtest": "serve", "compress": "compress"}
+PARTS = {"loadtest": "serve", "compress": "compress", "bench": "bench"}
 
 
 def publish_part(
@@ -156,10 +159,12 @@ def publish_part(
     reference_config: dict[str, Any],
     allow_dirty: bool = False,
     normalize: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    budget: str | None = None,
 ) -> Path:
-    """Replace project_dir/results/<part> with the run's results/<part>, whole. normalize: the
-    project's config validation, so a model trained before a config key with a default existed
-    still counts as trained on the reference config."""
+    """Replace project_dir/results/<part> (results/<budget>/<part> for a bigger-budget config)
+    with the run's results/<part>, whole. normalize: the project's config validation, so a model
+    trained before a config key with a default existed still counts as trained on the reference
+    config."""
     run_dir, project_dir = Path(run_dir), Path(project_dir)
     if not is_complete(run_dir):
         raise UserInputError(f"publish: {run_dir} is not a complete run (no run.json 'complete')")
@@ -184,6 +189,6 @@ def publish_part(
         )
     if meta.get("git_dirty") and not allow_dirty:
         raise UserInputError(f"publish: {run_dir} ran on a tree with uncommitted changes")
-    target = project_dir / "results" / part
+    target = project_dir / "results" / (budget or "") / part
     _swap_in(run_dir / "results" / part, target, run_dir.name)
     return target

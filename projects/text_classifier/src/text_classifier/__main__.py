@@ -7,6 +7,7 @@
         [--encoding latin-1] [--id-column id]
     python -m text_classifier serve --model RUN [--host H] [--port P]
     python -m text_classifier compress --model RUN [--run-dir DIR]   # ONNX fp32 + INT8
+    python -m text_classifier bench --config configs/default.yaml [--steps N]   # throughput
     python -m text_classifier loadtest|register|promote|rollback --model RUN
     python -m text_classifier report          # README blocks from results/
     python -m text_classifier publish         # the newest complete reference run -> results/
@@ -33,6 +34,12 @@ def _train(cfg, run, args):
     from text_classifier.train import run as train
 
     return train(cfg, run, args.checked)
+
+
+def _bench(cfg, run, args):
+    from text_classifier.bench import run_bench
+
+    return run_bench(cfg, run, args)
 
 
 def _search(cfg, run, args):
@@ -89,6 +96,7 @@ PROJECT = cli.Project(
     serve=cli.lazy("text_classifier.serving:served_model"),
     search=_search,
     evaluate=_evaluate,
+    bench=_bench,
     preflight=cli.lazy("text_classifier.preflight:preflight"),
     expected_bytes=TRAIN_BYTES,  # the fine-tuned MiniLM (~90 MB) + TF-IDF + tables
     predict_arguments=_predict_arguments,

@@ -479,3 +479,21 @@ def learning_curve_block(full: dict, figure: bool) -> str:
         f"{points}. The interval lies {'; '.join(groups)} reviews."
     )
     return "\n\n".join(text)
+
+
+# The throughput target of issue-tracked GPU work: MiniLM-L6 at max length 128 on one GPU.
+GPU_TARGET = {"train_examples_per_s": 2000, "max_length": 128}
+
+
+def bench_target(meta: dict, table: pd.DataFrame) -> str:
+    """The GPU target where it applies (a GPU, max length 128); on a CPU, what was measured."""
+    train = table[table["phase"] == "train"].iloc[0]
+    if meta["device"] != "cuda":
+        return (f"No GPU: the GPU target ({GPU_TARGET['train_examples_per_s']:,} train examples/s "
+                f"at max length {GPU_TARGET['max_length']}) is not measured here.")  # fmt: skip
+    if int(train["max_length"]) != GPU_TARGET["max_length"]:
+        return (f"The GPU target is set at max length {GPU_TARGET['max_length']}; this bench ran "
+                f"at {int(train['max_length'])}, so it is not judged.")  # fmt: skip
+    met = train["examples_per_s"] >= GPU_TARGET["train_examples_per_s"]
+    return (f"GPU target (>= {GPU_TARGET['train_examples_per_s']:,} train examples/s): "
+            f"{'met' if met else 'missed'} ({train['examples_per_s']:,.0f} examples/s).")  # fmt: skip

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from mlcraft.bench import published_block as bench_block
 from mlcraft.compress import published_block as compress_block
 from mlcraft.errors import UserInputError
 from mlcraft.loadtest import published_block
@@ -249,6 +250,9 @@ def blocks(results: str | Path) -> dict[str, str]:
     compress = compress_block(results)  # published from a compress run
     if compress:
         blocks["compress"] = compress
+    bench = bench_block(results, narrative.bench_target)  # published from a bench run
+    if bench:
+        blocks["bench"] = bench
 
     faults = read_table(results, "faults")
     if faults is not None:

@@ -7,6 +7,7 @@
     python -m vision_transfer loadtest --model RUN [--concurrency N ...] [--run-dir DIR]
     python -m vision_transfer register --model RUN | promote | rollback
     python -m vision_transfer compress --model RUN [--run-dir DIR]   # ONNX fp32 + INT8
+    python -m vision_transfer bench --config configs/X.yaml [--steps N] [--run-dir DIR]
     python -m vision_transfer report [--results DIR] [--readme FILE]
     python -m vision_transfer publish [--run-dir RUN] [--allow-dirty]
 
@@ -42,6 +43,12 @@ def _evaluate(cfg, run, args):
     return evaluate_run(cfg, run, args.checked, args.model)
 
 
+def _bench(cfg, run, args):
+    from vision_transfer.bench import run_bench
+
+    return run_bench(cfg, run, args)
+
+
 def _compress(args):
     from vision_transfer.compress import compress
 
@@ -67,6 +74,7 @@ PROJECT = cli.Project(
     train=_train,
     search=_search,
     evaluate=_evaluate,
+    bench=_bench,
     predict=_predict,
     serve=cli.lazy("vision_transfer.serving:served_model"),
     request_rows=cli.lazy("vision_transfer.gating:request_rows"),

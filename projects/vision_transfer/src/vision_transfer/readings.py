@@ -441,3 +441,29 @@ def seeds_block(seeds: pd.DataFrame) -> str:
         f"with {len(seeds)} seeds, same split): test accuracy {per_seed}; mean {acc.mean():.3f}, "
         f"sd {acc.std(ddof=1):.3f}, range {acc.max() - acc.min():.3f}."
     )
+
+
+# The throughput target of issue-tracked GPU work: EfficientNet-Lite0 at 224 px on one GPU.
+GPU_TARGET = {"train_images_per_s": 5000, "image_size": 224, "data_wait_below": 0.05}
+
+
+def bench_target(meta: dict, table: pd.DataFrame) -> str:
+    """The GPU target where it applies (a GPU, rows at 224 px); on a CPU, what the rows are."""
+    train = table[table["phase"] == "train"]
+    size = GPU_TARGET["image_size"]
+    if meta["device"] != "cuda":
+        best = train.loc[train["examples_per_s"].idxmax()]
+        return (f"No GPU: the GPU target ({GPU_TARGET['train_images_per_s']:,} train images/s at "
+                f"{size} px) is not measured here. On this CPU the fastest policy "
+                f"({best['augment']}) trains {best['examples_per_s']:.1f} images/s at "
+                f"{int(best['image_size'])} px.")  # fmt: skip
+    at_size = train[train["image_size"] == size]
+    if at_size.empty:
+        return f"The GPU target is set at {size} px; this bench has no {size} px rows."
+    best = at_size.loc[at_size["examples_per_s"].idxmax()]
+    met = (best["examples_per_s"] >= GPU_TARGET["train_images_per_s"]
+           and best["data_wait_fraction"] < GPU_TARGET["data_wait_below"])  # fmt: skip
+    return (f"GPU target (>= {GPU_TARGET['train_images_per_s']:,} train images/s at {size} px, "
+            f"data wait < {GPU_TARGET['data_wait_below']:.0%}): {'met' if met else 'missed'} "
+            f"({best['examples_per_s']:,.0f} images/s, data wait "
+            f"{best['data_wait_fraction']:.1%}, augment={best['augment']}).")  # fmt: skip

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from mlcraft.bench import published_block as bench_block
 from mlcraft.compress import published_block as compress_block
 from mlcraft.errors import UserInputError
 from mlcraft.loadtest import published_block
@@ -289,6 +290,9 @@ def blocks(results: str | Path) -> dict[str, str]:
     compress = compress_block(results)  # published from a compress run
     if compress:
         out["compress"] = compress
+    bench = bench_block(results, readings.bench_target)  # published from a bench run
+    if bench:
+        out["bench"] = bench
     serve = published_block(results)  # published from a loadtest run
     if serve:
         out["serve"] = serve

@@ -3,6 +3,7 @@ early stopping on validation loss (the best epoch's weights are restored), step 
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable
@@ -109,6 +110,8 @@ def fit(
             gen,
             size,
         )
+        if max_steps:  # stop the batches, not the loop, so the timer also counts the last step
+            batches = itertools.islice(batches, max(max_steps - steps, 0))
         for x, y in timer.wrap(batches):
             with torch.autocast(device, dtype=torch.bfloat16, enabled=autocast):
                 logits = model(x)
@@ -121,8 +124,6 @@ def fit(
             scheduler.step()
             losses.append(float(loss.detach()))
             steps += 1
-            if max_steps and steps >= max_steps:
-                break
         val_images = images[val_idx]
         if size and size != images.shape[-1]:
             val_images = _resize(val_images, size)

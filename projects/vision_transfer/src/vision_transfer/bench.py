@@ -1,0 +1,113 @@
+"""`python -m vision_transfer bench --config configs/default.yaml [--steps N]`: the project's own
+training step (train.fit: its batching, augmentation, loss and AdamW step) and inference
+(evaluate.predict_logits, one view) timed on whatever hardware runs it, through mlcraft.bench.
+
+Writes results/bench/bench.csv|.md (one train row per augmentation policy: the configured one,
+or every policy of the ablation when finetune.augment=auto; one inference row) and bench.json
+(the config, code, hardware). `publish --run-dir <bench run>` makes it results/bench/.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pandas as pd
+import torch
+from mlcraft import bench
+from mlcraft.config import config_to_dict
+from mlcraft.seeding import seed_everything
+from mlcraft.tracking import environment_fingerprint
+
+from . import data, models
+from .augment import Normalizer
+from .config import Config
+from .evaluate import predict_logits
+from .pipeline import resolve_device
+from .train import fit
+
+
+def run_bench(cfg: Config, run, args) -> None:
+    fingerprint = environment_fingerprint()  # the code as it was when the bench started
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    where = resolve_device(cfg)
+    dataset, split = args.checked.dataset, args.checked.split
+    torch.manual_seed(cfg.seed)
+    reference = models.build(cfg.model, len(dataset.classes), pretrained=cfg.model.pretrained)
+    mean, std = models.input_stats(reference)
+    norm = Normalizer(mean, std, channels_last=cfg.channels_last, device=where)
+    precision = "bf16 autocast" if cfg.bf16 else "fp32"
+    ceiling = bench.matmul_rate(where, "bfloat16" if cfg.bf16 and where == "cuda" else "float32")
+    # the config's size, and the recipe search's larger ones (configs/gpu.yaml: 224 and 300 px)
+    sizes = [cfg.data.image_size, *(cfg.recipe.image_sizes if cfg.recipe.enabled else [])]
+    rows = []
+    for size in dict.fromkeys(sizes):
+        if size != dataset.images.shape[-1]:
+            dataset = data.load(cfg.data.model_copy(update={"image_size": size}), cfg.seed)
+        common = {"ceiling": ceiling, "precision": precision, "image_size": size}
+        rows += _train_rows(cfg, reference, dataset, split, norm, args.steps, where, common)
+        rows.append(_inference_row(cfg, reference, dataset.images[split["test"]], norm, where,
+                                   common))  # fmt: skip
+    table = pd.DataFrame(rows)
+    print(table.to_string(index=False))
+    bench.write_bench(
+        run, table, config_to_dict(cfg), fingerprint, device=where, steps=args.steps,
+        what=f"{cfg.model.name}, {args.steps} training steps per augmentation policy and image "
+        f"size, inference over the {len(split['test']):,} test images (one view).",
+    )  # fmt: skip
+
+
+def _train_rows(cfg, reference, dataset, split, norm, steps, where, common) -> list[dict]:
+    """One row per augmentation policy (the configured one, or the ablation's when auto): train.fit
+    for `steps` steps from the pretrained weights, its own timer splitting data wait from compute."""
+    ft = cfg.finetune.model_copy(update={"patience": 10**6})  # time steps, never stop early
+    images, labels = dataset.images, dataset.labels
+    batch = images[split["train"][: ft.batch_size]]
+    flops = bench.TRAIN_FLOPS_PER_FORWARD * _forward_flops(reference, batch, norm, cfg.bf16)
+    epochs = -(-steps // max(len(split["train"]) // ft.batch_size, 1))  # enough for the steps
+    rows = []
+    for policy in cfg.ablation.variants if ft.augment == "auto" else [ft.augment]:
+        print(f"bench: train at {common['image_size']} px, augment={policy}, {steps} steps of "
+              f"{ft.batch_size} on {where}")  # fmt: skip
+        bench.reset_peak_memory(where)
+        timer = fit(
+            copy.deepcopy(reference), images, labels, split["train"], split["val"][: ft.batch_size],
+            ft.model_copy(update={"augment": policy}), norm, cfg.seed, epochs=epochs,
+            autocast=cfg.bf16, max_steps=steps,
+        ).timer  # fmt: skip
+        rows.append(bench.phase_row(
+            "train", examples=int(timer["samples"]),
+            seconds=timer["data_seconds"] + timer["compute_seconds"],
+            data_seconds=timer["data_seconds"], flops_per_example=flops,
+            memory_mib=bench.peak_memory_mib(where), batch_size=ft.batch_size, augment=policy,
+            **common,
+        ))  # fmt: skip
+    return rows
+
+
+def _inference_row(cfg, reference, test, norm, where, common) -> dict:
+    """evaluate.predict_logits over the test images, one view, after a warm-up batch."""
+    print(f"bench: inference at {common['image_size']} px, one view, on {where}")
+    model = copy.deepcopy(reference).to(where).eval()
+    predict_logits(model, test[:128], norm, autocast=cfg.bf16)  # warm-up
+    bench.reset_peak_memory(where)
+    _, rate = predict_logits(model, test, norm, autocast=cfg.bf16)
+    flops = _forward_flops(model, test[:8], norm, cfg.bf16)
+    return bench.phase_row(
+        "inference", examples=len(test), seconds=len(test) / rate, data_seconds=None,
+        flops_per_example=flops, memory_mib=bench.peak_memory_mib(where), batch_size=128,
+        augment="none", **common,
+    )  # fmt: skip
+
+
+def _forward_flops(model, batch, norm: Normalizer, autocast: bool) -> float:
+    """Forward FLOPs per image on `batch` (uint8), on a copy of the model."""
+    model = copy.deepcopy(model).to(norm.device).eval()
+
+    @torch.no_grad()
+    def forward():
+        with torch.autocast(norm.device, dtype=torch.bfloat16, enabled=autocast):
+            model(norm(norm.to_unit(batch)))
+
+    return bench.count_flops(forward) / len(batch)

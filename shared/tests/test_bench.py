@@ -1,0 +1,84 @@
+"""mlcraft.bench: FLOPs counted by op, MFU from what was timed, the published block, and a bench
+part published beside (or inside) a budget's results without being lost by the next publish."""
+
+import json
+import math
+
+import pandas as pd
+import pytest
+from mlcraft import bench
+from mlcraft.errors import UserInputError
+from mlcraft.publish import publish_full, publish_part
+
+FINGERPRINT = {"git_sha": "abcdef0123456789", "git_dirty": False, "python": "3.11",
+               "hardware": {"cpu_model": "Toy CPU", "cpu_count": 2, "gpu": None}}  # fmt: skip
+
+
+def test_flops_are_counted_by_op_and_the_matmul_ceiling_is_measured():
+    torch = pytest.importorskip("torch")
+    layer = torch.nn.Linear(64, 32, bias=False)
+    x = torch.randn(8, 64)
+    assert bench.count_flops(lambda: layer(x)) == 2 * 8 * 64 * 32  # one (8x64)@(64x32) matmul
+    assert bench.TRAIN_FLOPS_PER_FORWARD == 3  # forward + backward (input and weight grads)
+    assert bench.matmul_rate("cpu", "float32", seconds=0.05) > 1e6
+
+
+def test_a_row_is_computed_from_what_was_timed():
+    row = bench.phase_row("train", examples=200, seconds=4.0, data_seconds=1.0,
+                          flops_per_example=2e9, ceiling=1e12, memory_mib=512.0, batch_size=32,
+                          precision="fp32", augment="none")  # fmt: skip
+    assert row["examples_per_s"] == 50 and row["data_wait_fraction"] == 0.25
+    assert row["achieved_tflops"] == pytest.approx(0.1) and row["mfu"] == pytest.approx(0.1)
+    inference = bench.phase_row("inference", examples=10, seconds=1.0, data_seconds=None,
+                                flops_per_example=1e9, ceiling=1e12, memory_mib=1.0,
+                                batch_size=8, precision="fp32")  # fmt: skip
+    assert math.isnan(inference["data_wait_fraction"])  # not separable: n/a, never a made-up 0
+
+
+class _Run:
+    def __init__(self, path):
+        self.results = path / "results"
+
+
+def _bench_run(tmp_path, config: dict):
+    folder = tmp_path / "bench-run"
+    row = bench.phase_row("train", examples=64, seconds=2.0, data_seconds=0.5,
+                          flops_per_example=1e9, ceiling=4e11, memory_mib=900.0, batch_size=32,
+                          precision="fp32")  # fmt: skip
+    infer = bench.phase_row("inference", examples=64, seconds=1.0, data_seconds=None,
+                            flops_per_example=3e8, ceiling=4e11, memory_mib=900.0,
+                            batch_size=64, precision="fp32")  # fmt: skip
+    bench.write_bench(_Run(folder), pd.DataFrame([row, infer]), config, FINGERPRINT,
+                      device="cpu", what="a toy model.")  # fmt: skip
+    (folder / "run.json").write_text(json.dumps({"status": "complete", "verb": "bench"}))
+    return folder
+
+
+def test_the_published_block_names_the_hardware_and_the_target(tmp_path):
+    run = _bench_run(tmp_path, {"data": "reference"})
+    assert bench.published_block(tmp_path / "nothing-here") is None
+    block = bench.published_block(
+        run / "results", lambda meta, table: f"target on {meta['device']}"
+    )
+    assert "2 cores (Toy CPU) (cpu), git `abcdef0123`: a toy model." in block
+    assert "| train | 32 | fp32 | 32.0 | 25.0% |" in block and "| n/a |" in block
+    assert block.endswith("target on cpu")
+
+
+def test_a_bench_part_publishes_into_results_or_its_budget_and_survives_the_next_publish(tmp_path):
+    project = tmp_path / "project"
+    (project / "results").mkdir(parents=True)
+    run = _bench_run(tmp_path, {"data": "reference", "size": 224})
+    with pytest.raises(UserInputError, match="not a reference-config run"):
+        publish_part(run, project, {"data": "reference", "size": 128})
+    target = publish_part(run, project, {"data": "reference", "size": 224}, budget="gpu")
+    assert target == project / "results" / "gpu" / "bench" and (target / "bench.csv").is_file()
+    # the gpu budget's next train run replaces results/gpu/ but keeps its published bench
+    train = tmp_path / "train-run"
+    (train / "results").mkdir(parents=True)
+    summary = {"config": {"data": "reference", "size": 224}, "git_dirty": False}
+    (train / "results" / "summary.json").write_text(json.dumps(summary))
+    (train / "run.json").write_text(json.dumps({"status": "complete", "verb": "train"}))
+    publish_full(train, project, summary["config"], budget="gpu")
+    assert (project / "results" / "gpu" / "bench" / "bench.csv").is_file()
+    assert (project / "results" / "gpu" / "summary.json").is_file()
