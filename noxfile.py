@@ -69,35 +69,26 @@ def run_project(session: nox.Session, short: str, verb: str, config: str, *extra
                     external=True)  # fmt: skip
 
 
-def train_and_publish(session: nox.Session, short: str, budget: str = "reference") -> None:
-    """The reference run (or a bigger-budget one, configs/<budget>.yaml -> results/<budget>/) into its
-    own run folder, then publish and render the README. publish refuses a run that is not that
-    config and the reference data, or a dirty tree."""
+def run_and_publish(
+    session: nox.Session, short: str, budget: str = "reference", verb: str = "train"
+) -> None:
+    """The reference run (or a bigger-budget one, configs/<budget>.yaml -> results/<budget>/), or
+    the `bench` of that config (-> results/bench/, results/<budget>/bench/), into its own run
+    folder, then publish and render the README. publish refuses a run that is not that config and
+    the reference data, or a dirty tree."""
     member, module, folder = require_project(session, short)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    run_dir = ROOT / "runs" / module / f"{budget}-{stamp}"
+    name = budget if verb == "train" else f"{verb}-{budget}"
+    run_dir = ROOT / "runs" / module / f"{name}-{stamp}"
     config = "configs/default.yaml" if budget == "reference" else f"configs/{budget}.yaml"
-    run_project(session, short, "train", config, "--run-dir", str(run_dir))
+    run_project(session, short, verb, config, "--run-dir", str(run_dir))
     python = member_python(session, member)
     with session.chdir(folder):
         session.run(python, "-m", module, "publish", "--run-dir", str(run_dir), external=True)
         session.run(python, "-m", module, "report", external=True)
-    session.run(member_python(session, "mlcraft"), "-m", "mlcraft.portfolio", str(ROOT),
-                external=True)  # fmt: skip
-
-
-def bench_and_publish(session: nox.Session, short: str, budget: str = "reference") -> None:
-    """`bench` of the config (configs/default.yaml, or configs/<budget>.yaml -> results/<budget>/)
-    on this machine's hardware into its own run folder, then publish results/bench/ and render."""
-    member, module, folder = require_project(session, short)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    run_dir = ROOT / "runs" / module / f"bench-{budget}-{stamp}"
-    config = "configs/default.yaml" if budget == "reference" else f"configs/{budget}.yaml"
-    run_project(session, short, "bench", config, "--run-dir", str(run_dir))
-    python = member_python(session, member)
-    with session.chdir(folder):
-        session.run(python, "-m", module, "publish", "--run-dir", str(run_dir), external=True)
-        session.run(python, "-m", module, "report", external=True)
+    if verb == "train":  # the root README's table of headline numbers
+        session.run(member_python(session, "mlcraft"), "-m", "mlcraft.portfolio", str(ROOT),
+                    external=True)  # fmt: skip
 
 
 @nox.session(python=False)
@@ -158,9 +149,9 @@ def gpu_results(session: nox.Session) -> None:
     for short in PROJECTS:
         has_gpu_config = (ROOT / "projects" / PROJECTS[short][1] / "configs" / "gpu.yaml").is_file()
         if has_gpu_config:
-            train_and_publish(session, short, "gpu")
+            run_and_publish(session, short, "gpu")
         if REGISTRY[PROJECTS[short][1]].get("bench"):  # the throughput targets are for a GPU
-            bench_and_publish(session, short, "gpu" if has_gpu_config else "reference")
+            run_and_publish(session, short, "gpu" if has_gpu_config else "reference", "bench")
 
 
 @nox.session(python=False)
@@ -193,7 +184,7 @@ def _make_project_sessions() -> None:
 
         @nox.session(name=f"train-{short}", python=False)
         def train(session: nox.Session, short: str = short) -> None:
-            train_and_publish(session, short)
+            run_and_publish(session, short)
 
         train.__doc__ = f"The reference run of {PROJECTS[short][1]}, published to its results/."
         for budget in BUDGETS:  # configs/full.yaml -> train-<p>-full, configs/gpu.yaml -> -gpu
@@ -206,7 +197,7 @@ def _make_project_sessions() -> None:
             def train_budget(
                 session: nox.Session, short: str = short, budget: str = budget
             ) -> None:
-                train_and_publish(session, short, budget)
+                run_and_publish(session, short, budget)
 
             train_budget.__doc__ = (
                 f"The bigger-budget run of {PROJECTS[short][1]} (configs/{budget}.yaml) "
@@ -216,7 +207,7 @@ def _make_project_sessions() -> None:
 
             @nox.session(name=f"bench-{short}", python=False)
             def bench(session: nox.Session, short: str = short) -> None:
-                bench_and_publish(session, short)
+                run_and_publish(session, short, verb="bench")
 
             bench.__doc__ = f"Throughput of {PROJECTS[short][1]} on this machine -> results/bench/."
         if not REGISTRY[PROJECTS[short][1]].get("search"):

@@ -120,6 +120,7 @@ def write_bench(run, table: pd.DataFrame, config: dict, fingerprint: dict, **met
     from mlcraft.files import atomic_write_json
     from mlcraft.reporting import write_table
 
+    print(table.to_string(index=False))
     out = run.results / FOLDER
     write_table(out, VERB, table, digits=4)
     atomic_write_json(out / f"{VERB}.json", {

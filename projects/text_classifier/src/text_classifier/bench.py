@@ -90,10 +90,8 @@ def run_bench(cfg: Config, run, args) -> None:
         flops_per_example=infer_flops, ceiling=ceiling, memory_mib=bench.peak_memory_mib(where),
         batch_size=ft.eval_batch_size, precision="fp32", max_length=max_len, bucketed=True,
     ))  # fmt: skip
-    table = pd.DataFrame(rows)
-    print(table.to_string(index=False))
     bench.write_bench(
-        run, table, config_to_dict(cfg), fingerprint, device=where, steps=args.steps,
+        run, pd.DataFrame(rows), config_to_dict(cfg), fingerprint, device=where, steps=args.steps,
         what=f"{cfg.model.name_or_path} at max length {max_len}, {args.steps} fine-tune steps, "
         f"inference over the {len(test_ids):,} test texts.",
     )  # fmt: skip

@@ -49,10 +49,8 @@ def run_bench(cfg: Config, run, args) -> None:
         rows += _train_rows(cfg, reference, dataset, split, norm, args.steps, where, common)
         rows.append(_inference_row(cfg, reference, dataset.images[split["test"]], norm, where,
                                    common))  # fmt: skip
-    table = pd.DataFrame(rows)
-    print(table.to_string(index=False))
     bench.write_bench(
-        run, table, config_to_dict(cfg), fingerprint, device=where, steps=args.steps,
+        run, pd.DataFrame(rows), config_to_dict(cfg), fingerprint, device=where, steps=args.steps,
         what=f"{cfg.model.name}, {args.steps} training steps per augmentation policy and image "
         f"size, inference over the {len(split['test']):,} test images (one view).",
     )  # fmt: skip
