@@ -62,6 +62,9 @@ def test_the_published_block_names_the_hardware_and_the_target(tmp_path):
     )
     assert "2 cores (Toy CPU) (cpu), git `abcdef0123`: a toy model." in block
     assert "| train | 32 | fp32 | 32.0 | 25.0% |" in block and "| n/a |" in block
+    with_own = pd.read_csv(run / "results" / "bench" / "bench.csv").assign(augment="crop")
+    with_own.to_csv(run / "results" / "bench" / "bench.csv", index=False)
+    assert "| train | crop | 32 | fp32 |" in bench.published_block(run / "results")
     assert block.endswith("target on cpu")
 
 

@@ -24,6 +24,10 @@ from typing import Any
 
 import pandas as pd
 
+# what phase_row writes for every project; any other column is the project's own
+STANDARD_COLUMNS = ("phase", "batch_size", "precision", "examples", "seconds", "examples_per_s",
+                    "data_wait_fraction", "gflops_per_example", "achieved_tflops",
+                    "matmul_tflops", "mfu", "peak_memory_mib")  # fmt: skip
 TRAIN_FLOPS_PER_FORWARD = 3  # forward + backward (about 2x the forward)
 VERB = "bench"
 FOLDER = "bench"  # results/bench/: bench.csv|.md and bench.json
@@ -142,8 +146,11 @@ def published_block(results: str | Path, target: Callable[[dict, pd.DataFrame], 
         return None
     meta = json.loads((folder / f"{VERB}.json").read_text())
     table = pd.read_csv(folder / f"{VERB}.csv")
+    # the project's own columns (augmentation, image size, max length) name what each row ran
+    own = [c for c in table.columns if c not in STANDARD_COLUMNS]
     shown = pd.DataFrame({
-        "phase": table["phase"], "batch": table["batch_size"], "precision": table["precision"],
+        "phase": table["phase"], **{c.replace("_", " "): table[c] for c in own},
+        "batch": table["batch_size"], "precision": table["precision"],
         "examples/s": table["examples_per_s"].map(lambda v: f"{v:,.1f}"),
         "data wait": table["data_wait_fraction"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.1%}"),
         "GFLOPs/example": table["gflops_per_example"].map(lambda v: f"{v:.2f}"),

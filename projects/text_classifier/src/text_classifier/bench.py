@@ -92,9 +92,14 @@ def run_bench(cfg: Config, run, args) -> None:
     ))  # fmt: skip
     bench.write_bench(
         run, pd.DataFrame(rows), config_to_dict(cfg), fingerprint, device=where, steps=args.steps,
-        what=f"{cfg.model.name_or_path} at max length {max_len}, {args.steps} fine-tune steps, "
+        what=f"{model_label(cfg.model.name_or_path)} at max length {max_len}, {args.steps} "
+        "fine-tune steps, "
         f"inference over the {len(test_ids):,} test texts.",
     )  # fmt: skip
+
+
+def model_label(name_or_path: str) -> str:
+    return "all-MiniLM-L6-v2 (the offline carrier)" if name_or_path == "carrier" else name_or_path
 
 
 def _now(where: str) -> float:
