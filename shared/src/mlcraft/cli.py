@@ -159,10 +159,10 @@ def build_parser(project: Project) -> argparse.ArgumentParser:
 
 
 def _run_verb(project: Project, args: argparse.Namespace) -> int:
+    if args.verb == "bench" and args.steps < 2:  # a flag: before the config and the data load
+        raise UserInputError(f"--steps={args.steps}: at least 2 (the first is a warm-up)")
     config = project.load_config(args.config, args.overrides)
     args.checked = project.preflight(config, args) if project.preflight else None
-    if args.verb == "bench" and args.steps < 2:
-        raise UserInputError(f"--steps={args.steps}: at least 2 (the first is a warm-up)")
     handler = {"train": project.train, "search": project.search, "evaluate": project.evaluate,
                "bench": project.bench}  # fmt: skip
     expected = project.expected_bytes if args.verb == "train" else project.expected_bytes // 10

@@ -10,6 +10,7 @@ code, hardware). `publish --run-dir <bench run>` makes it results/bench/.
 from __future__ import annotations
 
 import copy
+import time
 
 import pandas as pd
 import torch
@@ -103,8 +104,6 @@ def model_label(name_or_path: str) -> str:
 
 
 def _now(where: str) -> float:
-    import time
-
     bench.sync(where)
     return time.perf_counter()
 

@@ -63,15 +63,13 @@ def run_splits(model: str) -> dict:
 def gate_scores(model: str) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """(test labels, the served model's decided labels on them, the slice columns the data
     has): the torch network of a train run or the ONNX graph of a compress run."""
-    from .evaluate import decide, softmax
-    from .serving import model_logits
+    from .serving import decided, model_logits
 
     images, labels, frame = run_splits(model)["test"]
     meta, logits_of, _ = model_logits(model)
-    prob = softmax(np.asarray(logits_of(images), dtype=np.float64), meta.get("temperature") or 1.0)
-    threshold = meta.get("threshold") if len(meta["classes"]) == 2 else None
+    _, decisions = decided(meta, logits_of(images))
     slices = frame[[c for c in SLICE_COLUMNS if c in frame]]
-    return labels, decide(prob, threshold), slices
+    return labels, decisions, slices
 
 
 def png_base64(image: np.ndarray) -> str:

@@ -99,11 +99,19 @@ def _onnx_logits(model_run: str) -> tuple[dict, Callable[[np.ndarray], np.ndarra
     return meta, logits_of, {"format": "onnx", "train_run": Path(source).name}
 
 
+def decided(meta: dict, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities, decided labels) as the run decides: its temperature, then its threshold
+    (binary) or the argmax. What serve answers and what the gate compares."""
+    from .evaluate import decide, softmax
+
+    prob = softmax(np.asarray(logits, dtype=np.float64), meta.get("temperature") or 1.0)
+    threshold = meta.get("threshold") if len(meta["classes"]) == 2 else None
+    return prob, decide(prob, threshold)
+
+
 def _served(model_run: str, meta: dict, logits_of, extra: dict) -> ServedModel:
     """Either format behind one contract: decode as training did, the run's TTA inside
     `logits_of`, its temperature and threshold, the same metadata."""
-    from .evaluate import decide, softmax
-
     classes = meta["classes"]
     threshold = meta.get("threshold") if len(classes) == 2 else None
 
@@ -114,9 +122,7 @@ def _served(model_run: str, meta: dict, logits_of, extra: dict) -> ServedModel:
                 for i, row in enumerate(rows)
             ]
         )
-        logits = np.asarray(logits_of(images), dtype=np.float64)
-        prob = softmax(logits, meta.get("temperature") or 1.0)
-        return class_outputs(prob, decide(prob, threshold), classes)
+        return class_outputs(*decided(meta, logits_of(images)), classes)
 
     metadata = (
         run_metadata(model_run)
