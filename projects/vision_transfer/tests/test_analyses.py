@@ -37,3 +37,25 @@ def test_review_band_is_the_narrowest_that_meets_the_error_rule():
     assert band["error"] == 0.0 and band["coverage"] == 4 / 8
     checked = analyses.band_on_test(y, p, 0.5, band, n_boot=20)
     assert checked["coverage"] == 0.5 and checked["error"] == 0.0
+
+
+def test_accel_auto_is_decided_by_the_grid_and_fixed_settings_are_kept():
+    import torch
+    from vision_transfer.config import Config
+
+    def build():
+        return torch.nn.Sequential(
+            torch.nn.Conv2d(3, 4, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+            torch.nn.Linear(4, 2),
+        )  # fmt: skip
+
+    images = np.random.default_rng(0).integers(0, 256, (8, 1, 16, 16), dtype=np.uint8)
+    stats = {"mean": [0.5] * 3, "std": [0.25] * 3}
+    fixed = Config(channels_last=True, bf16=False)
+    same, record = analyses.decide_accel(fixed, build, images, stats, "cpu")
+    assert same is fixed and record["decided_by"] == "config" and record["grid"] == []
+    auto = Config(channels_last="auto", bf16=False, analysis={"profiling_steps": 2})
+    decided, record = analyses.decide_accel(auto, build, images, stats, "cpu")
+    assert record["decided_by"] == "profiling grid" and len(record["grid"]) == 2  # bf16 fixed
+    fastest = max(record["grid"], key=lambda row: row["train_images_per_s"])
+    assert decided.channels_last is fastest["channels_last"] and decided.bf16 is False

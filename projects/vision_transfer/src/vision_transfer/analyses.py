@@ -177,12 +177,20 @@ def _shrink_png(png: Path, colors: int = 96) -> None:
     atomic_write_bytes(png, buffer.getvalue())
 
 
-def profile_grid(build_model, images: np.ndarray, norm_args: dict, steps: int, device: str):
+def profile_grid(
+    build_model,
+    images: np.ndarray,
+    norm_args: dict,
+    steps: int,
+    device: str,
+    formats: tuple[bool, ...] = (False, True),
+    precisions: tuple[bool, ...] = (False, True),
+) -> pd.DataFrame:
     """Training-step throughput for channels_last x bf16 autocast, on a fixed batch."""
     rows = []
     batch = images[:32]
-    for channels_last in (False, True):
-        for bf16 in (False, True):
+    for channels_last in formats:
+        for bf16 in precisions:
             model = build_model().to(device)
             if channels_last:
                 model.to(memory_format=torch.channels_last)
@@ -209,6 +217,30 @@ def profile_grid(build_model, images: np.ndarray, norm_args: dict, steps: int, d
                 }
             )
     return pd.DataFrame(rows)
+
+
+def decide_accel(cfg, build_model, images: np.ndarray, norm_args: dict, device: str):
+    """channels_last and bf16 as booleans: as configured, or (auto) the faster setting of the
+    profiling grid on this device, timed before any training. Returns the config with both
+    decided and the record for summary.json (the grid it decided on, if any)."""
+    auto = {name: getattr(cfg, name) == "auto" for name in ("channels_last", "bf16")}
+    record = {"decided_by": "config", "grid": []}
+    if any(auto.values()):
+        grid = profile_grid(
+            build_model, images, norm_args, cfg.analysis.profiling_steps, device,
+            formats=(False, True) if auto["channels_last"] else (cfg.channels_last,),
+            precisions=(False, True) if auto["bf16"] else (cfg.bf16,),
+        )  # fmt: skip
+        best = grid.loc[grid["train_images_per_s"].idxmax()]
+        cfg = cfg.model_copy(
+            update={
+                "channels_last": bool(best["channels_last"]),
+                "bf16": bool(best["bf16_autocast"]),
+            }
+        )
+        record = {"decided_by": "profiling grid", "grid": grid.to_dict("records")}
+        print(f"accel: channels_last {cfg.channels_last}, bf16 {cfg.bf16} (fastest in the grid)")
+    return cfg, {"channels_last": cfg.channels_last, "bf16": cfg.bf16, **record}
 
 
 # --- the human-review band: a risk-coverage curve on validation ------------------------------

@@ -14,11 +14,13 @@ import copy
 import pandas as pd
 import torch
 from mlcraft import bench
+from mlcraft.accel import device_batch
 from mlcraft.config import config_to_dict
 from mlcraft.seeding import seed_everything
 from mlcraft.tracking import environment_fingerprint
 
 from . import data, models
+from .analyses import decide_accel
 from .augment import Normalizer
 from .config import Config
 from .evaluate import predict_logits
@@ -36,6 +38,9 @@ def run_bench(cfg: Config, run, args) -> None:
     torch.manual_seed(cfg.seed)
     reference = models.build(cfg.model, len(dataset.classes), pretrained=cfg.model.pretrained)
     mean, std = models.input_stats(reference)
+    given = cfg
+    cfg, _ = decide_accel(cfg, lambda: models.build(cfg.model, len(dataset.classes), pretrained=False),
+                          dataset.images[split["train"]], {"mean": mean, "std": std}, where)  # fmt: skip
     norm = Normalizer(mean, std, channels_last=cfg.channels_last, device=where)
     precision = "bf16 autocast" if cfg.bf16 else "fp32"
     ceiling = bench.matmul_rate(where, "bfloat16" if cfg.bf16 and where == "cuda" else "float32")
@@ -50,7 +55,7 @@ def run_bench(cfg: Config, run, args) -> None:
         rows.append(_inference_row(cfg, reference, dataset.images[split["test"]], norm, where,
                                    common))  # fmt: skip
     bench.write_bench(
-        run, pd.DataFrame(rows), config_to_dict(cfg), fingerprint, device=where, steps=args.steps,
+        run, pd.DataFrame(rows), config_to_dict(given), fingerprint, device=where, steps=args.steps,
         what=f"{cfg.model.name}, {args.steps} training steps per augmentation policy and image "
         f"size, inference over the {len(split['test']):,} test images (one view).",
     )  # fmt: skip
@@ -61,16 +66,17 @@ def _train_rows(cfg, reference, dataset, split, norm, steps, where, common) -> l
     for `steps` steps from the pretrained weights, its own timer splitting data wait from compute."""
     ft = cfg.finetune.model_copy(update={"patience": 10**6})  # time steps, never stop early
     images, labels = dataset.images, dataset.labels
-    batch = images[split["train"][: ft.batch_size]]
+    size = device_batch(where, ft.batch_size, ft.gpu_batch_size, ft.lr_scaling).batch_size
+    batch = images[split["train"][:size]]
     flops = bench.TRAIN_FLOPS_PER_FORWARD * _forward_flops(reference, batch, norm, cfg.bf16)
-    epochs = -(-steps // max(len(split["train"]) // ft.batch_size, 1))  # enough for the steps
+    epochs = -(-steps // max(len(split["train"]) // size, 1))  # enough for the steps
     rows = []
     for policy in cfg.ablation.variants if ft.augment == "auto" else [ft.augment]:
         print(f"bench: train at {common['image_size']} px, augment={policy}, {steps} steps of "
-              f"{ft.batch_size} on {where}")  # fmt: skip
+              f"{size} on {where}")  # fmt: skip
         bench.reset_peak_memory(where)
         timer = fit(
-            copy.deepcopy(reference), images, labels, split["train"], split["val"][: ft.batch_size],
+            copy.deepcopy(reference), images, labels, split["train"], split["val"][:size],
             ft.model_copy(update={"augment": policy}), norm, cfg.seed, epochs=epochs,
             autocast=cfg.bf16, max_steps=steps,
         ).timer  # fmt: skip
@@ -78,7 +84,7 @@ def _train_rows(cfg, reference, dataset, split, norm, steps, where, common) -> l
             "train", examples=int(timer["samples"]),
             seconds=timer["data_seconds"] + timer["compute_seconds"],
             data_seconds=timer["data_seconds"], flops_per_example=flops,
-            memory_mib=bench.peak_memory_mib(where), batch_size=ft.batch_size, augment=policy,
+            memory_mib=bench.peak_memory_mib(where), batch_size=size, augment=policy,
             **common,
         ))  # fmt: skip
     return rows

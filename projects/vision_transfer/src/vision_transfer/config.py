@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from mlcraft.accel import Auto, LrScaling
 from mlcraft.config import StrictModel, load_config
 from pydantic import Field, model_validator
 
@@ -48,6 +49,11 @@ class ModelConfig(StrictModel):
 class FineTuneConfig(StrictModel):
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(32, ge=2)
+    # On a CUDA device: this batch size instead, every learning rate scaled by lr_scaling
+    # (mlcraft.accel); null keeps batch_size there too. A CPU run ignores both.
+    gpu_batch_size: int | None = Field(256, ge=2)
+    lr_scaling: LrScaling = "linear"
+    compile: bool = False  # torch.compile the model for the training steps (the first compile)
     lr_head: float = Field(3e-3, gt=0)
     lr_backbone: float = Field(6e-4, gt=0)  # lower LR for pretrained layers
     weight_decay: float = Field(1e-4, ge=0)
@@ -145,8 +151,10 @@ class Config(StrictModel):
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = None  # torch CPU threads; None: torch's default
-    channels_last: bool = True
-    bf16: bool = False  # autocast to bfloat16 (CUDA; on CPU only where it is faster)
+    # auto: the faster setting in a short profiling grid on the run's device, decided before
+    # training and recorded in summary.json (accel) and results/profiling.csv
+    channels_last: bool | Auto = True
+    bf16: bool | Auto = False  # autocast to bfloat16 (CUDA; on CPU only where it is faster)
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     finetune: FineTuneConfig = FineTuneConfig()

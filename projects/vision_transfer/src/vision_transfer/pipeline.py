@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from mlcraft.accel import device_batch
 from mlcraft.config import config_to_dict
 from mlcraft.profiling import peak_memory
 from mlcraft.reporting import write_table
@@ -60,7 +61,6 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
         torch.set_num_threads(cfg.threads)
     seed_everything(cfg.seed)
     device = resolve_device(cfg)
-    autocast = cfg.bf16
     results = run_folder.results
     if checked is None:
         dataset = data_mod.load(cfg.data, cfg.seed)
@@ -89,12 +89,22 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
 
     reference = build(pretrained=cfg.model.pretrained)
     mean, std = models.input_stats(reference)
+    given = cfg  # what the run records; cfg below has channels_last and bf16 decided
+    cfg, accel = analyses.decide_accel(
+        cfg, lambda: build(pretrained=False), images[split["train"]], {"mean": mean, "std": std},
+        device,
+    )  # fmt: skip
+    autocast = cfg.bf16
+    batch = device_batch(device, cfg.finetune.batch_size, cfg.finetune.gpu_batch_size,
+                         cfg.finetune.lr_scaling)  # fmt: skip
+    accel["training"] = batch.describe(device)
+    print(f"accel: {accel['training']}, channels_last {cfg.channels_last}, bf16 {cfg.bf16}")
     norm = Normalizer(mean, std, channels_last=cfg.channels_last, device=device)
     y_val, y_test = labels[split["val"]], labels[split["test"]]
     ft, lad = cfg.finetune, cfg.ladder
     soft = expert_targets(dataset.meta) if ft.soft_labels else None
 
-    with TrackedRun(PROJECT, config_to_dict(cfg), cfg.seed, run_folder=run_folder) as run:
+    with TrackedRun(PROJECT, config_to_dict(given), cfg.seed, run_folder=run_folder) as run:
         for name, path, rows in dataset.data_files:
             run.add_data_file(name, path, rows)
         recipe_found = None
@@ -242,6 +252,7 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
             "used": ft.augment,
             "rule": cfg.ablation.select,
         }
+        summary_extra["accel"] = accel
         summary_extra["peak_memory"] = peak_memory()
         summary_extra["skipped_images"] = dataset.skipped
         if cfg.faults:  # not part of the run's wall time (TrackedRun's clock); timed on their own

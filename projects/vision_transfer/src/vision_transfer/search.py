@@ -19,6 +19,7 @@ from mlcraft.search import create_study, run_study
 
 from . import data as data_mod
 from . import models
+from .analyses import decide_accel
 from .augment import Normalizer
 from .config import Config
 from .pipeline import resolve_device
@@ -37,6 +38,8 @@ def run_search(cfg: Config, run: Run, checked: Checked | None = None) -> optuna.
     k = len(dataset.classes)
     probe = models.build(cfg.model, k)
     mean, std = models.input_stats(probe)
+    cfg, _ = decide_accel(cfg, lambda: models.build(cfg.model, k, pretrained=False),
+                          dataset.images[split["train"]], {"mean": mean, "std": std}, device)  # fmt: skip
     norm = Normalizer(mean, std, channels_last=cfg.channels_last, device=device)
     n_stages = len(models.stage_groups(probe)) - 1
 

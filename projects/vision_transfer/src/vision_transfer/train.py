@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mlcraft.accel import device_batch
 from mlcraft.profiling import StepTimer
 from torch import nn
 
-from .augment import Normalizer, train_batches
+from .augment import Normalizer, resident, train_batches
 from .config import FineTuneConfig
 from .evaluate import predict_logits
 from .models import head_parameter_names, set_trainable
@@ -60,22 +61,26 @@ def fit(
 
     last_stages=None trains everything; k trains the head plus the last k stages. targets: soft
     training targets (N, classes) in place of the labels (validation loss stays on the labels).
+    On a CUDA device the batch is ft.gpu_batch_size with the learning rates scaled to it.
     """
     epochs = epochs or ft.epochs
     device = norm.device
+    batch = device_batch(device, ft.batch_size, ft.gpu_batch_size, ft.lr_scaling)
     model.to(device)
     if norm.channels_last:
         model.to(memory_format=torch.channels_last)
     set_trainable(model, last_stages)
     head = head_parameter_names(model)
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    lr_body = lr_backbone or ft.lr_backbone
     groups = [
-        {"params": [p for n, p in named if n in head], "lr": ft.lr_head},
-        {"params": [p for n, p in named if n not in head], "lr": lr_backbone or ft.lr_backbone},
+        {"params": [p for n, p in named if n in head], "lr": ft.lr_head * batch.lr_scale},
+        {"params": [p for n, p in named if n not in head], "lr": lr_body * batch.lr_scale},
     ]
     groups = [g for g in groups if g["params"]]
     optimizer = torch.optim.AdamW(groups, weight_decay=ft.weight_decay)
-    steps_per_epoch = max(math.ceil(len(train_idx) / ft.batch_size), 1)
+    step_model = torch.compile(model) if ft.compile else model  # shares model's parameters
+    steps_per_epoch = max(math.ceil(len(train_idx) / batch.batch_size), 1)
     total = steps_per_epoch * epochs
     warmup = int(ft.warmup_epochs * steps_per_epoch)
 
@@ -92,8 +97,8 @@ def fit(
     timer = StepTimer()
     result = FitResult()
     best_loss, best_state, stale = math.inf, None, 0
-    train_images = images[train_idx]
-    train_labels = (labels if targets is None else targets)[train_idx]
+    train_images = resident(images[train_idx], device)
+    train_labels = resident((labels if targets is None else targets)[train_idx], device)
     val_labels = torch.as_tensor(labels[val_idx])
     started = time.perf_counter()
     steps = 0
@@ -103,7 +108,7 @@ def fit(
         batches = train_batches(
             train_images,
             train_labels,
-            ft.batch_size,
+            batch.batch_size,
             norm,
             ft.augment,
             ft.augment_strength,
@@ -114,7 +119,7 @@ def fit(
             batches = itertools.islice(batches, max(max_steps - steps, 0))
         for x, y in timer.wrap(batches):
             with torch.autocast(device, dtype=torch.bfloat16, enabled=autocast):
-                logits = model(x)
+                logits = step_model(x)
             loss = F.cross_entropy(
                 logits.float(), y, weight=weight, label_smoothing=ft.label_smoothing
             )
