@@ -15,6 +15,7 @@ import time
 import pandas as pd
 import torch
 from mlcraft import bench
+from mlcraft.accel import device_batch, use_bf16
 from mlcraft.config import config_to_dict
 from mlcraft.lightning_callbacks import StepTimerCallback
 from mlcraft.seeding import seed_everything
@@ -50,7 +51,11 @@ def run_bench(cfg: Config, run, args) -> None:
         tokenizer, train["text"].tolist(), cfg.model.max_length_percentile,
         cfg.model.max_length_cap, cfg.model.max_length,
     )["max_length"]  # fmt: skip
-    rows_needed = min(len(train), args.steps * ft.batch_size)
+    where = bench.device()
+    batch_size = device_batch(where, ft.batch_size, ft.gpu_batch_size, ft.lr_scaling).batch_size
+    bf16 = use_bf16(ft.bf16, where)
+    precision = "bf16 autocast" if bf16 else "fp32"
+    rows_needed = min(len(train), args.steps * batch_size)
     train_ids = tokenize(tokenizer, train["text"].head(rows_needed).tolist(), max_len)
     train_y = train["label"].head(rows_needed).to_numpy()
     val_ids = tokenize(tokenizer, val["text"].head(ft.eval_batch_size).tolist(), max_len)
@@ -58,14 +63,13 @@ def run_bench(cfg: Config, run, args) -> None:
     test_ids = tokenize(tokenizer, test["text"].tolist(), max_len)
     model = load_classifier(source, data.n_classes)
     flops = bench.TRAIN_FLOPS_PER_FORWARD * _forward_flops(
-        model, train_ids, train_y, pad, ft.batch_size, cfg.seed, ft.bucket
+        model, train_ids, train_y, pad, batch_size, cfg.seed, ft.bucket
     )
-    where = bench.device()
-    ceiling = bench.matmul_rate(where, "float32")
+    ceiling = bench.matmul_rate(where, "bfloat16" if bf16 else "float32")
     timing = StepTimerCallback()
     steps_cfg = ft.model_copy(update={"epochs": 1, "max_steps": args.steps, "patience": 10**6,
                                       "val_checks_per_epoch": 1})  # fmt: skip
-    print(f"bench: train, {args.steps} steps of {ft.batch_size} (max length {max_len}) on {where}")
+    print(f"bench: train, {args.steps} steps of {batch_size} (max length {max_len}) on {where}")
     bench.reset_peak_memory(where)
     fit(model, train_ids, train_y, val_ids, val_y, pad, steps_cfg, cfg.seed, [timing])
     timer = timing.timer.summary()
@@ -73,10 +77,10 @@ def run_bench(cfg: Config, run, args) -> None:
         "train", examples=int(timer["samples"]),
         seconds=timer["data_seconds"] + timer["compute_seconds"],
         data_seconds=timer["data_seconds"], flops_per_example=flops, ceiling=ceiling,
-        memory_mib=bench.peak_memory_mib(where), batch_size=ft.batch_size, precision="fp32",
+        memory_mib=bench.peak_memory_mib(where), batch_size=batch_size, precision=precision,
         max_length=max_len, bucketed=ft.bucket,
     )]  # fmt: skip
-    print(f"bench: inference over {len(test_ids):,} test texts on {where}")
+    print(f"bench: inference over {len(test_ids):,} test texts on {where}")  # fp32, as predict
     model = model.to(where)
     predict_logits(model, test_ids[: ft.eval_batch_size], pad, ft.eval_batch_size)  # warm-up
     bench.reset_peak_memory(where)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from mlcraft.accel import Auto, LrScaling
 from mlcraft.config import StrictModel, load_config
 from pydantic import Field, field_validator, model_validator
 
@@ -63,6 +64,11 @@ class FinetuneConfig(StrictModel):
     epochs: int = Field(2, ge=1)
     max_steps: int = -1  # > 0 caps optimizer steps (smoke)
     batch_size: int = Field(32, gt=0)
+    # On a CUDA device: this batch instead, the learning rate scaled by lr_scaling
+    # (mlcraft.accel; sqrt suits AdamW fine-tuning); null keeps batch_size. CPU runs ignore both.
+    gpu_batch_size: int | None = Field(128, gt=0)
+    lr_scaling: LrScaling = "sqrt"
+    bf16: bool | Auto = "auto"  # bf16 autocast (Lightning bf16-mixed); auto: on a CUDA GPU only
     eval_batch_size: int = Field(64, gt=0)
     lr: float = Field(5e-5, gt=0)
     warmup_fraction: float = Field(0.1, ge=0, lt=1)

@@ -10,6 +10,7 @@ import warnings
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from mlcraft.accel import device_batch, use_bf16
 from transformers import get_linear_schedule_with_warmup
 
 from text_classifier.config import FinetuneConfig
@@ -118,7 +119,13 @@ def fit(
     seed: int,
     extra_callbacks=(),
 ) -> dict:
-    """Train in place; restore the best epoch; return its val logits, history and timing."""
+    """Train in place; restore the best epoch; return its val logits, history and timing.
+
+    On a CUDA device: cfg.gpu_batch_size with the scaled learning rate, and bf16 where the config
+    asks; on a CPU exactly the configured batch, learning rate and fp32."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # what accelerator="auto" picks
+    batch = device_batch(device, cfg.batch_size, cfg.gpu_batch_size, cfg.lr_scaling)
+    cfg = cfg.model_copy(update={"batch_size": batch.batch_size, "lr": cfg.lr * batch.lr_scale})
     quiet_lightning()
     pl.seed_everything(seed, workers=True, verbose=False)
     train_loader = make_loader(
@@ -148,6 +155,7 @@ def fit(
         callbacks=callbacks,
         accelerator="auto",
         devices=1,
+        precision="bf16-mixed" if use_bf16(cfg.bf16, device) else "32-true",
         logger=False,
         enable_checkpointing=False,
         enable_model_summary=False,
