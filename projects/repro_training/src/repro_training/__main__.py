@@ -6,7 +6,8 @@
     python -m repro_training report | publish
     python -m repro_training run --config X.yaml --run-dir D [--seed N] [--resume]
     python -m repro_training verify RUN [--run-dir DIR]
-    python -m repro_training bench [--precision bf16 ...]
+    python -m repro_training bench --config configs/default.yaml [--steps N]
+    python -m repro_training hardware-cell [--precision bf16 ...]
 
 Heavy modules (torch, Lightning) are imported inside the handlers, so a bad flag or config is
 reported before any of them loads.
@@ -84,7 +85,7 @@ def _verify(args) -> int:
     return 0 if report["weights_match"] else 1
 
 
-def _bench_arguments(parser: argparse.ArgumentParser) -> None:
+def _cell_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     parser.add_argument("--grad-checkpointing", action="store_true")
     parser.add_argument("--batch-size", type=int, default=128)
@@ -95,7 +96,7 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deterministic", action="store_true")
 
 
-def _bench(args) -> int:
+def _cell(args) -> int:
     from repro_training.hardware import bench_cell
 
     widths = [int(w) for w in args.widths.split(",")]
@@ -111,6 +112,7 @@ PROJECT = cli.Project(
     load_config=cli.lazy("repro_training.config:load"),
     train=_train,
     blocks=cli.lazy("repro_training.report:blocks"),
+    bench=cli.lazy("repro_training.bench:run_bench"),
     predict=_predict,
     evaluate=_evaluate,
     preflight=cli.lazy("repro_training.preflight:preflight"),
@@ -119,7 +121,7 @@ PROJECT = cli.Project(
         "run": ("one resumable training run into --run-dir", _run_arguments, _run),
         "verify": ("rerun a run from its manifest; exit 1 if the weights differ",
                    _verify_arguments, _verify),
-        "bench": ("one hardware-table cell (JSON on stdout)", _bench_arguments, _bench),
+        "hardware-cell": ("one hardware-table cell (JSON on stdout)", _cell_arguments, _cell),
     },
 )  # fmt: skip
 

@@ -1,8 +1,8 @@
 """Hardware literacy on CPU: throughput and peak memory of fp32 vs bf16 autocast, with and without
 gradient checkpointing, and a profile of where a training step's time goes (data vs compute).
 
-Each table cell runs in a fresh process (`python -m repro_training bench ...`) so its peak resident
-memory (ru_maxrss, a high-water mark) belongs to that cell alone.
+Each table cell runs in a fresh process (`python -m repro_training hardware-cell ...`) so its peak
+resident memory (ru_maxrss, a high-water mark) belongs to that cell alone.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def hardware_table(cfg, batch_size: int = 128, steps: int = 8) -> list[dict]:
     cells = [(p, g, False) for p in ("fp32", "bf16") for g in (False, True)]
     cells.append(("fp32", False, True))  # the price of torch.use_deterministic_algorithms
     for precision, grad_ckpt, deterministic in cells:
-        cmd = [sys.executable, "-m", "repro_training", "bench", "--precision", precision,
+        cmd = [sys.executable, "-m", "repro_training", "hardware-cell", "--precision", precision,
                "--batch-size", str(batch_size), "--size", str(cfg.data.size if
                cfg.data.name == "elpv" else 28), "--steps", str(steps),
                "--widths", ",".join(map(str, cfg.model.widths)),

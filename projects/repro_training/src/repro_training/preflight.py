@@ -138,4 +138,7 @@ def preflight(cfg: Config, args: argparse.Namespace):
         return for_evaluate(cfg, args)
     if args.verb == "run":
         return for_run(cfg, args)
+    if args.verb == "bench":  # one model timed: the recipe and the data, not the suite's checks
+        check_recipe(cfg)
+        return check_data(cfg)
     return for_train(cfg)

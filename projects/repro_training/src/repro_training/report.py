@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from mlcraft.bench import published_block as bench_block
 from mlcraft.reporting import format_value, markdown_table
 from mlcraft.stats import verdict
 
@@ -148,6 +149,9 @@ def blocks(results: Path) -> dict[str, str]:
     if (results / "faults.csv").is_file():
         faults = pd.read_csv(results / "faults.csv")
         out["faults"] = markdown_table(faults[FAULT_COLUMNS])
+    bench = bench_block(results)  # published from a bench run; no throughput target here
+    if bench:
+        out["bench"] = bench
     return out
 
 

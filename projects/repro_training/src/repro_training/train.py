@@ -96,6 +96,38 @@ def _autocast(precision: str, device_type: str = "cpu"):
     return contextlib.nullcontext()
 
 
+def optimization(cfg: Config, net: torch.nn.Module, total_steps: int, device_type: str):
+    """SGD with Nesterov momentum, warmup then cosine, and the gradient scaler (a small
+    init_scale and growth_interval, so its state actually moves during a run)."""
+    optimizer = torch.optim.SGD(
+        net.parameters(),
+        lr=effective_lr(cfg),
+        momentum=cfg.train.momentum,
+        weight_decay=cfg.train.weight_decay,
+        nesterov=cfg.train.momentum > 0,
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, _schedule(total_steps, cfg.train.warmup_fraction)
+    )
+    scaler = torch.amp.GradScaler(
+        device_type, enabled=cfg.train.grad_scaler, init_scale=2.0**8, growth_interval=5
+    )
+    return optimizer, scheduler, scaler
+
+
+def train_step(model, x, y, optimization_state, precision: str, device_type: str, backward):
+    """One optimizer step on the batch (x, y); `backward` is Fabric's (or loss.backward)."""
+    optimizer, scheduler, scaler = optimization_state
+    with _autocast(precision, device_type):
+        loss = torch.nn.functional.cross_entropy(model(x).float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    backward(scaler.scale(loss))
+    scaler.step(optimizer)
+    scaler.update()
+    scheduler.step()
+    return loss
+
+
 def model_device(net: torch.nn.Module) -> torch.device:
     """Where the model's weights live: every input goes there, whatever the accelerator."""
     return next(net.parameters()).device
@@ -207,22 +239,9 @@ def _worker(
     torch.manual_seed(seed + rank)
     sampler = data_mod.EpochSampler(len(split.y_train), cfg.train.batch_size, seed, rank, world)
     total_steps = cfg.train.epochs * sampler.steps_per_epoch
-    optimizer = torch.optim.SGD(
-        net.parameters(),
-        lr=effective_lr(cfg),
-        momentum=cfg.train.momentum,
-        weight_decay=cfg.train.weight_decay,
-        nesterov=cfg.train.momentum > 0,
-    )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, _schedule(total_steps, cfg.train.warmup_fraction)
-    )
-    # A small init_scale and growth_interval so the scaler's state actually moves during a run.
     model = fabric.setup_module(net)  # moves the weights to the device (CPU or CUDA)
     device = fabric.device
-    scaler = torch.amp.GradScaler(
-        device.type, enabled=cfg.train.grad_scaler, init_scale=2.0**8, growth_interval=5
-    )
+    optimizer, scheduler, scaler = optimization(cfg, net, total_steps, device.type)
 
     epoch, step_in_epoch, global_step, history = 0, 0, 0, []
     # The epoch under way: running loss sum and step count, and the seconds trained so far. They
@@ -274,13 +293,8 @@ def _worker(
         for step, idx in sampler.batches(epoch, step_in_epoch):
             x, y = data_mod.make_batch(split, idx, train=True, augment_on=cfg.train.augment)
             x, y = fabric.to_device((x, y))  # batches are built on the CPU
-            with _autocast(cfg.train.precision, device.type):
-                loss = torch.nn.functional.cross_entropy(model(x).float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            fabric.backward(scaler.scale(loss))
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
+            loss = train_step(model, x, y, (optimizer, scheduler, scaler), cfg.train.precision,
+                              device.type, fabric.backward)  # fmt: skip
             global_step += 1
             running["loss_sum"] += loss.item()
             running["steps"] += 1
