@@ -256,6 +256,8 @@ def test_your_own_csv_end_to_end(tmp_path, monkeypatch):
     report = (run / "REPORT.md").read_text()
     assert "| colour | red |" in report and "| error | probability | x | colour |" in report
     assert "## Leakage and time" not in report  # no flights table, no heading
+    # Adult's targets judge Adult runs only: no 0.927 ROC AUC or 540 s budget on your data
+    assert "| target |" not in report and "0.927" not in report and "<= 540 s" not in report
 
 
 def test_csv_example_config_passes_preflight_on_a_new_csv(tmp_path):
@@ -325,6 +327,9 @@ def test_planted_leak_identifier_and_wide_category_run_end_to_end(tmp_path, monk
     assert "identifier: customer_id:" in banner
     assert "cardinality: city:" in banner and "'infrequent'" in banner
     assert "x:" not in banner  # the honest feature is not flagged
+    # warn mode: the report says the flagged columns were fitted on all the same
+    assert ("> data.audit=warn: the run went on, and these flagged columns were still used as "
+            "features: `customer_id`, `outcome_code`. Drop them with data.drop") in banner  # fmt: skip
     # What was done with the wide column, counted on the training rows the run used.
     config = load(PROJECT / "configs" / "csv_example.yaml", _planted_argv(tmp_path)[6:])
     levels = load_data(config.data).X_train["city"].nunique()
@@ -365,3 +370,7 @@ def test_targets_are_judged_on_their_ci(smoke_results, tmp_path):
         tmp_path / "deployed_vs_class_weights.csv", index=False
     )
     assert "the deployed policy **loses**" in blocks(tmp_path)["deployed_vs_class_weights"]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    summary["config"]["data"]["source"] = "csv"  # the same tables from your own data
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    assert "targets" not in blocks(tmp_path)  # Adult's targets judge Adult runs only
