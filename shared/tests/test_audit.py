@@ -61,6 +61,23 @@ def test_time_split_overlap_is_an_error():
     assert late.severity == "error" and late.detail.startswith("4 test rows")
 
 
+def test_time_split_ties_across_the_cut_are_flagged_in_their_own_units():
+    """Numbers that grow with time (years) stay numbers; a test row sharing the last training
+    time is not later than training."""
+    frame = pd.DataFrame({"x": range(8)})
+    y = np.array([0, 1] * 4)
+    years = pd.Series([2001, 2002, 2003, 2005, 2005, 2005, 2006, 2007], name="year")
+    findings = audit.tabular_findings(frame.iloc[:4], y[:4], frame.iloc[4:],
+                                      time_train=years.iloc[:4], time_test=years.iloc[4:])  # fmt: skip
+    (late,) = [f for f in findings if f.column == "year"]
+    assert late.detail == (
+        "2 test rows are not later than the last training row (2005; 2 of them at that same time)"
+    )
+    later = years.iloc[4:] + 10
+    assert not [f for f in audit.tabular_findings(frame.iloc[:4], y[:4], frame.iloc[4:],
+                time_train=years.iloc[:4], time_test=later) if f.column == "year"]  # fmt: skip
+
+
 def test_text_duplicates_and_label_tokens():
     train = ["Great dress, love it"] * 30 + [f"meh item {i} [RETURNED]" for i in range(30)]
     labels = [1] * 30 + [0] * 30

@@ -190,3 +190,25 @@ def test_na_values_from_set_stay_text(typed, expected):
     smoke = Path(__file__).resolve().parents[1] / "configs" / "smoke.yaml"
     config = load_config(smoke, [f"data.na_values={typed}", "data.target=1"])
     assert config.data.na_values == expected and config.data.target == "1"
+
+
+def test_time_split_rows_sharing_a_time_across_the_cut_are_audited(tmp_path):
+    """data.time_column reaches the audit: a test row at the last training row's time is flagged
+    (an error finding: data.audit=error stops there); distinct times pass."""
+    from tabular_ladder.audit import audit
+    from tabular_ladder.config import TrainConfig
+
+    frame = _frame().assign(when=pd.date_range("2020", periods=100).repeat(2))  # each day twice
+    # test_fraction 0.255: the cut falls between the two rows of one day
+    data = DataConfig(source="csv", path=_csv(tmp_path, frame), target="y", time_column="when",
+                      test_fraction=0.255)  # fmt: skip
+    config = TrainConfig(data=data)
+    (late,) = [f for f in audit(config, load(data)) if f.column == "when"]
+    assert late.detail.startswith("1 test rows are not later than the last training row (2020-")
+    assert late.detail.endswith("; 1 of them at that same time)")
+    with pytest.raises(UserInputError, match="data.audit=error: column 'when': 1 test rows"):
+        audit(config.model_copy(update={"data": data.model_copy(update={"audit": "error"})}),
+              load(data))  # fmt: skip
+    distinct = DataConfig(source="csv", path=_csv(tmp_path, _frame(), "d2.csv"), target="y",
+                          time_column="when", test_fraction=0.255)  # fmt: skip
+    assert not [f for f in audit(TrainConfig(data=distinct), load(distinct)) if f.column == "when"]

@@ -145,18 +145,25 @@ def tabular_findings(
             )  # fmt: skip
         )
     if time_train is not None and time_test is not None and len(time_test):
-        late = pd.to_datetime(time_train).max()
-        early = int((pd.to_datetime(time_test) <= late).sum())
+        late = _as_time(time_train).max()
+        test_times = _as_time(time_test)
+        early = int((test_times <= late).sum())
         if early:
             findings.append(
                 Finding(
                     OVERLAP,
                     str(time_train.name),
-                    f"{early:,} test rows are not later than the last training row ({late})",
+                    f"{early:,} test rows are not later than the last training row ({late}; "
+                    f"{int((test_times == late).sum()):,} of them at that same time)",
                     "error",
                 )  # fmt: skip
             )
     return findings
+
+
+def _as_time(values: pd.Series) -> pd.Series:
+    """Numbers that grow with time (a year, epoch seconds) as they are; anything else as dates."""
+    return values if pd.api.types.is_numeric_dtype(values) else pd.to_datetime(values)
 
 
 def _purity(x: pd.Series, y: np.ndarray) -> float:

@@ -18,8 +18,10 @@ def audit(config: TrainConfig, data: Dataset) -> list[Finding]:
     if config.data.audit == "off":
         return []
     findings = tabular_findings(
-        data.X_train, data.y_train, data.X_test, leak_auc=config.data.leak_auc, seed=config.seed
-    )
+        data.X_train, data.y_train, data.X_test,
+        time_train=data.time_train, time_test=data.time_test,  # data.time_column's split order
+        leak_auc=config.data.leak_auc, seed=config.seed,
+    )  # fmt: skip
     for column in data.categorical:
         counts = data.X_train[column].value_counts()
         if len(counts) > MAX_CATEGORIES:

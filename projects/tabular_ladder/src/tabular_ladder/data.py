@@ -41,6 +41,10 @@ class Dataset:
     audit: list = field(default_factory=list)  # mlcraft.audit findings, set by pre-flight
     # Cells read as missing, per token ("" = an empty cell), over the whole source file.
     missing: dict[str, int] = field(default_factory=dict)
+    # data.time_column's values (dates or numbers) of each split's rows: the audit's time-order
+    # screen; None without a time column.
+    time_train: pd.Series | None = None
+    time_test: pd.Series | None = None
 
     @property
     def numeric(self) -> list[str]:
@@ -203,20 +207,20 @@ def binary_target(series: pd.Series, positive_label: str | None, name: str) -> n
     return y
 
 
-def time_order(column: pd.Series, key: str) -> np.ndarray:
-    """Row order by a time column: dates (any format pandas parses) or numbers that grow with
-    time (a year, epoch seconds). Anything else is an error naming the key and a bad value."""
+def time_values(column: pd.Series, key: str) -> pd.Series:
+    """A time column as values that sort in time order: dates (any format pandas parses) or
+    numbers that grow with time (a year, epoch seconds). Anything else is an error naming the key
+    and a bad value."""
     if column.isna().any():
         raise UserInputError(f"{key}: the column has {int(column.isna().sum())} missing values")
     if pd.api.types.is_bool_dtype(column):
         raise UserInputError(f"{key}: a yes/no column is not a time")
     if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_datetime64_any_dtype(column):
-        return np.argsort(column.to_numpy(), kind="stable")
+        return column
     try:
-        parsed = pd.to_datetime(column.astype(str), format="mixed")
+        return pd.to_datetime(column.astype(str), format="mixed")
     except (ValueError, TypeError, OverflowError) as exc:
         raise UserInputError(f"{key}: does not parse as dates ({exc})") from None
-    return np.argsort(parsed.to_numpy(), kind="stable")
 
 
 def _from_frame(
@@ -243,10 +247,12 @@ def _from_frame(
     y = binary_target(frame[target], config.positive_label, target)
     ignored = [id_column] if id_column and id_column not in config.drop else []
     X = frame.drop(columns=[target, *config.drop, *ignored])
+    times = None
     if time_column:
         # Temporal split: the latest rows are the test set, as they would be in production.
-        order = time_order(X[time_column], f"data.time_column={time_column}")
-        X, y = X.iloc[order].drop(columns=[time_column]), y[order]
+        times = time_values(X.pop(time_column), f"data.time_column={time_column}")
+        order = np.argsort(times.to_numpy(), kind="stable")
+        X, y, times = X.iloc[order], y[order], times.iloc[order].reset_index(drop=True)
         cut = int(round(len(X) * (1 - config.test_fraction)))
         train_idx, test_idx = np.arange(cut), np.arange(cut, len(X))
     else:
@@ -278,6 +284,8 @@ def _from_frame(
         y[test_idx],
         sha256=digest,
     )
+    if times is not None:
+        data.time_train, data.time_test = times.iloc[train_idx], times.iloc[test_idx]
     return _subsample(data, config)
 
 
@@ -294,6 +302,9 @@ def _subsample(data: Dataset, config: DataConfig) -> Dataset:
             keep = np.sort(keep)
             setattr(data, f"X_{part}", X.iloc[keep].reset_index(drop=True))
             setattr(data, f"y_{part}", y[keep])
+            times = getattr(data, f"time_{part}")
+            if times is not None:
+                setattr(data, f"time_{part}", times.iloc[keep])
     return data
 
 
