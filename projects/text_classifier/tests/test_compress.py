@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from mlcraft.calibration import softmax_with_temperature
 from mlcraft.cli import run_cli
 from mlcraft.serve import create_app
-from mlcraft.trusted import verify_manifest
+from mlcraft.trusted import verify_manifest, write_manifest
 from text_classifier.__main__ import main
 from text_classifier.predict import load_predictor
 from text_classifier.serving import served_model
@@ -86,6 +86,7 @@ def test_a_run_without_the_finetuned_model_is_one_line_and_exit_2(smoke_run, tmp
     meta = json.loads((run / "model" / "meta.json").read_text())
     meta["files"] = {"tfidf": meta["files"]["tfidf"]}
     (tfidf_only / "model" / "meta.json").write_text(json.dumps(meta))
+    write_manifest(tfidf_only / "model", ["meta.json"])  # a run as train writes it
     args = ["compress", "--model", str(tfidf_only), "--run-dir", str(tmp_path / "c")]
     assert run_cli(main, args) == 2
     err = capsys.readouterr().err.strip().splitlines()

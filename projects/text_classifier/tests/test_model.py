@@ -113,10 +113,12 @@ def test_a_crafted_tfidf_file_is_refused_unloaded(tmp_path):
     import pytest
     import skops.io as sio
     from mlcraft.errors import UserInputError
+    from mlcraft.trusted import write_manifest
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer
     from text_classifier.artifacts import load_tfidf
 
     sio.dump(make_pipeline(FunctionTransformer(builtins.eval)), tmp_path / "tfidf.skops")
+    write_manifest(tmp_path, ["tfidf.skops"])  # its hash matches: the allow-list still refuses
     with pytest.raises(UserInputError, match="refusing to load types.*builtins.eval"):
         load_tfidf(tmp_path / "tfidf.skops")

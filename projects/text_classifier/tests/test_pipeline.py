@@ -317,6 +317,28 @@ def test_a_changed_model_byte_is_refused_before_loading(smoke_run, tmp_path, cap
     assert not (tmp_path / "out.csv").exists()
 
 
+@pytest.mark.parametrize("name", ["tfidf.skops", "meta.json"])
+def test_a_changed_tfidf_model_file_is_refused_before_loading(smoke_run, tmp_path, capsys, name):
+    """model/manifest.json pins meta.json and tfidf.skops: one changed byte in either is one line
+    and exit 2, before the file is parsed."""
+    import shutil
+
+    _, run_dir, _, _ = smoke_run
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    changed = copy / "model" / name
+    data = bytearray(changed.read_bytes())
+    data[-2] ^= 0x01  # one bit of one byte
+    changed.write_bytes(bytes(data))
+    (tmp_path / "in.csv").write_text("text\nlove it\n")
+    argv = ["predict", "--model", str(copy), "--input", str(tmp_path / "in.csv"),
+            "--output", str(tmp_path / "out.csv"), "--rung", "tfidf"]  # fmt: skip
+    assert run_cli(main, argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{name}: sha256 differs" in err[0], err
+    assert not (tmp_path / "out.csv").exists()
+
+
 def test_config_errors_name_the_key(capsys):
     assert run_cli(main, ["train", "--config", SMOKE, "--set", "finetune.lrr=1"]) == 2
     assert "finetune.lrr" in capsys.readouterr().err

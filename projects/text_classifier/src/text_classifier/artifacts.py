@@ -3,6 +3,8 @@
     model/meta.json      classes, text column, max length, per-rung temperature and threshold,
                          and `files`: each saved rung's path RELATIVE to the run folder
     model/tfidf.skops    the TF-IDF pipeline (skops, trusted-types check on load)
+    model/manifest.json  the sha256 of meta.json and tfidf.skops (mlcraft.trusted), checked
+                         before meta.json is parsed
     model/finetune/      the fine-tuned transformer (safetensors + tokenizer JSON) and
                          manifest.json: the sha256 of each of its files, checked before loading
 
@@ -60,9 +62,11 @@ def save_tfidf(pipeline, path: Path) -> None:
 
 
 def load_tfidf(path: Path):
-    """Exact allow-list (mlcraft.trusted): a file naming any other type is refused unloaded."""
-    from mlcraft.trusted import load_skops
+    """After its folder's manifest sha256 check, with an exact allow-list (mlcraft.trusted): a
+    changed file, or one naming any other type, is refused unloaded."""
+    from mlcraft.trusted import load_skops, verify_manifest
 
+    verify_manifest(Path(path).parent)
     return load_skops(path, TRUSTED_TFIDF_TYPES)
 
 
@@ -89,7 +93,15 @@ def verified_folder(folder: Path) -> str:
 
 
 def save_meta(run_dir: Path, meta: dict) -> None:
+    """meta.json, then model/manifest.json pinning it and every file saved beside it (the
+    fine-tuned folder has its own manifest)."""
+    from mlcraft.trusted import MANIFEST, write_manifest
+
     atomic_write_json(Path(run_dir) / META, meta)
+    model = (Path(run_dir) / META).parent
+    write_manifest(
+        model, sorted(p.name for p in model.iterdir() if p.is_file() and p.name != MANIFEST)
+    )
 
 
 def check_run(run_dir: str | Path, key: str = "--model") -> Path:
@@ -98,7 +110,12 @@ def check_run(run_dir: str | Path, key: str = "--model") -> Path:
 
 
 def load_meta(run_dir: str | Path, key: str = "--model") -> dict:
+    """meta.json of a complete run, after model/'s files matched their manifest sha256 (one-line
+    refusal otherwise): nothing of a changed meta.json or tfidf.skops is read."""
+    from mlcraft.trusted import verify_manifest
+
     folder = check_run(run_dir, key)
+    verify_manifest((folder / META).parent)
     return json.loads((folder / META).read_text())
 
 
