@@ -5,12 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import PROJECT
 from mlcraft.errors import UserInputError
 from text_classifier.config import FinetuneConfig
 from text_classifier.finetune import fit
 from text_classifier.models import (
     bucketed_batches,
     load_classifier,
+    load_encoder,
     load_tokenizer,
     predict_logits,
     resolve_model,
@@ -91,6 +93,24 @@ def test_model_source_errors_are_one_line(tmp_path, make, message):
     with pytest.raises(UserInputError, match=message) as info:
         resolve_model(value)
     assert f"model.name_or_path={value}" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_pickled_weights_are_refused_by_every_loader(tmp_path):
+    """A model folder with only a pickled pytorch_model.bin (which would load, and could run code
+    on load) is refused by the classifier and the frozen rung's encoder alike; train.py loads
+    no model but through them."""
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(vocab_size=50, hidden_size=8, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=8)  # fmt: skip
+    config.save_pretrained(tmp_path)
+    torch.save(BertModel(config).state_dict(), tmp_path / "pytorch_model.bin")
+    for load in (load_encoder, lambda source: load_classifier(source, 2)):
+        with pytest.raises(UserInputError, match="could not load a model from") as info:
+            load(str(tmp_path))
+        assert "safetensors" in str(info.value)
+    train = (PROJECT / "src" / "text_classifier" / "train.py").read_text()
+    assert "from_pretrained" not in train
 
 
 def test_missing_carrier_names_the_key(monkeypatch):

@@ -28,18 +28,30 @@ def load_tokenizer(source: str):
         raise UserInputError(f"could not load a tokenizer from '{source}': {exc}") from None
 
 
+def _safe_pretrained(auto_class, source: str, **kwargs):
+    """auto_class.from_pretrained with safetensors only (a pickled .bin could run code on load)
+    and no code from the model folder; a folder without them is one line."""
+    try:
+        return auto_class.from_pretrained(
+            source, use_safetensors=True, trust_remote_code=False, **kwargs
+        )
+    except OSError as exc:
+        raise UserInputError(f"could not load a model from '{source}': {exc}") from None
+
+
 def load_classifier(source: str, n_classes: int):
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # the "classifier newly initialised" notice is expected
-    try:
-        # safetensors only (a pickled .bin could run code on load) and no code from the model folder
-        return AutoModelForSequenceClassification.from_pretrained(
-            source, num_labels=n_classes, use_safetensors=True, trust_remote_code=False
-        )
-    except OSError as exc:
-        raise UserInputError(f"could not load a model from '{source}': {exc}") from None
+    return _safe_pretrained(AutoModelForSequenceClassification, source, num_labels=n_classes)
+
+
+def load_encoder(source: str):
+    """The bare encoder (the frozen rung's embeddings), loaded as safely as load_classifier."""
+    from transformers import AutoModel
+
+    return _safe_pretrained(AutoModel, source)
 
 
 def tokenize(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:

@@ -41,6 +41,7 @@ from text_classifier.learning_curve import run_curve
 from text_classifier.models import (
     choose_max_length,
     load_classifier,
+    load_encoder,
     load_tokenizer,
     mean_pooled_embeddings,
     predict_logits,
@@ -139,10 +140,8 @@ def run(cfg: Config, run: Run, data: Dataset) -> dict:
             print(f"tfidf: {tuned['best_params']} in {tuned['train_seconds']:.0f}s")
 
         if "frozen" in cfg.rungs:
-            from transformers import AutoModel
-
             t0 = time.perf_counter()
-            encoder = AutoModel.from_pretrained(source)
+            encoder = load_encoder(source)
             sub = stratified_subsample(train, cfg.frozen.train_subsample, cfg.seed)
             bs = cfg.frozen.batch_size
             emb_sub = mean_pooled_embeddings(
