@@ -70,6 +70,12 @@ def test_three_classes_run_to_the_end(three_class_run):
         assert kinds <= {"sarcasm", "mixed sentiment", "negation", "other"}
     report = (three_class_run / "REPORT.md").read_text()
     assert "| tfidf | praise |" in report  # the per-class block
+    # the run's own config, data and words, not the reference data's
+    assert f"| this run ({SMOKE}, data own.csv) |" in report and "| fine-tune texts |" in report
+    assert "dropped for empty text (nothing in column 'body')" in report
+    for reference_words in ("reference (configs/default.yaml)", "no title", "reviews",
+                            "reference run <="):  # fmt: skip
+        assert reference_words not in report, reference_words
     meta = json.loads((three_class_run / "model" / "meta.json").read_text())
     assert meta["classes"] == sorted(WORDS)
 

@@ -17,6 +17,7 @@ from mlcraft.compress import published_block as compress_block
 from mlcraft.errors import UserInputError
 from mlcraft.loadtest import published_block
 from mlcraft.reporting import format_ci, markdown_table, read_table
+from mlcraft.runs import read_run_info
 from mlcraft.stats import verdict as stats_verdict
 
 from text_classifier import narrative
@@ -53,7 +54,7 @@ def blocks(results: str | Path) -> dict[str, str]:
     if answer:
         blocks["answer"] = answer
 
-    budgets = [narrative.budget_row("reference (configs/default.yaml)", summary, ladder)]
+    budgets = [narrative.budget_row(run_label(results, summary), summary, ladder)]
     if full:
         budgets.append(narrative.budget_row("bigger budget (configs/full.yaml)", *full))
         blocks["full"] = narrative.learning_curve_block(
@@ -66,11 +67,17 @@ def blocks(results: str | Path) -> dict[str, str]:
     classes = d["classes"]
     rows = split_rows(d, summary["config"]["data"].get("val_subsample"))
     cfg_data = summary["config"]["data"]
+    texts = narrative.noun(summary)  # "reviews" on the reference data, "texts" on yours
+    empty = (
+        "no title and no review"
+        if narrative.on_reference_data(summary)
+        else f"nothing in column '{cfg_data['text_column']}'"
+    )
     train_share = 1 - cfg_data["val_fraction"] - cfg_data["test_fraction"]
     blocks["data"] = (
         f"Split: stratified {train_share:.0%} / {cfg_data['val_fraction']:.0%} / "
         f"{cfg_data['test_fraction']:.0%} (train / validation / test), seed {summary['seed']}. "
-        f"Rows in file: {d['rows_in_file']:,}; dropped for empty text (no title and no review): "
+        f"Rows in file: {d['rows_in_file']:,}; dropped for empty text ({empty}): "
         f"{d['rows_dropped_empty_text']:,}; used: {d['rows_used']:,}. Every row of the file is "
         "in exactly one line of this table:\n\n"
         + markdown_table(rows)
@@ -100,7 +107,7 @@ def blocks(results: str | Path) -> dict[str, str]:
             }
         )
     text = (
-        f"Test split, {d['test_rows']:,} reviews; bootstrap 95% intervals "
+        f"Test split, {d['test_rows']:,} {texts}; bootstrap 95% intervals "
         f"({analysis['n_boot']:,} resamples)"
         + (
             f"; TF-IDF's train time includes its {summary['config']['tfidf']['n_trials']} "
@@ -119,7 +126,7 @@ def blocks(results: str | Path) -> dict[str, str]:
             for i, h in enumerate(ft["history"])
         )
         text += (
-            f"\n\nFine-tune budget: {ft['train_examples']:,} training reviews, {ft['steps']} "
+            f"\n\nFine-tune budget: {ft['train_examples']:,} training {texts}, {ft['steps']} "
             f"optimizer steps ({hist}). Thresholds (macro-F1 on val) and temperatures (NLL on val): "
             + ", ".join(
                 f"{r['rung']} T={r['temperature']:.2f}"
@@ -213,14 +220,14 @@ def blocks(results: str | Path) -> dict[str, str]:
         # A run from before the rename wrote positive_rate: the share whose label index is 1.
         slices = slices.rename(columns={"positive_rate": "share with label index 1"})
         blocks["slices"] = slices_table(slices)
-        reading = narrative.slices_reading(slices)
+        reading = narrative.slices_reading(slices, texts)
         if reading:
             blocks["slices"] += "\n\n" + reading
 
     rob = read_table(results, "robustness")
     if rob is not None:
         text = markdown_table(rob)
-        reading = narrative.robustness_reading(rob, analysis["perturb_examples"])
+        reading = narrative.robustness_reading(rob, analysis["perturb_examples"], texts)
         sample = narrative.robustness_sample(summary, ladder, rob)
         if sample:
             reading = sample + ("\n\n" + reading if reading else "")
@@ -236,7 +243,7 @@ def blocks(results: str | Path) -> dict[str, str]:
     bucket = summary.get("bucketing")
     if bucket:
         blocks["bucketing"] = (
-            f"One training pass over the same {bucket['examples']} training reviews from the same "
+            f"One training pass over the same {bucket['examples']} training {texts} from the same "
             f"start weights (batch {bucket['batch_size']}): padded to max length "
             f"{bucket['max_length']} {bucket['fixed_padding_seconds']:.1f} s, length-bucketed with "
             f"dynamic padding {bucket['bucketed_seconds']:.1f} s: **{bucket['speedup']:.2f}x**. "
@@ -267,6 +274,16 @@ def blocks(results: str | Path) -> dict[str, str]:
     if serve:
         blocks["serve"] = serve
     return blocks
+
+
+def run_label(results: Path, summary: dict) -> str:
+    """The budgets table's name for a run: the published reference, or (a run's REPORT.md) the
+    config its run.json records and, on your own data, the data file."""
+    config = read_run_info(results.parent).get("config")
+    if config is None:
+        return "reference (configs/default.yaml)"
+    path = summary["config"]["data"].get("path")
+    return f"this run ({config}" + (f", data {Path(path).name})" if path else ")")
 
 
 def _full_run(results: Path) -> tuple[dict, pd.DataFrame] | None:
