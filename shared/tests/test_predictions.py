@@ -2,7 +2,14 @@ import pandas as pd
 import pytest
 from mlcraft.errors import UserInputError
 from mlcraft.inputs import read_csv
-from mlcraft.predictions import OK, one_row_per_input, prediction_output, summary, write_predictions
+from mlcraft.predictions import (
+    OK,
+    ignored_columns,
+    one_row_per_input,
+    prediction_output,
+    summary,
+    write_predictions,
+)
 
 
 def test_rows_line_up_with_inputs_and_unscored_rows_are_empty():
@@ -12,6 +19,16 @@ def test_rows_line_up_with_inputs_and_unscored_rows_are_empty():
     assert frame["label"].tolist()[0] == "a" and frame["label"].tolist()[2] == "b"
     assert pd.isna(frame["p"][1]) and frame["p"][2] == 0.2
     assert summary(frame, "out.csv") == "3 rows to out.csv: 2 scored; not scored: 1 empty text"
+
+
+def test_unused_input_columns_are_named():
+    assert ignored_columns(["text", "id"], ["text", "id"]) == ""
+    assert ignored_columns(["text", "note", 7], ["text"]) == (
+        "; ignored 2 column(s) the model does not use: note, 7"
+    )
+    assert ignored_columns([f"c{i}" for i in range(7)], []) == (
+        "; ignored 7 column(s) the model does not use: c0, c1, c2, c3, c4, ... (7)"
+    )
 
 
 def test_a_count_mismatch_is_a_bug_not_a_silent_shift():

@@ -257,6 +257,27 @@ def test_predict_keeps_every_row_and_reports_empty_ones(smoke_run, tmp_path, cap
     assert "4 rows" in capsys.readouterr().out
 
 
+def test_predict_jsonl_keeps_blank_lines_and_names_unused_columns(smoke_run, tmp_path, capsys):
+    """A blank JSONL line is a row, as a blank CSV line is (row n is line n + 1); an input column
+    the model never reads is named, not silently dropped."""
+    _, run_dir, _, _ = smoke_run
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"text": "love it", "note": 1}\n\n{"text": null}\n{"text": "awful"}\n')
+    out = tmp_path / "out.csv"
+    argv = ["predict", "--model", str(run_dir), "--input", str(source), "--output", str(out),
+            "--rung", "tfidf"]  # fmt: skip
+    assert run_cli(main, argv) == 0
+    pred = pd.read_csv(out)
+    assert list(pred["row"]) == [0, 1, 2, 3]
+    assert list(pred["status"]) == ["ok", "empty text", "empty text", "ok"]
+    assert "4 rows" in (line := capsys.readouterr().out)
+    assert "; ignored 1 column(s) the model does not use: note" in line
+    source.write_text('{"text": "fine"}\n{bad json\n')
+    assert run_cli(main, argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "line 2 is not JSON" in err[0], err
+
+
 def test_predict_encoding_option(smoke_run, tmp_path, capsys):
     _, run_dir, _, _ = smoke_run
     source = tmp_path / "latin1.csv"

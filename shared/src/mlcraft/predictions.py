@@ -8,7 +8,7 @@ could not be scored (its prediction cells are then empty). Outputs line up with 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -90,3 +90,14 @@ def summary(frame: pd.DataFrame, output: str | os.PathLike) -> str:
     if len(unscored):
         line += "; not scored: " + ", ".join(f"{n} {reason}" for reason, n in unscored.items())
     return line
+
+
+def ignored_columns(columns: Iterable, used: Iterable) -> str:
+    """The end of predict's line naming the input columns the model never reads (first five,
+    then a count); "" when it reads them all."""
+    used = set(used)
+    ignored = [str(c) for c in columns if c not in used]
+    if not ignored:
+        return ""
+    shown = ", ".join(ignored[:5]) + (f", ... ({len(ignored)})" if len(ignored) > 5 else "")
+    return f"; ignored {len(ignored)} column(s) the model does not use: {shown}"

@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 from mlcraft.errors import UserInputError
 from mlcraft.inputs import read_csv
-from mlcraft.predictions import OK, one_row_per_input, prediction_output, summary, write_predictions
+from mlcraft.predictions import (
+    OK,
+    ignored_columns,
+    one_row_per_input,
+    prediction_output,
+    summary,
+    write_predictions,
+)
 
 from tabular_ladder.preflight import model_run
 
@@ -45,11 +52,7 @@ def predict_csv(model: str | Path, input_path: str | Path, output_path: str | Pa
     )
     table = one_row_per_input(keys, status, scored, key_name)
     write_predictions(output, table)
-    line = summary(table, output)
-    ignored = [c for c in frame.columns if c not in bundle.columns and c != key_name]
-    if ignored:
-        line += f"; ignored {len(ignored)} column(s) the model does not use: {_names(ignored)}"
-    return line
+    return summary(table, output) + ignored_columns(frame.columns, [*bundle.columns, key_name])
 
 
 def _keys(frame: pd.DataFrame, id_column: str | None, source: str) -> tuple[list, str]:
@@ -59,11 +62,6 @@ def _keys(frame: pd.DataFrame, id_column: str | None, source: str) -> tuple[list
     if id_column not in frame.columns:
         raise UserInputError(f"{source}: missing the id column '{id_column}' (data.id_column)")
     return frame[id_column].tolist(), id_column
-
-
-def _names(columns: list[str]) -> str:
-    shown = ", ".join(map(str, columns[:5]))
-    return shown + (f", ... ({len(columns)})" if len(columns) > 5 else "")
 
 
 def predict_verb(args: argparse.Namespace) -> str:

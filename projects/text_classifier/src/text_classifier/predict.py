@@ -47,7 +47,8 @@ EMPTY = "empty text"
 
 def read_input(path, encoding: str = "utf-8") -> pd.DataFrame:
     """The --input CSV/JSONL as text columns, every row kept (a blank or whitespace-only line is
-    a row with an empty text, never dropped); each failure a user can cause is one line."""
+    a row with an empty text, never dropped, in a CSV and a JSONL alike); each failure a user can
+    cause is one line."""
     import codecs
     import io
 
@@ -71,32 +72,52 @@ def read_input(path, encoding: str = "utf-8") -> pd.DataFrame:
         ) from None
     if not text.strip():
         raise UserInputError(f"--input={path}: the file is empty")
-    try:
-        if suffix == ".csv":
+    if suffix == ".csv":
+        try:
             frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                                 skip_blank_lines=False)  # fmt: skip
-        else:
-            frame = pd.read_json(io.StringIO(text), lines=True, dtype=False)
-    except ValueError as exc:  # pandas' ParserError and EmptyDataError are ValueErrors
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserInputError(f"--input={path}: not readable ({first})") from None
+        except ValueError as exc:  # pandas' ParserError and EmptyDataError are ValueErrors
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserInputError(f"--input={path}: not readable ({first})") from None
+    else:
+        frame = jsonl_records(text, path)
     if frame.empty:
         raise UserInputError(f"--input={path}: no data rows")
     return frame
 
 
-def texts_from_frame(frame: pd.DataFrame, meta: dict, source: str) -> pd.Series:
-    """One text per input row, "" where the row has none (reported, not dropped)."""
+def jsonl_records(text: str, path) -> pd.DataFrame:
+    """One row per line, a blank line included (a row with no text, as a blank CSV line is), so
+    row n is the file's line n + 1."""
+    import json
+
+    records = []
+    for number, line in enumerate(text.splitlines(), 1):
+        try:
+            record = json.loads(line) if line.strip() else {}
+        except ValueError as exc:  # json.JSONDecodeError: .msg without its position
+            why = getattr(exc, "msg", type(exc).__name__)
+            raise UserInputError(f"--input={path}: line {number} is not JSON ({why})") from None
+        if not isinstance(record, dict):
+            raise UserInputError(f"--input={path}: line {number} is not a JSON object")
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+def texts_from_frame(frame: pd.DataFrame, meta: dict, source: str) -> tuple[pd.Series, list]:
+    """One text per input row, "" where the row has none (reported, not dropped), and the
+    columns they were read from."""
     column = meta["text_column"]
     if column in frame.columns:
-        texts = frame[column].astype(object).fillna("").astype(str)
+        texts, used = frame[column].astype(object).fillna("").astype(str), [column]
     elif meta.get("default_reviews_data") and "Review Text" in frame.columns:
         texts = _join_title_review(frame.assign(Title=frame.get("Title", pd.Series(dtype=str))))
+        used = ["Title", "Review Text"]
     else:
         raise UserInputError(
             f"--input={source}: no text column '{column}'; columns are {list(frame.columns)}"
         )
-    return pd.Series(texts).astype(str).str.strip().reset_index(drop=True)
+    return pd.Series(texts).astype(str).str.strip().reset_index(drop=True), used
 
 
 def row_keys(frame: pd.DataFrame, id_column: str | None, source: str) -> tuple[list, str]:
@@ -118,6 +139,7 @@ def predict_file(
     input row, status "ok" or why it was not scored; atomic output."""
     from mlcraft.predictions import (
         OK,
+        ignored_columns,
         one_row_per_input,
         prediction_output,
         summary,
@@ -128,7 +150,7 @@ def predict_file(
     frame = read_input(input_path, encoding)
     meta = artifacts.load_meta(run_dir)
     artifacts.rung_path(run_dir, meta, rung)
-    texts = texts_from_frame(frame, meta, str(input_path))
+    texts, used = texts_from_frame(frame, meta, str(input_path))
     keys, key_name = row_keys(frame, id_column, str(input_path))
     status = [OK if text else EMPTY for text in texts]
     scored = texts[texts != ""].tolist()
@@ -147,7 +169,7 @@ def predict_file(
             table[f"prob_{name}"] = np.round(prob[:, i], 6)
     out = one_row_per_input(keys, status, table, key_name)
     write_predictions(output_path, out)
-    print(summary(out, output_path))
+    print(summary(out, output_path) + ignored_columns(frame.columns, [*used, key_name]))
     return output_path
 
 
