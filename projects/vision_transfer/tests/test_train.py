@@ -209,11 +209,17 @@ def test_predict_refuses_bad_outputs_in_one_line(smoke_run, tmp_path, capsys):
     image = folder / "plain" / "img0000.png"
     original = image.read_bytes()
     (tmp_path / "empty").mkdir()
+    (tmp_path / "zero.png").write_bytes(b"")
+    (tmp_path / "corrupt.png").write_bytes(original[: len(original) // 2])  # a truncated PNG
+    out = str(tmp_path / "p.csv")
     cases = {
         "is the --input file": [str(image), str(image)],
         "inside the --model run folder": [str(folder), f"{run}/p.csv"],
         "--output=": [str(folder), str(tmp_path)],  # a folder
         "no image files": [str(tmp_path / "empty"), str(tmp_path / "p.csv")],
+        # one --input file that does not decode: nothing to score (a folder keeps its rows)
+        "zero.png: the file is empty (0 bytes)": [str(tmp_path / "zero.png"), out],
+        "corrupt.png: unreadable image (": [str(tmp_path / "corrupt.png"), out],
     }
     for message, (source, output) in cases.items():
         argv = ["predict", "--model", run, "--input", source, "--output", output]

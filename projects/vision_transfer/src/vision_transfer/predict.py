@@ -4,6 +4,8 @@ RUN is a complete train run folder (its model/ holds model.safetensors + model.j
 folder (searched recursively) or one image file. Every argument is checked before the model is
 loaded. The CSV has one row per input file, keyed by its path (mlcraft.predictions): status "ok"
 with the class probabilities, or why the file was not scored ("unreadable image: <error type>").
+A single --input file that is empty or does not decode is one line and exit 2 instead: there is
+nothing else to score.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def input_images(path: str | Path) -> list[Path]:
             raise UserInputError(
                 f"--input={path}: not an image file (expected one of {sorted(IMAGE_SUFFIXES)})"
             )
+        check_decodes(path)
         return [path]
     files = image_files(path)
     if not files:
@@ -34,6 +37,18 @@ def input_images(path: str | Path) -> list[Path]:
             f"--input={path}: no image files in the folder ({', '.join(sorted(IMAGE_SUFFIXES))})"
         )
     return files
+
+
+def check_decodes(path: Path) -> None:
+    """One --input image file decodes in full; else one line naming why."""
+    from .data import _read_image
+
+    if path.stat().st_size == 0:
+        raise UserInputError(f"--input={path}: the file is empty (0 bytes)")
+    try:
+        _read_image(path, 1)  # the full decode read_images does, to a 1x1 image
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for corrupt files
+        raise UserInputError(f"--input={path}: unreadable image ({type(exc).__name__})") from None
 
 
 def read_images(files: list[Path], size: int, channels: int) -> tuple[np.ndarray | None, list[str]]:
