@@ -64,6 +64,7 @@ def test_three_classes_run_to_the_end(three_class_run):
     slices = pd.read_csv(results / "slices.csv")
     assert {f"share labelled {c}" for c in WORDS} <= set(slices.columns)
     assert "positive_rate" not in slices
+    assert set(slices["slice"]) == {"text length (words)"}  # your texts are not reviews
     # error kinds without recommend / star-rating assumptions
     if (results / "error_kinds.csv").is_file():
         kinds = set(pd.read_csv(results / "error_kinds.csv")["kind"])

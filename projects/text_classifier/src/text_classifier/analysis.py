@@ -131,11 +131,11 @@ def rating_contradictions(frame: pd.DataFrame) -> dict | None:
     }
 
 
-def slice_columns(test: pd.DataFrame) -> pd.DataFrame:
-    """The slice groups of each row: review length always; age band and department where the
-    data has them (the default reviews data does)."""
+def slice_columns(test: pd.DataFrame, reviews: bool = False) -> pd.DataFrame:
+    """The slice groups of each row: text length always (review length on the default reviews
+    data); age band and department where the data has them (the default reviews data does)."""
     words = test["text"].str.split().str.len().to_numpy()
-    bands = {"review length (words)": pd.cut(
+    bands = {f"{'review' if reviews else 'text'} length (words)": pd.cut(
         words, [0, 30, 60, 90, 10_000], labels=["<=30", "31-60", "61-90", ">90"]
     ).astype(str)}  # fmt: skip
     if "Age" in test:
@@ -148,10 +148,12 @@ def slice_columns(test: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(bands)
 
 
-def slices(test: pd.DataFrame, prob, threshold, classes, n_boot: int, seed: int) -> pd.DataFrame:
+def slices(
+    test: pd.DataFrame, prob, threshold, classes, n_boot: int, seed: int, reviews: bool = False
+) -> pd.DataFrame:
     """Accuracy and macro-F1 per group, with the share of each true class in the group (for two
     classes only the second class's share: the first is one minus it)."""
-    groups = slice_columns(test)
+    groups = slice_columns(test, reviews)
     by = list(groups.columns)
     frame = pd.concat([test.reset_index(drop=True), groups], axis=1)
     frame["pred"] = decide(prob, threshold)

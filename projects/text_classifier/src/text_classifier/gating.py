@@ -45,7 +45,7 @@ def gate_scores(model: str) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     y, _ = encode_labels(test["label_raw"], meta["classes"])
     outputs = served_model(model).predict(test[["text"]].to_dict("records"))
     decided = np.array([meta["classes"].index(row["label"]) for row in outputs])
-    return y, decided, slice_columns(test)
+    return y, decided, slice_columns(test, meta.get("default_reviews_data", False))
 
 
 def request_rows(model: str, n: int) -> list[dict]:

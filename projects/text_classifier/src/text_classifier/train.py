@@ -423,7 +423,7 @@ def run_analyses(
             if name in probs:
                 frame = analysis.slices(
                     test, probs[name], decisions[name][1], data.classes,
-                    min(cfg.analysis.n_boot, 500), cfg.seed,
+                    min(cfg.analysis.n_boot, 500), cfg.seed, reviews,
                 )  # fmt: skip
                 frame.insert(0, "model", name)
                 slice_frames.append(frame)
