@@ -177,8 +177,7 @@ def robustness_sample(summary: dict, ladder: pd.DataFrame, rob: pd.DataFrame) ->
     return (
         f"The perturbations run on a {sample['selection']} sample of {sample['rows']:,} of the "
         f"{sample['of_test_rows']:,} test {noun(summary)} (seed {sample['seed']}), so its clean "
-        f"accuracy "
-        f"('none') is a small-sample estimate: " + "; ".join(parts) + "."
+        f"accuracy ('none') is a small-sample estimate: " + "; ".join(parts) + "."
     )
 
 
@@ -214,8 +213,7 @@ def summary_block(summary: dict, ladder: pd.DataFrame) -> str:
         ratio = tf["examples_per_s"] / ft["examples_per_s"]
         lines.append(
             f"At batch 32 on this CPU TF-IDF scores {ratio:,.0f}x as many {noun(summary)} per "
-            f"second as "
-            f"the fine-tune."
+            "second as the fine-tune."
         )
     if head.get("ece_after_temperature") is not None:
         lines.append(
