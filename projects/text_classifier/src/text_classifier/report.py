@@ -180,8 +180,9 @@ def blocks(results: str | Path) -> dict[str, str]:
             narrative.errors_reading(kinds, errors)
             + "\n\n"
             + markdown_table(kinds)
-            + f"\n\nAll {len(errors)} with their kind, star rating and full text: "
-            "`results/errors.csv`."
+            + f"\n\nAll {len(errors)} with their kind"
+            + (", star rating" if narrative.on_reference_data(summary) else "")
+            + " and full text: `results/errors.csv`."
         )
 
     con = summary.get("rating_contradictions")
