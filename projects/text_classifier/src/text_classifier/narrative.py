@@ -221,10 +221,13 @@ def summary_block(summary: dict, ladder: pd.DataFrame) -> str:
             f"and {head['ece_after_temperature']:.3f} after temperature scaling."
         )
     text = " ".join(lines).replace(" \n\n", "\n\n")
+    judged = targets(summary)  # none for a run on your data with no comparison or ECE
+    if not judged:
+        return text
     return (
         text
         + "\n\nTargets (from the issue), judged from the numbers above:\n\n"
-        + (markdown_table(targets(summary)))
+        + markdown_table(judged)
     )
 
 
