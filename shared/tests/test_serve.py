@@ -9,6 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from mlcraft.errors import UserInputError
+from mlcraft.serve import AliasFollower, ServedModel, create_app
 from serve_toy import MODEL, app  # noqa: I001 - a module of this test folder
 
 HERE = Path(__file__).parent
@@ -66,6 +68,7 @@ def test_health_and_metadata(client):
     assert client.get("/health").json() == {"status": "ok", "model": "toy"}
     meta = client.get("/metadata").json()
     assert meta["threshold"] == 0.5 and meta["max_rows"] == MODEL.max_rows
+    assert "registry" not in meta and client.post("/reload").status_code == 404  # no alias
 
 
 def _free_port() -> int:
@@ -165,3 +168,83 @@ def test_multipart_files_become_rows_and_keep_their_names():
 
 def test_a_model_without_a_file_field_has_no_upload_route(client):
     assert client.post("/predict/files", files=[("files", ("a.png", b"IMG"))]).status_code == 404
+
+
+class FakeRegistry:
+    """Stands in for the MLflow registry: which version the alias names, and each run's model."""
+
+    def __init__(self, models):
+        self.models, self.version = models, 1
+
+    def locate(self):
+        return self.version, Path(f"runs/run{self.version}")
+
+    def load(self, run_dir):
+        if run_dir.name not in self.models:
+            raise UserInputError(f"{run_dir}: no such run folder")
+        return self.models[run_dir.name]
+
+
+def _toy_version(run: str, fields=None) -> ServedModel:
+    """serve_toy's contract; each answer names the run that gave it."""
+
+    def predict(rows):
+        return [{"probability": row["age"] / 100, "label": 0, "run": run} for row in rows]
+
+    return ServedModel("toy", fields or MODEL.fields, predict, {"run_id": run},
+                       max_rows=MODEL.max_rows)  # fmt: skip
+
+
+@pytest.fixture
+def alias():
+    return FakeRegistry({"run1": _toy_version("run1"), "run2": _toy_version("run2")})
+
+
+def _answered_by(client) -> str:
+    return client.post("/predict", json={"rows": [{"age": 30}]}).json()["predictions"][0]["run"]
+
+
+def test_reload_swaps_in_the_version_the_alias_names_now(alias):
+    follower = AliasFollower("models:/toy@champion", alias.locate, alias.load, every_s=0)
+    client = TestClient(create_app(follower))
+    meta = client.get("/metadata").json()
+    assert meta["run_id"] == "run1" and meta["registry"]["version"] == 1
+    assert _answered_by(client) == "run1"
+    alias.version = 2  # a promote
+    reloaded = client.post("/reload")
+    assert reloaded.status_code == 200
+    assert reloaded.json()["changed"] and reloaded.json()["version"] == 2
+    meta = client.get("/metadata").json()
+    assert meta["run_id"] == "run2" and meta["registry"]["run_id"] == "run2"
+    assert _answered_by(client) == "run2"
+    assert client.post("/reload").json()["changed"] is False  # the alias did not move
+    alias.version = 1  # a rollback
+    assert client.post("/reload").json()["version"] == 1 and _answered_by(client) == "run1"
+
+
+def test_a_failed_reload_keeps_the_served_version_and_says_why(alias):
+    alias.models["run3"] = _toy_version("run3", fields={"age": (int, ...)})
+    follower = AliasFollower("models:/toy@champion", alias.locate, alias.load, every_s=0)
+    client = TestClient(create_app(follower, batch_ms=2))
+    for version, why in ((4, "no such run folder"), (3, "takes other input than version 1")):
+        alias.version = version
+        refused = client.post("/reload")
+        detail = refused.json()["detail"]
+        assert refused.status_code == 503 and "still serving version 1" in detail and why in detail
+        registry = client.get("/metadata").json()["registry"]
+        assert registry["version"] == 1 and why in registry["error"]
+        assert _answered_by(client) == "run1"
+    alias.version = 2
+    assert client.post("/reload").status_code == 200 and _answered_by(client) == "run2"
+    assert client.get("/metadata").json()["registry"]["error"] is None
+
+
+def test_a_served_alias_is_polled_while_the_server_runs(alias):
+    follower = AliasFollower("models:/toy@champion", alias.locate, alias.load, every_s=0.05)
+    with TestClient(create_app(follower)) as client:  # runs the app's lifespan: the poll
+        alias.version = 2
+        for _ in range(100):
+            if client.get("/metadata").json()["registry"]["version"] == 2:
+                break
+            time.sleep(0.05)
+        assert _answered_by(client) == "run2"

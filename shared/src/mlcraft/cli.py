@@ -3,7 +3,7 @@
     python -m <project> train|search --config X.yaml [--set k=v ...] [--run-dir DIR]
     python -m <project> evaluate --config X.yaml --model RUN [--set k=v ...] [--run-dir DIR]
     python -m <project> predict --model RUN --input FILE --output FILE
-    python -m <project> serve --model RUN [--host H] [--port P]
+    python -m <project> serve --model RUN|models:/<project>@<alias> [--host H] [--port P]
     python -m <project> loadtest --model RUN [--concurrency 1 8 32] [--batch-ms 0 5]
     python -m <project> register --model RUN | promote [--tolerance T] | rollback
     python -m <project> report [--results DIR] [--readme FILE]
@@ -32,6 +32,7 @@ from mlcraft.errors import UserInputError
 from mlcraft.runs import Run, latest_complete, open_run
 
 Handler = Callable[[Any, Run, argparse.Namespace], Any]
+DEFAULT_PORT = 8000  # serve's; the Dockerfiles EXPOSE it and their HEALTHCHECK asks it
 USER_OS_ERRORS = {
     errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EISDIR, errno.ENOTDIR,
     errno.ENOENT, errno.EROFS, errno.EEXIST, errno.ENAMETOOLONG, errno.EFBIG,
@@ -113,9 +114,18 @@ def build_parser(project: Project) -> argparse.ArgumentParser:
         sub.set_defaults(handler=_predict)
     if project.serve:
         sub = verbs.add_parser("serve", help="serve a saved model over HTTP (FastAPI, uvicorn)")
-        sub.add_argument("--model", required=True, help="a complete run folder")
+        sub.add_argument(
+            "--model", required=True,
+            help=f"a complete run folder, or models:/{project.name}@<alias> (e.g. @champion) to "
+            "serve the run a registry alias names and follow it when it moves",
+        )  # fmt: skip
+        sub.add_argument(
+            "--reload-s", type=float, default=None,
+            help="with models:/: ask the registry every this many seconds (default 10; "
+            "0: only on POST /reload)",
+        )  # fmt: skip
         sub.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to listen on every interface")
-        sub.add_argument("--port", type=int, default=8000)
+        sub.add_argument("--port", type=int, default=DEFAULT_PORT)
         sub.add_argument("--max-bytes", type=int, default=2_000_000, help="largest request body")
         sub.add_argument(
             "--batch-ms", type=float, default=0.0,
@@ -205,15 +215,37 @@ def _serve(project: Project, args: argparse.Namespace) -> int:
     if not 0 <= args.batch_ms <= 1000:
         raise UserInputError(f"--batch-ms={args.batch_ms}: between 0 (off) and 1000")
     from mlcraft.loadtest import port_free
+    from mlcraft.registry import parse_model_uri
     from mlcraft.serve import serve
 
+    alias = parse_model_uri(args.model)
+    if args.reload_s is not None and (alias is None or not 0 <= args.reload_s <= 3600):
+        raise UserInputError(
+            f"--reload-s={args.reload_s}: between 0 and 3600, with --model models:/<model>@<alias>"
+        )
     if not port_free(args.host, args.port):
         raise UserInputError(f"--port={args.port}: {args.host}:{args.port} is in use or not ours")
-    model = project.serve(args.model)  # every check, and the model load, before the port opens
+    # every check, and the model load, before the port opens
+    model = _follower(project, args, *alias) if alias else project.serve(args.model)
     # uvicorn drains its requests on SIGTERM, then re-raises it: for a server that is a normal stop
     with contextlib.suppress(Terminated):
         serve(model, args.host, args.port, args.max_bytes, args.batch_ms)
     return 0
+
+
+def _follower(project: Project, args: argparse.Namespace, name: str, alias: str):
+    """The registry alias `name@alias` as an AliasFollower: its run loaded by the project."""
+    from mlcraft.registry import version_of
+    from mlcraft.serve import RELOAD_EVERY_S, AliasFollower
+
+    if name != project.name:  # another project's runs are not ours to load
+        raise UserInputError(
+            f"--model={args.model}: this is {project.name}'s CLI; its registered model is "
+            f"models:/{project.name}@<alias>"
+        )
+    every_s = RELOAD_EVERY_S if args.reload_s is None else args.reload_s
+    return AliasFollower(args.model, lambda: version_of(name, alias),
+                         lambda run_dir: project.serve(str(run_dir)), every_s)  # fmt: skip
 
 
 def _loadtest(project: Project, args: argparse.Namespace) -> int:

@@ -7,8 +7,11 @@
   `min_slice_rows` rows may drop by more than `slice_tolerance`.
 - `promote(...)` moves `champion` only when the gate passed; otherwise it refuses, naming the
   failing check. The version it replaced is kept as `previous`, so `rollback` is one call.
+- `serve --model models:/<name>@<alias>` follows an alias (`parse_model_uri`, `version_of`), so a
+  promote or a rollback is live without a redeploy (mlcraft.serve).
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +24,7 @@ from mlcraft.errors import UserInputError
 from mlcraft.stats import paired_bootstrap_diff
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
+MODEL_URI = re.compile(r"models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)")
 
 
 def _client(tracking_uri: str | None):
@@ -73,7 +77,23 @@ def register(run_dir: str | Path, name: str, tracking_uri: str | None = None,
     return {"name": name, "version": int(version.version), "run_dir": str(run_dir)}
 
 
+def parse_model_uri(text: str) -> tuple[str, str] | None:
+    """models:/<name>@<alias> -> (name, alias); None for anything else (a run folder). Another
+    models:/ form (a version number, no alias) is refused, not taken for a folder."""
+    if not text.startswith("models:/"):
+        return None
+    match = MODEL_URI.fullmatch(text)
+    if match is None:
+        raise UserInputError(f"--model={text}: write models:/<model>@<alias>, e.g. @{CHAMPION}")
+    return match["name"], match["alias"]
+
+
 def run_dir_of(name: str, alias: str, tracking_uri: str | None = None) -> Path:
+    return version_of(name, alias, tracking_uri)[1]
+
+
+def version_of(name: str, alias: str, tracking_uri: str | None = None) -> tuple[int, Path]:
+    """(version number, run folder) that `alias` names now: what serve follows."""
     version = _version(_client(tracking_uri), name, alias)
     if version is None:
         raise UserInputError(
@@ -85,7 +105,7 @@ def run_dir_of(name: str, alias: str, tracking_uri: str | None = None) -> Path:
             f"registry: {name} {alias} (version {version.version}) points at {run_dir}, which no "
             "longer exists; register and promote another run, or roll back"
         )
-    return run_dir
+    return int(version.version), run_dir
 
 
 @dataclass

@@ -1,5 +1,13 @@
 """One HTTP service for every project's model: `python -m <project> serve --model RUN`.
 
+`--model models:/<project>@<alias>` (e.g. @champion) serves the run the registry alias names and
+follows it: every `--reload-s` seconds (and at once on POST /reload) the app asks the registry
+which version the alias names and, when a promote or rollback moved it, loads that run beside
+the one serving and swaps it in. Polling makes every replica converge on its own, with no one to
+call each of them; /reload is for a deploy script that wants the new version live now. A failed
+reload (registry down, run folder gone, a model taking other input) keeps the old version
+serving and says why in /metadata.
+
 POST /predict   {"rows": [...]}: a batch of input rows (tabular columns, texts, images as base64),
                 validated by a pydantic schema built from the model's input schema; a bad or
                 unknown field is a 422 whose detail names it
@@ -7,15 +15,22 @@ POST /predict/files  multipart/form-data, one `files` part per input (images): e
                 the row {model.file_field: its bytes as base64}, then the same path as /predict;
                 only for a model that names a file_field
 GET  /health    liveness and the model's name
-GET  /metadata  model card, data and code hashes, calibration, threshold
+GET  /metadata  model card, data and code hashes, calibration, threshold; when following an
+                alias, `registry`: the URI, the version and run served, the last check
+POST /reload    follow the alias now (only when serving one): 200 with the version served, or
+                503 when the registry or the new run could not be read
 GET  /metrics   Prometheus: requests by route and status, latency histogram, predicted scores
 
 A request body over `max_bytes` is refused with 413 from its Content-Length header, before a byte
 of it is read; a POST without a length (chunked) is refused with 411 for the same reason.
 """
 
+import asyncio
 import base64
+import contextlib
 import json
+import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +41,8 @@ from mlcraft.errors import UserInputError
 
 MAX_BYTES = 2_000_000  # ~2 MB: a few hundred tabular rows or texts, a handful of images
 SCORE_BUCKETS = tuple(i / 10 for i in range(1, 11))
+RELOAD_EVERY_S = 10.0  # how soon a promote or rollback is live on a server following an alias
+log = logging.getLogger("uvicorn.error")  # uvicorn's general log: shown at the server's level
 
 
 @dataclass
@@ -44,6 +61,88 @@ class ServedModel:
     score_key: str = "probability"
     max_rows: int = 512
     file_field: str | None = None  # the row field a multipart upload fills (images)
+
+
+def contract(model: ServedModel) -> tuple:
+    """What clients rely on: the request schema, row limit, upload field and score key."""
+    return model.name, model.fields, model.max_rows, model.file_field, model.score_key
+
+
+@dataclass(frozen=True)
+class Version:
+    """One registry version, loaded: the model and where it came from."""
+
+    model: ServedModel
+    number: int
+    run_dir: Path
+
+
+class AliasFollower:
+    """The model a registry alias names, followed while serving.
+
+    locate: () -> (version number, run folder) the alias names now (mlcraft.registry.version_of);
+    load: a run folder -> its ServedModel (the project's serve loader)."""
+
+    def __init__(self, uri: str, locate: Callable[[], tuple[int, Path]],
+                 load: Callable[[Path], ServedModel], every_s: float = RELOAD_EVERY_S):  # fmt: skip
+        self.uri, self.locate, self.load, self.every_s = uri, locate, load, every_s
+        self._lock = threading.Lock()
+        number, run_dir = locate()
+        self.current = Version(load(run_dir), number, run_dir)
+        self.checked_at = time.time()
+        self.error: str | None = None
+
+    def check(self) -> bool:
+        """Ask the registry now; load and swap in the alias's version when it moved. True when
+        the served model changed. A failure keeps the served model, is kept for /metadata and
+        raised."""
+        with self._lock:  # one check at a time: a poll and a POST /reload never load twice
+            try:
+                number, run_dir = self.locate()
+                if number == self.current.number:
+                    self.error = None
+                    return False
+                model = self.load(run_dir)  # beside the serving one: requests go on meanwhile
+                if contract(model) != contract(self.current.model):
+                    raise UserInputError(
+                        f"{self.uri} version {number} takes other input than version "
+                        f"{self.current.number} (fields, row limit or uploads); restart serve to "
+                        "change what clients send"
+                    )
+                # one assignment: a request reads `current` once and finishes on what it read
+                self.current = Version(model, number, run_dir)
+                self.error = None
+                log.info("serving %s version %s (%s)", self.uri, number, run_dir)
+                return True
+            except Exception as exc:
+                self.error = str(exc) or type(exc).__name__
+                raise
+            finally:
+                self.checked_at = time.time()
+
+    def status(self, served: Version | None = None) -> dict[str, Any]:
+        """What /metadata and /reload say of the served version (`served`: one already read)."""
+        served = served or self.current
+        return {
+            "model_uri": self.uri,
+            "version": served.number,
+            "run_id": served.run_dir.name,
+            "run_dir": str(served.run_dir),
+            "checked_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.checked_at)),
+            "reload_every_s": self.every_s,
+            "error": self.error,
+        }
+
+
+async def _poll(follower: AliasFollower) -> None:
+    """Follow the alias every `every_s` seconds for as long as the server runs."""
+    while True:
+        await asyncio.sleep(follower.every_s)
+        try:
+            await asyncio.to_thread(follower.check)
+        except Exception as exc:  # noqa: BLE001 - kept for /metadata; the old version serves on
+            log.warning("reload of %s failed, still serving version %s: %s", follower.uri,
+                        follower.current.number, exc)  # fmt: skip
 
 
 def class_outputs(prob, labels, classes: list[str]) -> list[dict[str, Any]]:
@@ -94,8 +193,11 @@ def request_schema(model: ServedModel):
     return create_model("PredictRequest", __config__=ConfigDict(extra="forbid"), rows=(rows, ...))
 
 
-def create_app(model: ServedModel, max_bytes: int = MAX_BYTES, batch_ms: float = 0.0):
-    """The FastAPI app for one model, with its own Prometheus registry (so tests can make many).
+def create_app(
+    served: ServedModel | AliasFollower, max_bytes: int = MAX_BYTES, batch_ms: float = 0.0
+):
+    """The FastAPI app for one model, or for the model an alias names (AliasFollower), with its
+    own Prometheus registry (so tests can make many).
 
     batch_ms > 0 turns on micro-batching (mlcraft.batching): concurrent requests arriving within
     batch_ms share one model call of at most model.max_rows rows."""
@@ -110,6 +212,13 @@ def create_app(model: ServedModel, max_bytes: int = MAX_BYTES, batch_ms: float =
         generate_latest,
     )
 
+    follower = served if isinstance(served, AliasFollower) else None
+    model = follower.current.model if follower else served  # the contract every version keeps
+
+    def live() -> ServedModel:
+        """The model answering now: the alias's latest loaded version, or the one model."""
+        return follower.current.model if follower else model
+
     registry = CollectorRegistry()
     requests = Counter(
         "mlcraft_requests", "HTTP requests", ["route", "status"], registry=registry
@@ -122,8 +231,19 @@ def create_app(model: ServedModel, max_bytes: int = MAX_BYTES, batch_ms: float =
         registry=registry,
     )
     body_model = request_schema(model)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        polling = follower is not None and follower.every_s > 0
+        task = asyncio.create_task(_poll(follower)) if polling else None
+        yield
+        if task:
+            task.cancel()
+
     app = FastAPI(
-        title=f"{model.name} model", version=str(model.metadata.get("git_sha") or "unknown")
+        title=f"{model.name} model",
+        version=str(model.metadata.get("git_sha") or "unknown"),
+        lifespan=lifespan,
     )
 
     @app.exception_handler(RequestValidationError)
@@ -145,7 +265,7 @@ def create_app(model: ServedModel, max_bytes: int = MAX_BYTES, batch_ms: float =
         return response
 
     def _refuse_size(request: Request, limit: int):
-        if request.method != "POST":
+        if request.method != "POST" or request.url.path == "/reload":  # /reload reads no body
             return None
         length = request.headers.get("content-length")
         if length is None:
@@ -173,7 +293,7 @@ def create_app(model: ServedModel, max_bytes: int = MAX_BYTES, batch_ms: float =
     if batch_ms > 0:
         from mlcraft.batching import MicroBatcher
 
-        batcher = MicroBatcher(model.predict, batch_ms / 1000, model.max_rows)
+        batcher = MicroBatcher(lambda rows: live().predict(rows), batch_ms / 1000, model.max_rows)
         app.state.batcher = batcher
 
         async def run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -183,7 +303,7 @@ def create_app(model: ServedModel, max_bytes: int = MAX_BYTES, batch_ms: float =
         from starlette.concurrency import run_in_threadpool
 
         async def run(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return await run_in_threadpool(model.predict, rows)  # keep the event loop free
+            return await run_in_threadpool(live().predict, rows)  # keep the event loop free
 
     @app.post("/predict")
     async def predict(body: body_model) -> dict[str, Any]:  # type: ignore[valid-type]
@@ -222,7 +342,22 @@ def create_app(model: ServedModel, max_bytes: int = MAX_BYTES, batch_ms: float =
 
     @app.get("/metadata")
     def metadata() -> dict[str, Any]:
-        return {"model": model.name, "max_rows": model.max_rows, **model.metadata}
+        card = {"model": model.name, "max_rows": model.max_rows}
+        if not follower:
+            return {**card, **model.metadata}
+        served = follower.current  # read once: the card and `registry` name the same version
+        return {**card, **served.model.metadata, "registry": follower.status(served)}
+
+    if follower:
+
+        @app.post("/reload")
+        async def reload() -> Any:
+            try:
+                changed = await asyncio.to_thread(follower.check)
+            except Exception as exc:  # noqa: BLE001 - the old version serves on; say why
+                detail = f"reload failed, still serving version {follower.current.number}: {exc}"
+                return JSONResponse({"detail": detail}, status_code=503)
+            return {"changed": changed, **follower.status()}
 
     @app.get("/metrics")
     def metrics() -> PlainTextResponse:
@@ -232,7 +367,11 @@ def create_app(model: ServedModel, max_bytes: int = MAX_BYTES, batch_ms: float =
 
 
 def serve(
-    model: ServedModel, host: str, port: int, max_bytes: int = MAX_BYTES, batch_ms: float = 0.0
+    model: ServedModel | AliasFollower,
+    host: str,
+    port: int,
+    max_bytes: int = MAX_BYTES,
+    batch_ms: float = 0.0,
 ) -> None:
     """Run the app under uvicorn until interrupted (Ctrl-C or SIGTERM)."""
     import uvicorn
