@@ -84,3 +84,63 @@ def test_the_shared_verbs_register_gate_promote_and_roll_back(tmp_path, monkeypa
     assert "champion is now version 3" in capsys.readouterr().out
     assert cli.run_cli(main, ["rollback"]) == 0
     assert "champion is version 1 again (was 3)" in capsys.readouterr().out
+
+
+def _cli_project(tmp_path, monkeypatch, scores, slices=SLICES):
+    """The shared CLI over toy runs whose gate scores are `scores[run name]`."""
+    import json
+    from pathlib import Path
+
+    from mlcraft import cli
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    runs = {}
+    for name in scores:
+        runs[name] = tmp_path / name
+        runs[name].mkdir()
+        (runs[name] / "run.json").write_text(json.dumps({"status": "complete", "verb": "train"}))
+    project = cli.Project(
+        name="toy", project_dir=Path("."), load_config=None, train=None, blocks=None,
+        gate_scores=lambda run: (Y, scores[Path(run).name], slices),
+    )  # fmt: skip
+    return cli.entry_points(project)[0], runs
+
+
+def test_the_cli_promotes_a_strictly_better_challenger(tmp_path, monkeypatch, capsys):
+    import re
+
+    from mlcraft import cli
+
+    better = Y + RNG.normal(0, 0.5, N)  # less noise than GOOD's 0.8: a higher AUC
+    main, runs = _cli_project(tmp_path, monkeypatch, {"old": GOOD, "better": better})
+    for name in ("old", "better"):
+        assert cli.run_cli(main, ["register", "--model", str(runs[name])]) == 0
+    capsys.readouterr()
+    assert cli.run_cli(main, ["promote"]) == 0
+    out = capsys.readouterr().out
+    diff, lo = map(float, re.search(r"= ([-+.\d]+) \[([-+.\d]+),", out).groups())
+    assert diff > 0 and lo > 0, out  # better beyond doubt, not merely no worse
+    assert "champion is now version 2" in out and "failed" not in out
+    assert run_dir_of("toy", "champion") == runs["better"]
+
+
+def test_the_cli_refuses_a_challenger_whose_slice_of_200_rows_drops(tmp_path, monkeypatch, capsys):
+    from mlcraft import cli
+
+    # 200 rows in b and 199 in c: b is checked, c is too small to judge
+    group = np.array(["b"] * 200 + ["c"] * 199 + ["a"] * (N - 399))
+    broken = np.where(group == "a", Y + RNG.normal(0, 0.3, N), RNG.normal(0, 1, N))
+    scores = {"old": GOOD, "broken": broken}
+    main, runs = _cli_project(tmp_path, monkeypatch, scores, pd.DataFrame({"group": group}))
+    for name in scores:
+        assert cli.run_cli(main, ["register", "--model", str(runs[name])]) == 0
+    capsys.readouterr()
+    # a loose overall tolerance: only the slice check can refuse
+    assert cli.run_cli(main, ["promote", "--tolerance", "0.5", "--slice-tolerance", "0.05"]) == 2
+    captured = capsys.readouterr()
+    assert "2 slices with >= 200 rows checked" in captured.out
+    assert "failed: slice group=b (200 rows) drops by" in captured.out
+    assert "group=c" not in captured.out
+    assert captured.err.startswith("error: promote refused: slice group=b (200 rows) drops by")
+    assert captured.err.count("\n") == 1
+    assert run_dir_of("toy", "champion") == runs["old"]
