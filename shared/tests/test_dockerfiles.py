@@ -6,6 +6,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from mlcraft.cli import DEFAULT_PORT
 
 ROOT = Path(__file__).resolve().parents[2]
 # The registry (projects.toml), plus the template every new project starts from.
@@ -60,6 +61,15 @@ def test_dockerfile_matches_lock_and_cli(project):
     final = max(i for i, (k, _) in enumerate(steps) if k == "FROM")
     users = [a for k, a in steps[final:] if k == "USER"]
     assert users and users[-1] not in ("root", "0")
+
+    # serving: the image exposes serve's default port and its health check is the shared module
+    # (which asks /health of a serve and passes the other verbs)
+    assert [a for k, a in steps[final:] if k == "EXPOSE"] == [str(DEFAULT_PORT)]
+    (check,) = [a for k, a in steps[final:] if k == "HEALTHCHECK"]
+    options, _, command = check.partition(" CMD ")
+    assert json.loads(command) == ["python", "-m", "mlcraft.healthcheck"]
+    assert (ROOT / "shared" / "src" / "mlcraft" / "healthcheck.py").is_file()
+    assert "--start-period=" in options  # a model loads before /health answers
 
     # the entrypoint is the project's CLI (any verb: train, serve, ...); the default command is
     # its train verb with a config that exists
