@@ -1,6 +1,7 @@
 """ONNX export, parity and INT8 quantization on a small trained MLP (seconds, CPU)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -84,3 +85,56 @@ def test_published_block_names_the_model_the_parity_and_the_table(tmp_path):
     assert "Model run reference-x (git abcdef1) on 2 cores (cpu)" in block
     assert "max |probability difference| against the original 2.7e-07" in block
     assert "| onnx | 0.9276 |" in block
+
+
+def _variants(int8_ece: float, int8_refit: float) -> pd.DataFrame:
+    """A split_report table: torch-fp32 and onnx-int8 on validation and test."""
+    return pd.DataFrame({
+        "variant": ["torch-fp32", "onnx-int8"] * 2, "split": ["validation"] * 2 + ["test"] * 2,
+        "rows": [263, 263, 656, 656], "accuracy": [0.88, 0.84, 0.8582, 0.8003],
+        "ece": [0.0346, 0.0545, 0.0206, int8_ece],
+        "ece_refit_temperature": [0.0346, 0.0575, 0.0206, int8_refit],
+        "temperature_refit": [1.2648, 1.2293, 1.2648, 1.2293],
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("int8_ece", "int8_refit", "verdict"),
+    [
+        (0.0309, 0.0304, "re-fitting did not restore calibration (it closed 5% of the gap)"),
+        (0.0309, 0.0200, "re-fitting restored calibration"),
+        (0.0309, 0.0320, "re-fitting did not restore calibration (the ECE rose)"),
+        (
+            0.0190,
+            0.0210,
+            "quantization did not worsen calibration, so there was nothing to restore",
+        ),
+    ],
+)
+def test_the_int8_summary_is_computed_from_the_test_rows(int8_ece, int8_refit, verdict):
+    from mlcraft.compress import int8_summary
+
+    summary = int8_summary(_variants(int8_ece, int8_refit))
+    assert summary.startswith(
+        "onnx-int8 on 656 test rows: accuracy 0.8003 against 0.8582 for torch-fp32 (-0.0579). "
+        f"Its ECE is {int8_ece:.4f} with the deployed temperature (torch-fp32: 0.0206) and "
+        f"{int8_refit:.4f} with a temperature re-fitted on validation (T = 1.2293): "
+    )
+    assert summary.endswith(f": {verdict}.")
+
+
+def test_no_int8_summary_without_a_scored_int8_row(tmp_path):
+    import json
+
+    from mlcraft.compress import int8_summary, published_block
+
+    unscored = _variants(0.03, 0.02)
+    unscored.loc[unscored["variant"] == "onnx-int8", "accuracy"] = None  # a tree ensemble's row
+    assert int8_summary(unscored) is None
+    assert int8_summary(pd.DataFrame({"variant": ["native"], "roc_auc": [0.9]})) is None
+    folder = tmp_path / "compress"
+    folder.mkdir()
+    (folder / "compress.json").write_text(json.dumps({"model_run": "r", "git_sha": "abc"}))
+    for table, said in ((unscored, False), (_variants(0.0309, 0.0304), True)):
+        table.to_csv(folder / "compress.csv", index=False)
+        assert ("onnx-int8 on 656 test rows: accuracy" in published_block(tmp_path)) is said

@@ -121,3 +121,6 @@ def test_a_published_compress_part_renders_in_the_operator_notes(compressed, tmp
     shutil.copytree(out / "results" / "compress", results / "compress")
     block = blocks(results)["compress"]
     assert run.name in block and "| onnx-int8 | test |" in block
+    # what INT8 did, said in words from the test rows: the accuracy change and the refit's ECE
+    assert "onnx-int8 on " in block and " for torch-fp32 (" in block
+    assert "with a temperature re-fitted on validation (T = " in block

@@ -142,9 +142,45 @@ def split_report(
     return table
 
 
+def _refit_verdict(original: float, before: float, after: float) -> str:
+    """Did re-fitting the temperature bring the INT8 model's ECE back to the original's?"""
+    if before <= original:
+        return "quantization did not worsen calibration, so there was nothing to restore"
+    if after <= original:
+        return "re-fitting restored calibration"
+    if after >= before:
+        return "re-fitting did not restore calibration (the ECE rose)"
+    closed = (before - after) / (before - original)
+    return f"re-fitting did not restore calibration (it closed {closed:.0%} of the gap)"
+
+
+def int8_summary(table: pd.DataFrame) -> str | None:
+    """What INT8 did on test, from the variant table (split_report): its accuracy change against
+    the original (the first variant) and its ECE before and after re-fitting the temperature.
+    None when the table has no scored INT8 row (a tree ensemble has none)."""
+    if not {"variant", "accuracy", "ece", "ece_refit_temperature"} <= set(table.columns):
+        return None
+    test = table[table["split"] == "test"] if "split" in table else table
+    int8 = test[test["variant"].str.contains("int8") & test["accuracy"].notna()]
+    if test.empty or int8.empty:
+        return None
+    original, quantized = test.iloc[0], int8.iloc[0]
+    name, base = quantized["variant"], original["variant"]
+    rows = f" on {int(quantized['rows']):,} test rows" if "rows" in test else " on test"
+    refit = f" (T = {quantized['temperature_refit']:.4f})" if "temperature_refit" in test else ""
+    before, after = quantized["ece"], quantized["ece_refit_temperature"]
+    return (
+        f"{name}{rows}: accuracy {quantized['accuracy']:.4f} against {original['accuracy']:.4f} "
+        f"for {base} ({quantized['accuracy'] - original['accuracy']:+.4f}). Its ECE is "
+        f"{before:.4f} with the deployed temperature ({base}: {original['ece']:.4f}) and "
+        f"{after:.4f} with a temperature re-fitted on validation{refit}: "
+        f"{_refit_verdict(original['ece'], before, after)}."
+    )
+
+
 def published_block(results: Path) -> str | None:
     """The README/docs text for a published compress run (results/compress/), or None when there
-    is none: which model, code and machine, the parity, and the variant table."""
+    is none: which model, code and machine, the parity, what INT8 did, and the variant table."""
     from mlcraft.reporting import markdown_table
 
     folder = Path(results) / "compress"
@@ -168,6 +204,9 @@ def published_block(results: Path) -> str | None:
             else f" Max |{kind} difference| {value:.1e}."
         )
     table = pd.read_csv(folder / "compress.csv")
+    int8 = int8_summary(table)
+    if int8:
+        text += f" {int8}"
     for column in ("rows", "decisions_flipped"):  # counts beside a blank row read back as floats
         if column in table:
             table[column] = pd.Series(
