@@ -68,7 +68,9 @@ def test_health_and_metadata(client):
     assert client.get("/health").json() == {"status": "ok", "model": "toy"}
     meta = client.get("/metadata").json()
     assert meta["threshold"] == 0.5 and meta["max_rows"] == MODEL.max_rows
-    assert "registry" not in meta and client.post("/reload").status_code == 404  # no alias
+    assert "registry" not in meta
+    # no alias, no reload (an app of its own: the shared one's metrics count every 404)
+    assert TestClient(create_app(MODEL)).post("/reload").status_code == 404
 
 
 def _free_port() -> int:
@@ -225,18 +227,20 @@ def test_reload_swaps_in_the_version_the_alias_names_now(alias):
 def test_a_failed_reload_keeps_the_served_version_and_says_why(alias):
     alias.models["run3"] = _toy_version("run3", fields={"age": (int, ...)})
     follower = AliasFollower("models:/toy@champion", alias.locate, alias.load, every_s=0)
-    client = TestClient(create_app(follower, batch_ms=2))
-    for version, why in ((4, "no such run folder"), (3, "takes other input than version 1")):
-        alias.version = version
-        refused = client.post("/reload")
-        detail = refused.json()["detail"]
-        assert refused.status_code == 503 and "still serving version 1" in detail and why in detail
-        registry = client.get("/metadata").json()["registry"]
-        assert registry["version"] == 1 and why in registry["error"]
-        assert _answered_by(client) == "run1"
-    alias.version = 2
-    assert client.post("/reload").status_code == 200 and _answered_by(client) == "run2"
-    assert client.get("/metadata").json()["registry"]["error"] is None
+    with TestClient(create_app(follower, batch_ms=2)) as client:  # the batcher's one loop
+        for version, why in ((4, "no such run folder"), (3, "takes other input than version 1")):
+            alias.version = version
+            refused = client.post("/reload")
+            detail = refused.json()["detail"]
+            assert (
+                refused.status_code == 503 and "still serving version 1" in detail and why in detail
+            )
+            registry = client.get("/metadata").json()["registry"]
+            assert registry["version"] == 1 and why in registry["error"]
+            assert _answered_by(client) == "run1"
+        alias.version = 2
+        assert client.post("/reload").status_code == 200 and _answered_by(client) == "run2"
+        assert client.get("/metadata").json()["registry"]["error"] is None
 
 
 def test_a_served_alias_is_polled_while_the_server_runs(alias):
