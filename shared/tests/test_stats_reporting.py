@@ -89,9 +89,9 @@ def test_verdicts_read_the_interval_not_the_point():
 
     assert verdict(0.91, 0.95, 0.90) == "met"
     assert verdict(0.85, 0.89, 0.90) == "missed"
-    assert verdict(0.88, 0.93, 0.90) == "undecided"
+    assert verdict(0.88, 0.93, 0.90) == "inconclusive"
     # lower is better (an ECE target of 0.02): 0.0211 [0.015, 0.027] cannot be called a miss
-    assert verdict(0.015, 0.027, 0.02, higher_is_better=False) == "undecided"
+    assert verdict(0.015, 0.027, 0.02, higher_is_better=False) == "inconclusive"
     assert verdict(0.005, 0.015, 0.02, higher_is_better=False) == "met"
     assert verdict(0.021, 0.03, 0.02, higher_is_better=False) == "missed"
 

@@ -31,7 +31,7 @@ def _edit(results: Path, change) -> None:
 def test_judged_states_value_ci_target_and_verdict():
     text = judged("ECE", 0.021, [0.015, 0.027], 0.02, "calibration", higher_is_better=False)
     assert text == (
-        "ECE 0.021 [0.015, 0.027] vs target <= 0.020 (calibration): **undecided** "
+        "ECE 0.021 [0.015, 0.027] vs target <= 0.020 (calibration): **inconclusive** "
         "(the CI spans the target)"
     )
     assert "**met**" in judged("accuracy", 0.8, [0.75, 0.85], 0.7, "baseline")
@@ -55,7 +55,8 @@ def test_summary_shows_balanced_accuracy_and_minority_recall_with_verdicts(resul
     assert "accuracy 0.790 [0.760, 0.820] vs target >= 0.688 (the majority-class baseline): " \
            "**met**" in text  # fmt: skip
     assert (
-        "balanced accuracy 0.680 [0.450, 0.710] vs target >= 0.500 (chance): **undecided**" in text
+        "balanced accuracy 0.680 [0.450, 0.710] vs target >= 0.500 (chance): **inconclusive**"
+        in text
     )
     assert "recall of the defective class 0.400 [0.330, 0.470]" in text
     assert "results/headline.png" in text

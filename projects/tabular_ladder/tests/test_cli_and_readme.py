@@ -353,13 +353,13 @@ def test_audit_error_mode_stops_before_any_folder(tmp_path, capsys, monkeypatch)
 
 
 def test_targets_are_judged_on_their_ci(smoke_results, tmp_path):
-    """met / missed / undecided follow the CI against the target, not the point estimate."""
+    """met / missed / inconclusive follow the CI against the target, not the point estimate."""
     import pandas as pd
 
     (tmp_path / "summary.json").write_bytes((smoke_results / "summary.json").read_bytes())
     ladder = pd.read_csv(smoke_results / "ladder.csv")
     tuned = ladder["rung"] == "lightgbm_tuned"
-    expected = {(0.930, 0.926, 0.934): "undecided", (0.931, 0.928, 0.934): "met",
+    expected = {(0.930, 0.926, 0.934): "inconclusive", (0.931, 0.928, 0.934): "met",
                 (0.925, 0.920, 0.926): "missed"}  # fmt: skip
     for (value, lo, hi), word in expected.items():
         ladder.loc[tuned, ["test_roc_auc", "test_roc_auc_lo", "test_roc_auc_hi"]] = value, lo, hi

@@ -44,7 +44,7 @@ def test_verdict_follows_the_paired_interval(reference):
     rows = narrative.targets(_with_diff(summary, 0.01, 0.03))
     assert rows[0]["result"] == "**met**"
     tied = narrative.targets(_with_diff(summary, -0.01, 0.02))[0]["result"]
-    assert tied.startswith("**undecided**") and "spans the target" in tied
+    assert tied.startswith("**inconclusive**") and "spans the target" in tied
     assert narrative.targets(_with_diff(summary, -0.03, -0.01))[0]["result"] == "**missed**"
 
 
@@ -58,11 +58,11 @@ def test_targets_are_judged_on_their_intervals(reference):
     s["wall_seconds"] = 31 * 60
     result = {r["target"].split(" ")[0]: r["result"] for r in narrative.targets(s)}
     assert result["ECE"] == "**met**"
-    assert result["length"].startswith("**undecided**")  # 1.5 is inside [1.40, 1.55]
+    assert result["length"].startswith("**inconclusive**")  # 1.5 is inside [1.40, 1.55]
     assert result["reference"] == "**missed**"
     s["headline"]["ece_after_temperature_hi"] = 0.025  # the CI now spans 0.02
     result = {r["target"].split(" ")[0]: r["result"] for r in narrative.targets(s)}
-    assert result["ECE"].startswith("**undecided**")
+    assert result["ECE"].startswith("**inconclusive**")
 
 
 def test_reliability_gaps_name_the_weighted_worst_and_every_big_bin():

@@ -76,7 +76,7 @@ def test_target_verdicts_follow_the_confidence_intervals():
     ladder.loc[full, ["accuracy", "accuracy_lo", "accuracy_hi"]] = [0.80, 0.77, 0.83]
     assert verdicts()["fine-tuned test accuracy"] == "**missed** |"
     ladder.loc[full, ["accuracy", "accuracy_lo", "accuracy_hi"]] = [0.88, 0.85, 0.91]
-    assert verdicts()["fine-tuned test accuracy"] == "**undecided** |"  # the CI spans 0.89
+    assert verdicts()["fine-tuned test accuracy"] == "**inconclusive** |"  # the CI spans 0.89
     # Rung-over-rung targets use the paired single-view comparison's CI.
     comparisons = pd.DataFrame(
         [
@@ -87,7 +87,7 @@ def test_target_verdicts_follow_the_confidence_intervals():
     )  # fmt: skip
     got = verdicts(comparisons)
     assert got["fine-tuned above from-scratch rung (paired, single view)"] == "**met** |"
-    assert got["fine-tuned above linear-probe rung (paired, single view)"] == "**undecided** |"
+    assert got["fine-tuned above linear-probe rung (paired, single view)"] == "**inconclusive** |"
 
 
 def test_blocks_skip_what_a_run_lacks_but_not_bugs(smoke_run, tmp_path):

@@ -83,11 +83,11 @@ def paired_bootstrap_diff(
 def verdict(lo: float, hi: float, target: float, higher_is_better: bool = True) -> str:
     """Judge a target on a confidence interval, not a point estimate: "met" when the whole
     interval is on the good side of the target, "missed" when it is wholly on the bad side,
-    "undecided" when the interval contains the target (the data cannot tell)."""
+    "inconclusive" when the interval contains the target (the data cannot tell)."""
     good_lo, good_hi = (lo, hi) if higher_is_better else (-hi, -lo)
     goal = target if higher_is_better else -target
     if good_lo >= goal:
         return "met"
     if good_hi < goal:
         return "missed"
-    return "undecided"
+    return "inconclusive"

@@ -29,7 +29,7 @@ CHANCE_BALANCED_ACCURACY = 0.5  # a classifier that ignores the image, whatever 
 VERDICT_REASONS = {
     "met": "the whole CI clears the target",
     "missed": "the whole CI falls short of the target",
-    "undecided": "the CI spans the target",
+    "inconclusive": "the CI spans the target",
 }
 # A ratio of two single timings on a shared machine: closer to 1 than this is "about the same".
 SAME_SPEED = 0.1

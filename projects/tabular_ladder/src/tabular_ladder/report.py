@@ -356,7 +356,7 @@ def target_rows(results: Path, summary: dict) -> list[dict]:
 
 def _judged(word: str) -> str:
     why = {"met": "the whole CI is on the good side", "missed": "the whole CI is on the bad side",
-           "undecided": "the CI spans the target"}  # fmt: skip
+           "inconclusive": "the CI spans the target"}  # fmt: skip
     return f"{word} ({why[word]})"
 
 

@@ -37,7 +37,7 @@ def noun(summary: dict, plural: bool = True) -> str:
 def _judged(lo: float, hi: float, target: float, higher_is_better: bool = True) -> str:
     """mlcraft.stats.verdict on the interval, with why when the data cannot tell."""
     word = verdict(lo, hi, target, higher_is_better)
-    return f"**{word}**" + (" (the CI spans the target)" if word == "undecided" else "")
+    return f"**{word}**" + (" (the CI spans the target)" if word == "inconclusive" else "")
 
 
 def _ece_ci(head: dict) -> tuple[float, float] | None:
@@ -136,7 +136,7 @@ def answer_block(summary: dict, ladder: pd.DataFrame, figure: bool) -> str | Non
     answer = {
         "met": "yes, the fine-tune is better",
         "missed": "no, TF-IDF is better",
-        "undecided": "not on this budget: the two are statistically tied",
+        "inconclusive": "not on this budget: the two are statistically tied",
     }[word]
     hw = summary["hardware"]
     text = (
@@ -429,7 +429,7 @@ def errors_reading(kinds: pd.DataFrame, errors: pd.DataFrame, quotes: int = 3) -
 
 
 VERDICT_WORDS = {"met": "the fine-tune is better", "missed": "TF-IDF is better",
-                 "undecided": "a tie (the CI spans 0)"}  # fmt: skip
+                 "inconclusive": "a tie (the CI spans 0)"}  # fmt: skip
 
 
 def budget_row(name: str, summary: dict, ladder: pd.DataFrame) -> dict:
@@ -489,7 +489,7 @@ def learning_curve_block(full: dict, figure: bool) -> str:
         )  # fmt: skip
         for size, part in diffs.groupby("train_reviews")
     )
-    where = {"met": "above 0", "undecided": "across 0", "missed": "below 0"}
+    where = {"met": "above 0", "inconclusive": "across 0", "missed": "below 0"}
     groups = [
         f"{where[word]} at {', '.join(f'{n:,}' for n in part['train_reviews'].unique())}"
         for word, part in diffs.groupby("verdict", sort=False)

@@ -143,7 +143,7 @@ def blocks(results: str | Path) -> dict[str, str]:
         verdict = {
             "met": "the fine-tuned model is better beyond bootstrap noise",
             "missed": "the fine-tuned model is worse beyond bootstrap noise",
-            "undecided": "the interval includes zero: no significant difference",
+            "inconclusive": "the interval includes zero: no significant difference",
         }[stats_verdict(comp["lo"], comp["hi"], 0.0)]
         text += (
             f"\n\nPaired bootstrap, test macro-F1 fine-tuned minus TF-IDF: {comp['diff']:+.4f} "

@@ -213,7 +213,7 @@ def targets_block(
     out += [f"| {a} | {b} | {c} | {v} |" for a, b, c, v in rows]
     out.append(
         "\nVerdicts: **met** when the whole CI is on the good side of the target, **missed** "
-        "when it is wholly on the other side, **undecided** when the CI contains the target."
+        "when it is wholly on the other side, **inconclusive** when the CI contains the target."
     )
     return "\n".join(out)
 
