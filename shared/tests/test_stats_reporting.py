@@ -116,7 +116,27 @@ def test_typed_numbers_finds_results_typed_into_prose_but_not_generated_ones():
         "<!-- generated:headline -->\nmacro-F1 0.871 [0.85, 0.89]\n<!-- /generated:headline -->\n"
         "Published: 88.42% ([paper](https://x.org/a/1906.04581)); 2 seeds, Python 3.11, since 2019.\n"
     )
-    assert typed_numbers(readme, allowed={"2019", "88.42%"}) == ["0.868", "4,000", "2.2%", "3.11"]
+    assert typed_numbers(readme, allowed={"88.42%"}) == ["0.868", "4,000", "2.2%", "2", "3.11"]
+
+
+def test_typed_numbers_catches_small_integers_percentages_multipliers_and_fractions():
+    from mlcraft.reporting import typed_numbers
+
+    prose = "It misses 32% of cracks, 7 of 12 seeds agree, 1.7x faster in 259s, 5/8 flagged.\n"
+    assert typed_numbers(prose) == ["32%", "7", "12", "1.7x", "259s", "5/8"]
+
+
+def test_typed_numbers_skips_years_sections_lists_names_and_code():
+    from mlcraft.reporting import typed_numbers
+
+    prose = (
+        "## 2. Model card\n\nAfter Mitchell et al. 2019 (issue 14, section 4.2, §3, #12):\n"
+        "1. ResNet-18 and all-MiniLM-L6-v2, sha256 checked, macro-F1, pytorch 2.1.0;\n"
+        "2) the config sets `epochs: 3` ([run](results/1/summary.json)).\n"
+        "A wrapped command: `python -m x --run-dir\n  <folder> --seed 0`.\n"
+    )
+    assert typed_numbers(prose) == []
+    assert typed_numbers(prose + "It took 3 epochs.\n") == ["3"]
 
 
 def test_blocks_render_into_whichever_page_holds_their_markers(tmp_path):

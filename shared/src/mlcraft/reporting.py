@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -227,10 +227,23 @@ def _safe(fn: Callable[[np.ndarray, np.ndarray], float]):
 
 
 _GENERATED = re.compile(r"<!-- generated:([\w-]+) -->\n.*?<!-- /generated:\1 -->", re.S)
-_CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
+_CODE = re.compile(r"```.*?```|`[^`\n]*(?:\n[^`\n]*)?`", re.S)  # inline code may wrap a line
 _LINK_TARGET = re.compile(r"\]\([^)]*\)|https?://\S+")
-# a measured-looking number: a decimal (0.868, 4.7), a percentage, or an integer with 3+ digits
-_NUMBER = re.compile(r"(?<![\w.])(\d+\.\d+|\d+(?:,\d{3})+|\d{3,})(%?)(?![\w.]*\w)")
+# Numbers that are not measurements: an ordered-list or heading number at the start of a line,
+# a reference to an issue or section ("issue 14", "section 4.2", "§3", "#12").
+_NOT_MEASURED = re.compile(
+    r"^(\s*(?:#{1,6}\s+)?)\d+(?:\.\d+)*[.)](?=\s)|(?i:\b(?:issue|section)\s+|§\s*|#)\d+(?:\.\d+)*",
+    re.M,
+)
+# Any number a person could type as a result: a decimal (0.868), an integer of any size (7, 4,000),
+# a fraction (7/12), with an optional percent, multiplier or unit (32%, 1.7x, 259s). Digits inside
+# a name or a path are not numbers: "MiniLM-L6-v2", "ResNet-18", "sha256", "F1", "1.7.0", "a/1".
+_NUMBER = re.compile(
+    r"(?<![\w./])(?<![A-Za-z]-)(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:/\d+)?)"
+    r"(%|x|×|ms|s|min|h|[kMG]i?B|k)?(?![\w.]*\w)"
+)
+# A year (a citation such as "Mitchell et al. 2019", a dataset's release): a bare 19xx or 20xx.
+_YEAR = re.compile(r"(?:19|20)\d\d")
 
 
 def hand_written(readme: str) -> str:
@@ -238,13 +251,16 @@ def hand_written(readme: str) -> str:
     return _LINK_TARGET.sub("]", _CODE.sub("", _GENERATED.sub("", readme)))
 
 
-def typed_numbers(readme: str, allowed: set[str] = frozenset()) -> list[str]:
-    """Measured-looking numbers in the hand-written prose. Results belong in generated blocks, so
-    every one of these is a candidate for a stale or invented number; `allowed` lists the ones that
-    are facts of the setup rather than results (a year, a published reference, a config value)."""
+def typed_numbers(readme: str, allowed: Collection[str] = frozenset()) -> list[str]:
+    """Every number in the hand-written prose, but years and issue, section and list numbers.
+    Results belong in generated blocks, so each one found is a candidate for a stale or invented
+    number; `allowed` lists the ones that are facts of the setup rather than results (a published
+    reference, a licence version, an HTTP status). A config value belongs in backticks, as code."""
     found = []
-    for match in _NUMBER.finditer(hand_written(readme)):
-        token = match.group(1) + match.group(2)
-        if token not in allowed and match.group(1) not in allowed:
-            found.append(token)
+    for match in _NUMBER.finditer(_NOT_MEASURED.sub("", hand_written(readme))):
+        number, unit = match.groups()
+        token = number + (unit or "")
+        if (unit is None and _YEAR.fullmatch(number)) or token in allowed or number in allowed:
+            continue
+        found.append(token)
     return found
