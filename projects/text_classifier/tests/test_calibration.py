@@ -21,3 +21,6 @@ def test_temperature_scaling_fixes_overconfidence():
     assert row["nll_after"] < row["nll_before"] - 0.05
     assert row["ece_after"] < 0.03 < row["ece_before"]
     assert row["ece_after_lo"] <= row["ece_after"] <= row["ece_after_hi"] < row["ece_before_lo"]
+    # the change carries its paired bootstrap CI, which clears 0 for this 4x too sharp model
+    assert abs(row["ece_change"] - (row["ece_after"] - row["ece_before"])) < 1e-12
+    assert row["ece_change_lo"] <= row["ece_change"] <= row["ece_change_hi"] < 0

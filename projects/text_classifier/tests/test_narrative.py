@@ -90,3 +90,17 @@ def test_speedup_interval_needs_enough_batches():
     assert few["lo"] is None and few["hi"] is None
     text = narrative.bucketing_verdict({"speedup": few["speedup"], "speedup_lo": None})
     assert "no verdict" in text
+
+
+def test_temperature_lowered_ece_only_when_the_paired_ci_of_the_change_clears_zero():
+    row = {"model": "finetune", "temperature": 1.04, "bins": 15, "ece_before": 0.024,
+           "ece_after": 0.021}  # fmt: skip
+    old = narrative.calibration_reading({}, pd.DataFrame([row]), None)
+    assert "lowered" not in old and "no CI of the change recorded" in old
+    for (lo, hi), word in {(-0.006, -0.001): "lowered ECE", (-0.006, 0.001): "beyond bootstrap "
+                           "noise", (0.001, 0.004): "raised ECE"}.items():  # fmt: skip
+        cal = pd.DataFrame(
+            [{**row, "ece_change": -0.003, "ece_change_lo": lo, "ece_change_hi": hi}]
+        )
+        text = narrative.calibration_reading({}, cal, None)
+        assert word in text and f"[95% CI {lo:+.3f}, {hi:+.3f}]" in text, text

@@ -14,7 +14,7 @@ from mlcraft.calibration import (
     softmax_with_temperature,
 )
 from mlcraft.reporting import slice_table
-from mlcraft.stats import bootstrap_ci
+from mlcraft.stats import bootstrap_ci, paired_bootstrap_diff
 from sklearn.metrics import accuracy_score, f1_score
 
 from text_classifier.evaluate import decide
@@ -30,7 +30,9 @@ def calibration(
     name: str, val_logits, y_val, test_logits, y_test, n_bins: int, n_boot: int, seed: int
 ) -> tuple[dict, dict]:
     """Temperature fitted on val; ECE etc. on test before and after, all with n_bins bins, and a
-    basic-bootstrap 95% interval for each ECE. Returns (row, probs)."""
+    basic-bootstrap 95% interval for each ECE and the paired bootstrap 95% CI of the change (after
+    minus before, on the same resampled test rows): "lowered" is a claim only when it clears 0.
+    Returns (row, probs)."""
     temperature = fit_temperature(val_logits, y_val)
     before = softmax_with_temperature(test_logits, 1.0)
     after = softmax_with_temperature(test_logits, temperature)
@@ -45,6 +47,11 @@ def calibration(
             lambda y, q: ece(y, q, n_bins), y_test, p, n_boot=n_boot, seed=seed, method="basic"
         )
         row[f"ece_{tag}_lo"], row[f"ece_{tag}_hi"] = max(lo, 0.0), hi  # ECE is never negative
+    change = paired_bootstrap_diff(
+        lambda y, q: ece(y, q, n_bins), y_test, calibrated_scores(after), calibrated_scores(before),
+        n_boot=n_boot, seed=seed,
+    )  # fmt: skip
+    row.update(ece_change=change["diff"], ece_change_lo=change["lo"], ece_change_hi=change["hi"])
     return row, {"before": before, "after": after}
 
 

@@ -314,16 +314,25 @@ def ladder_reading(summary: dict, ladder: pd.DataFrame) -> str:
     return text
 
 
+def _ece_change(r: pd.Series) -> str:
+    """Whether the temperature lowered ECE: a verdict on the paired bootstrap CI of after minus
+    before, or, for a run that recorded no such CI, the two numbers and no claim."""
+    bins = f", {int(r['bins'])} equal-width bins" if "bins" in r else ""
+    numbers = f"{r['ece_before']:.3f} -> {r['ece_after']:.3f}{bins}"
+    if pd.isna(r.get("ece_change_lo")):
+        return f"ECE {numbers} (no CI of the change recorded, so no claim)"
+    lo, hi = r["ece_change_lo"], r["ece_change_hi"]
+    word = {"met": "lowered ECE", "missed": "raised ECE",
+            "inconclusive": "did not change ECE beyond bootstrap noise"}[
+        verdict(lo, hi, 0.0, higher_is_better=False)]  # fmt: skip
+    return (f"{word} ({numbers}; after minus before {r['ece_change']:+.3f} "
+            f"[95% CI {lo:+.3f}, {hi:+.3f}], paired bootstrap)")  # fmt: skip
+
+
 def calibration_reading(summary: dict, cal: pd.DataFrame, rel: pd.DataFrame | None) -> str:
     lines = []
     for _, r in cal.iterrows():
-        change = "lowered" if r["ece_after"] < r["ece_before"] else "did not lower"
-        line = (
-            f"{r['model']}: temperature {r['temperature']:.2f} {change} ECE "
-            f"({r['ece_before']:.3f} -> {r['ece_after']:.3f}"
-            + (f", {int(r['bins'])} equal-width bins" if "bins" in r else "")
-            + ")"
-        )
+        line = f"{r['model']}: temperature {r['temperature']:.2f}: {_ece_change(r)}"
         if "ece_after_lo" in r:
             line += (
                 f"; ECE {r['ece_after']:.3f} [95% CI {r['ece_after_lo']:.3f}, "
