@@ -96,6 +96,17 @@ def test_verdicts_read_the_interval_not_the_point():
     assert verdict(0.021, 0.03, 0.02, higher_is_better=False) == "missed"
 
 
+def test_binomial_ci_is_the_wilson_interval():
+    from mlcraft.stats import binomial_ci
+
+    lo, hi = binomial_ci(0.5, 100)  # textbook value: 50 of 100
+    assert (round(lo, 4), round(hi, 4)) == (0.4038, 0.5962)
+    lo, hi = binomial_ci(1.0, 20)  # stays inside [0, 1] where the normal interval would not
+    assert 0.8 < lo < hi == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        binomial_ci(0.9, 0)
+
+
 def test_ladder_figure_draws_rungs_with_cis_and_a_reference_band(tmp_path):
     from mlcraft.plots import ladder_figure
 
@@ -105,6 +116,12 @@ def test_ladder_figure_draws_rungs_with_cis_and_a_reference_band(tmp_path):
     ]
     path = ladder_figure(rows, "accuracy", tmp_path / "hero.png",
                          reference={"label": "published", "lo": 0.88, "hi": 0.90})  # fmt: skip
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    both = [
+        {"label": "majority", "lo": 0.69, "hi": 0.69},
+        {"label": "published", "lo": 0.88, "hi": 0.9},
+    ]
+    path = ladder_figure(rows, "accuracy", tmp_path / "both.png", reference=both)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -118,3 +118,23 @@ def test_reproduce_states_the_seed_spread_or_that_there_is_none(results):
 def test_hardware_constant_columns_become_one_line(results):
     text = blocks(results)["hardware"]
     assert "| batch_size |" not in text.splitlines()[0] and "Every row: batch_size" in text
+
+
+@needs_results
+def test_figure_caption_names_the_published_band_the_run_drew(results, tmp_path):
+    """On ELPV the figure draws Deitsch et al.'s accuracy as a band (binomial 95% CI on their 656
+    test cells) and records it; the caption is rendered from that record, and a run without one
+    says that no published number is drawn."""
+    from mlcraft.elpv import published_band
+    from repro_training.suite import _headline_plot
+
+    head = json.loads((RESULTS / "summary.json").read_text())["headline"]
+    band = _headline_plot(head, "defective", tmp_path / "elpv.png", "elpv")
+    assert band == published_band() and band["lo"] < 0.8842 < band["hi"]
+    assert _headline_plot(head, "defective", tmp_path / "digits.png", "digits") is None
+    assert (tmp_path / "elpv.png").is_file() and (tmp_path / "digits.png").is_file()
+    _edit(results, lambda s: s.pop("hero_reference", None))
+    assert "No published number is drawn on the figure." in blocks(results)["summary"]
+    _edit(results, lambda s: s.update(hero_reference=band))
+    summary = blocks(results)["summary"]
+    assert "shaded band" in summary and "Deitsch et al." in summary and "656 test cells" in summary

@@ -28,15 +28,16 @@ def ladder_figure(
     rows: list[dict],
     metric: str,
     path: str | Path,
-    reference: dict | None = None,
+    reference: dict | list[dict] | None = None,
     title: str = "",
 ) -> Path:
     """The README's hero figure: one point per rung with its CI (whiskers), bottom rung first, and
-    an optional published number as a shaded band.
+    optional reference numbers (a published result as a shaded band, a baseline as a line).
 
     rows: dicts with keys name, value, lo, hi (lo/hi may be None when a rung has no CI);
-    reference: {"label": str, "lo": float, "hi": float} (a single number: lo == hi).
+    reference: {"label": str, "lo": float, "hi": float} (a single number: lo == hi), or a list.
     """
+    references = [reference] if isinstance(reference, dict) else list(reference or [])
     names = [row["name"] for row in rows]
     fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(rows) + 1.4))
     ys = range(len(rows))
@@ -49,18 +50,18 @@ def ladder_figure(
             ax.plot(row["value"], y, "o", color="#718096")
         ax.text(hi if hi is not None else row["value"], y, f"  {row['value']:.3f}", va="center",
                 fontsize=8)  # fmt: skip
-    if reference is not None:
-        lo, hi = reference["lo"], reference["hi"]
+    for ref in references:
+        lo, hi = ref["lo"], ref["hi"]
         if hi > lo:
-            ax.axvspan(lo, hi, color="#f2b56b", alpha=0.35, label=reference["label"])
+            ax.axvspan(lo, hi, color="#f2b56b", alpha=0.35, label=ref["label"])
         else:
-            ax.axvline(lo, color="#d9822b", linestyle="--", label=reference["label"])
+            ax.axvline(lo, color="#718096", linestyle="--", label=ref["label"])
+    if references:
         ax.legend(loc="lower right", fontsize=8)
     lows = [row.get("lo") or row["value"] for row in rows]
     highs = [row.get("hi") or row["value"] for row in rows]
-    if reference is not None:
-        lows.append(reference["lo"])
-        highs.append(reference["hi"])
+    lows += [ref["lo"] for ref in references]
+    highs += [ref["hi"] for ref in references]
     ax.set_xlim(max(0.0, min(lows) - 0.05), max(highs) + 0.08)
     ax.set_yticks(list(ys), names)
     ax.set_xlabel(f"{metric} (95% CI)")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 from mlcraft.bench import published_block as bench_block
+from mlcraft.elpv import published_caption
 from mlcraft.reporting import format_value, markdown_table
 from mlcraft.stats import verdict
 
@@ -273,8 +274,10 @@ def _summary(s: dict, results: Path) -> str:
         lines.append(f"- Test accuracy {format_value(h['test_accuracy'], 3)} "
                      f"{_ci(h['test_accuracy_ci95'])} (mean and Student-t 95% CI over seeds).")  # fmt: skip
     figure = "headline.png" if (results / "headline.png").is_file() else "curves.png"
-    lines += ["", f"![the model's test scores with their CIs](results/{figure})", "",
-              _hardware_line(s)]  # fmt: skip
+    drawn = s.get("hero_reference")  # a published result the figure draws, with its band
+    caption = published_caption(drawn) if drawn else "No published number is drawn on the figure."
+    lines += ["", f"![the model's test scores with their CIs](results/{figure})", "", caption,
+              "", _hardware_line(s)]  # fmt: skip
     return "\n".join(lines)
 
 
