@@ -13,6 +13,8 @@ import pandas as pd
 from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax
 
+from mlcraft.stats import paired_bootstrap_diff, verdict
+
 _EPS = 1e-15
 
 
@@ -100,6 +102,24 @@ def calibration_report(y_true, prob, n_bins: int = 15) -> dict[str, float]:
         "brier": brier(y_true, prob),
         "nll": nll(y_true, prob),
     }
+
+
+def ece_change(y_true, after, before, n_bins: int = 15, n_boot: int = 1000, seed: int = 0) -> dict:
+    """ECE(after) minus ECE(before) on the same test rows with its paired bootstrap 95% CI (both
+    scored on each resample): whether a recalibration changed ECE beyond test-set noise."""
+    return paired_bootstrap_diff(
+        lambda y, p: ece(y, p, n_bins), y_true, after, before, n_boot=n_boot, seed=seed
+    )
+
+
+def ece_change_reading(lo: float, hi: float) -> str:
+    """What the CI of ECE(after) - ECE(before) allows saying: "lowered ECE" only when the whole
+    interval is below 0 (mlcraft.stats.verdict against 0, lower is better)."""
+    return {
+        "met": "lowered ECE",
+        "missed": "raised ECE",
+        "inconclusive": "did not change ECE beyond bootstrap noise",
+    }[verdict(lo, hi, 0.0, higher_is_better=False)]
 
 
 # --- temperature scaling ---------------------------------------------------------------------

@@ -9,12 +9,13 @@ import pandas as pd
 from mlcraft.calibration import (
     calibration_report,
     ece,
+    ece_change,
     fit_temperature,
     reliability_bins,
     softmax_with_temperature,
 )
 from mlcraft.reporting import slice_table
-from mlcraft.stats import bootstrap_ci, paired_bootstrap_diff
+from mlcraft.stats import bootstrap_ci
 from sklearn.metrics import accuracy_score, f1_score
 
 from text_classifier.evaluate import decide
@@ -47,10 +48,9 @@ def calibration(
             lambda y, q: ece(y, q, n_bins), y_test, p, n_boot=n_boot, seed=seed, method="basic"
         )
         row[f"ece_{tag}_lo"], row[f"ece_{tag}_hi"] = max(lo, 0.0), hi  # ECE is never negative
-    change = paired_bootstrap_diff(
-        lambda y, q: ece(y, q, n_bins), y_test, calibrated_scores(after), calibrated_scores(before),
-        n_boot=n_boot, seed=seed,
-    )  # fmt: skip
+    change = ece_change(
+        y_test, calibrated_scores(after), calibrated_scores(before), n_bins, n_boot, seed
+    )
     row.update(ece_change=change["diff"], ece_change_lo=change["lo"], ece_change_hi=change["hi"])
     return row, {"before": before, "after": after}
 

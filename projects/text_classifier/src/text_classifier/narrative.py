@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
+from mlcraft.calibration import ece_change_reading
 from mlcraft.reporting import markdown_table
 from mlcraft.stats import verdict
 
@@ -322,10 +323,7 @@ def _ece_change(r: pd.Series) -> str:
     if pd.isna(r.get("ece_change_lo")):
         return f"ECE {numbers} (no CI of the change recorded, so no claim)"
     lo, hi = r["ece_change_lo"], r["ece_change_hi"]
-    word = {"met": "lowered ECE", "missed": "raised ECE",
-            "inconclusive": "did not change ECE beyond bootstrap noise"}[
-        verdict(lo, hi, 0.0, higher_is_better=False)]  # fmt: skip
-    return (f"{word} ({numbers}; after minus before {r['ece_change']:+.3f} "
+    return (f"{ece_change_reading(lo, hi)} ({numbers}; after minus before {r['ece_change']:+.3f} "
             f"[95% CI {lo:+.3f}, {hi:+.3f}], paired bootstrap)")  # fmt: skip
 
 
