@@ -212,3 +212,58 @@ def test_hero_caption_only_for_a_figure_that_draws_the_published_line(tmp_path):
     single_view = {f"accuracy_no_tta{end}": ladder[f"accuracy{end}"] for end in ("", "_lo", "_hi")}
     ladder.assign(tta="none", **single_view).to_csv(results / "ladder.csv", index=False)
     assert "88.42%" in blocks(results)["hero"]
+
+
+def test_hero_draws_the_published_accuracy_as_a_band_and_the_caption_says_which(tmp_path):
+    """The band is the binomial 95% CI of 88.42% on Deitsch et al.'s 656 test cells; a run that
+    drew it records it in summary.json, and the caption is rendered from that record."""
+    from mlcraft.elpv import published_band
+    from vision_transfer import readings
+    from vision_transfer.pipeline import plot_ladder
+
+    ladder = pd.read_csv(PROJECT / "results" / "ladder.csv")
+    band = plot_ladder(ladder.assign(tta="none"), tmp_path / "ladder.png", elpv=True)
+    assert band == published_band() and band["n"] == 656
+    assert band["lo"] < readings.PUBLISHED_CNN < band["hi"]
+    assert (round(band["lo"], 3), round(band["hi"], 3)) == (0.857, 0.906)
+    assert plot_ladder(ladder.assign(tta="none"), tmp_path / "other.png", elpv=False) is None
+
+    results = tmp_path / "results"
+    shutil.copytree(PROJECT / "results", results)
+    summary = json.loads((results / "summary.json").read_text())
+    summary["hero_reference"] = band
+    (results / "summary.json").write_text(json.dumps(summary))
+    hero = blocks(results)["hero"]
+    assert "shaded band" in hero and "656 test cells, [85.7%, 90.7%]" in hero
+
+
+def test_calibration_reading_claims_a_lower_ece_only_on_its_paired_ci(tmp_path):
+    """The change in ECE is read from its paired bootstrap CI, recovered from the published test
+    predictions; without them the reading gives the two numbers and no claim."""
+    from vision_transfer import readings
+
+    results = tmp_path / "results"
+    shutil.copytree(PROJECT / "results", results)
+    reading = blocks(results)["calibration_readings"]
+    assert "(paired bootstrap)" in reading and "95% CI" in reading and "%)" not in reading
+    (results / "test_predictions.csv").unlink()
+    reading = blocks(results)["calibration_readings"]
+    assert "no claim" in reading and "lowered" not in reading
+    row = pd.read_csv(PROJECT / "results" / "calibration.csv").iloc[0]
+    for (lo, hi), word in {(-0.03, -0.01): "**lowered ECE**", (-0.03, 0.01): "beyond bootstrap",
+                           (0.01, 0.02): "**raised ECE**"}.items():  # fmt: skip
+        text = readings.calibration_block(row, {"diff": (lo + hi) / 2, "lo": lo, "hi": hi})
+        assert word in text, text
+
+
+def test_review_band_names_both_thresholds_and_shows_the_risk_coverage_curve():
+    """The ladder's threshold is on uncalibrated P(defective), the analyses' on temperature-scaled
+    probabilities: each table says which, and the review band gives both."""
+    out = blocks(PROJECT / "results")
+    band = pd.read_csv(PROJECT / "results" / "review_band.csv").iloc[0]
+    before = pd.read_csv(PROJECT / "results" / "ladder.csv")["threshold"].iloc[-1]
+    assert (f"threshold {band['threshold']:.3f} after temperature ({before:.3f} before "
+            "temperature, as in the ladder)") in out["review_band"]  # fmt: skip
+    assert "](results/risk_coverage.png)" in out["review_band"]
+    assert "threshold (before temperature)" in out["ladder"].splitlines()[0]
+    assert "threshold (after temperature)" in out["experts"].splitlines()[0]

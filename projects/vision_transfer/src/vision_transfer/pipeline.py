@@ -169,9 +169,11 @@ def run_train(cfg: Config, run_folder: Run, checked: Checked | None = None) -> d
         write_table(results, "ladder", ladder_frame)
         if len(comparisons):
             write_table(results, "comparisons", comparisons)
-        plot_ladder(ladder_frame, results / "ladder.png", elpv=cfg.data.kind == "elpv")
+        band = plot_ladder(ladder_frame, results / "ladder.png", elpv=cfg.data.kind == "elpv")
 
         summary_extra: dict = {"splits": {n: int(len(i)) for n, i in split.items()}}
+        if band is not None:  # the report's caption says what the figure drew
+            summary_extra["hero_reference"] = band
         headline = headline_from(ladder_frame)
         if lad.repeat and final_model is not None:
             print(f"same-seed repeat: the fine-tune chain again with seed {cfg.seed}")
@@ -384,12 +386,12 @@ def top_rung_comparisons(rungs, single, y_test, positive, lad, n_boot) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def plot_ladder(frame: pd.DataFrame, png: Path, elpv: bool) -> None:
+def plot_ladder(frame: pd.DataFrame, png: Path, elpv: bool) -> dict | None:
     """The hero figure: test accuracy per rung with its CI, each rung's TTA in its label, and
-    (ELPV) the published VGG-19 accuracy of Deitsch et al. as a reference line."""
+    (ELPV) the published VGG-19 accuracy of Deitsch et al. as a band (mlcraft.elpv.published_band).
+    Returns the band drawn, or None."""
+    from mlcraft.elpv import published_band
     from mlcraft.plots import ladder_figure
-
-    from .readings import PUBLISHED_CNN
 
     rows = [
         {
@@ -401,12 +403,10 @@ def plot_ladder(frame: pd.DataFrame, png: Path, elpv: bool) -> None:
             frame["accuracy_hi"], strict=True,
         )
     ]  # fmt: skip
-    reference = (
-        {"label": f"Deitsch et al. VGG-19 ({100 * PUBLISHED_CNN:.2f}%)", "lo": PUBLISHED_CNN,
-         "hi": PUBLISHED_CNN} if elpv else None
-    )  # fmt: skip
+    reference = published_band() if elpv else None
     ladder_figure(rows, "test accuracy", png, reference=reference,
                   title="Test accuracy per rung")  # fmt: skip
+    return reference
 
 
 def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results) -> dict:

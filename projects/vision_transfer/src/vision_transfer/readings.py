@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from mlcraft import elpv
+from mlcraft.calibration import ece_change_reading
 from mlcraft.stats import verdict
 
 # Targets from the project issue and the README's own budget; published anchors (Deitsch et al.).
 TARGET_ACCURACY = 0.89
 TARGET_BIGGER_BUDGET = 0.90  # the goal of the bigger-budget recipe (configs/full.yaml, gpu.yaml)
-PUBLISHED_CNN = 0.8842
+PUBLISHED_CNN = elpv.PUBLISHED_CNN_ACCURACY
 PUBLISHED_SVM = 0.8244
 TARGET_DATA_WAIT = 0.10
 TARGET_WALL_S = 20 * 60
@@ -282,14 +284,23 @@ def ablation_block(ablation: pd.DataFrame, best: str) -> str:
     )
 
 
-def calibration_block(cal: pd.Series) -> str:
-    def rel(key: str) -> str:
-        before, after = cal[f"{key}_before"], cal[f"{key}_after"]
-        return f"{before:.4f} -> {after:.4f} ({100 * (after - before) / before:+.0f}%)"
-
-    lines = [f"- Fitted temperature {cal['temperature']:.3f}; ECE (15 bins) {rel('ece')}."]
+def calibration_block(cal: pd.Series, change: dict | None = None) -> str:
+    """Before and after temperature scaling. Only ECE's change carries a CI (the paired bootstrap
+    of after minus before over the test cells, `change`), so only it is read as lowered or not."""
+    ece = f"ECE (15 bins) {cal['ece_before']:.4f} -> {cal['ece_after']:.4f}"
+    if change is None:
+        ece += " (no CI of the change: no claim that it lowered ECE)"
+    else:
+        lo, hi = change["lo"], change["hi"]
+        ece = (f"temperature **{ece_change_reading(lo, hi)}**: {ece}, after minus before "
+               f"{change['diff']:+.4f} [95% CI {lo:+.4f}, {hi:+.4f}] (paired bootstrap)")  # fmt: skip
+    lines = [f"- Fitted temperature {cal['temperature']:.3f}; {ece}."]
     if "ece_equal_mass_before" in cal:
-        lines.append(f"- Equal-mass ECE {rel('ece_equal_mass')}; MCE {rel('mce')}.")
+        lines.append(
+            f"- Equal-mass ECE {cal['ece_equal_mass_before']:.4f} -> "
+            f"{cal['ece_equal_mass_after']:.4f}; MCE {cal['mce_before']:.4f} -> "
+            f"{cal['mce_after']:.4f} (no CIs: not read as changes)."
+        )
     return "\n".join(lines)
 
 
@@ -375,14 +386,19 @@ def certain_defects_missed(predictions: pd.DataFrame) -> str:
 LOW_P = 0.2
 
 
-def review_band_block(band: pd.Series) -> str:
-    """The band chosen on validation and what it did on test, judged with its CI."""
+def review_band_block(band: pd.Series, before: float | None = None) -> str:
+    """The band chosen on validation and what it did on test, judged with its CI. Its threshold is
+    on temperature-scaled probabilities; `before` is the same decision rule before temperature
+    (the ladder's threshold column), named so the two numbers do not read as a contradiction."""
+    same = "" if before is None else f" ({before:.3f} before temperature, as in the ladder)"
     err, lo, hi = band["test_error"], band["test_error_lo"], band["test_error_hi"]
     target = band["max_error"]
     return "\n".join(
         [
             f"- Rule (`analysis.review_max_error={target:g}`): the narrowest band around the "
-            f"decision threshold {band['threshold']:.3f} whose automatic decisions on "
+            f"decision threshold {band['threshold']:.3f} after temperature"
+            + same
+            + " whose automatic decisions on "
             f"**validation** err at most {target:.0%}.",
             f"- Chosen band: {band.get('probability', 'P(defective)')} in **[{band['band_lo']:.2f}, {band['band_hi']:.2f}]** "
             f"goes to a human; on validation it decides {band['val_coverage']:.0%} of cells "

@@ -14,10 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from mlcraft.bench import published_block as bench_block
+from mlcraft.calibration import ece, ece_change
 from mlcraft.compress import published_block as compress_block
+from mlcraft.elpv import published_caption
 from mlcraft.errors import UserInputError
 from mlcraft.loadtest import published_block
 from mlcraft.reporting import format_value, markdown_table, read_table
+from scipy.special import expit, logit
 
 from . import readings
 from .audit import audit_block
@@ -51,7 +54,7 @@ def blocks(results: str | Path) -> dict[str, str]:
     summary = json.loads(summary_path.read_text())
     head = summary["headline"]
     out: dict[str, str] = {}
-    audit = audit_block(results)  # the data audit's banner, the first thing a reader sees
+    audit = audit_block(results)  # the data audit's banner, right under the question and answer
     if audit:
         out["audit"] = audit
 
@@ -98,7 +101,7 @@ def blocks(results: str | Path) -> dict[str, str]:
                     if binary
                     else {}
                 ),
-                "threshold": ladder["threshold"],
+                "threshold (before temperature)": ladder["threshold"],
                 "train s": ladder["train_seconds"].round(1),
                 "train img/s": ladder["train_images_per_s"].round(1),
                 "infer img/s": ladder["infer_images_per_s"].round(1),
@@ -129,7 +132,9 @@ def blocks(results: str | Path) -> dict[str, str]:
                 out["answer"] += "\n\n" + bigger
         if elpv:
             out["ladder_readings"] = readings.ladder_block(ladder)
-        if elpv and new_columns:  # train draws the published line since ladders label TTA
+        if elpv and summary.get("hero_reference"):  # runs since the band was drawn
+            out["hero"] = published_caption(summary["hero_reference"])
+        elif elpv and new_columns:  # train drew the published line once ladders labelled TTA
             out["hero"] = (
                 f"The dashed line is the published VGG-19 accuracy of Deitsch et al. "
                 f"({100 * readings.PUBLISHED_CNN:.2f}%; Solar Energy 2019, arXiv 1807.02894), on "
@@ -208,10 +213,12 @@ def blocks(results: str | Path) -> dict[str, str]:
             f"\n\nOn the test set, of {measured}. "
             f"Fitted temperature T = {row['temperature']:.3f} (on validation logits)."
         )
-        out["calibration_readings"] = readings.calibration_block(row)
+        out["calibration_readings"] = readings.calibration_block(row, _ece_change(results, row))
     experts = read_table(results, "expert_agreement")
     if experts is not None:
-        out["experts"] = markdown_table(experts)
+        out["experts"] = markdown_table(
+            experts.rename(columns={"threshold": "threshold (after temperature)"})
+        )
         out["expert_readings"] = readings.experts_block(experts)
 
     slices = read_table(results, "slices")
@@ -236,7 +243,15 @@ def blocks(results: str | Path) -> dict[str, str]:
 
     band = read_table(results, "review_band")
     if band is not None:
-        out["review_band"] = readings.review_band_block(band.iloc[0])
+        ladder = read_table(results, "ladder")  # the analyses read its last rung
+        last = None if ladder is None else ladder["threshold"].iloc[-1]
+        before = None if last is None or pd.isna(last) else float(last)
+        out["review_band"] = readings.review_band_block(band.iloc[0], before)
+        if (results / "risk_coverage.png").is_file():
+            out["review_band"] += (
+                "\n\n![Risk against coverage on validation and test, the chosen band marked]"
+                "(results/risk_coverage.png)"
+            )
 
     budgets = budgets_block(results)  # the reference beside results/full/ and results/gpu/
     if budgets:
@@ -297,3 +312,21 @@ def blocks(results: str | Path) -> dict[str, str]:
     if serve:
         out["serve"] = serve
     return out
+
+
+def _ece_change(results: Path, cal: pd.Series) -> dict | None:
+    """ECE after minus before temperature with its paired bootstrap CI, from the published test
+    predictions (calibrated P(positive)) and the fitted temperature T: for two classes the
+    uncalibrated probability is logit^-1(T * logit(p)). None for k > 2 classes, without the
+    predictions, or when the recovered probabilities do not reproduce the recorded ECEs."""
+    preds = read_table(results, "test_predictions")
+    measured = str(cal.get("probability", "P(defective)"))
+    if preds is None or not measured.startswith("P("):
+        return None
+    y = (preds["true"].astype(str) == measured[2:-1]).to_numpy().astype(int)
+    after = np.clip(preds["p_positive"].to_numpy(dtype=float), 1e-12, 1 - 1e-12)
+    before = expit(cal["temperature"] * logit(after))
+    recorded = (cal["ece_after"], cal["ece_before"])
+    if not np.allclose((ece(y, after), ece(y, before)), recorded, rtol=0, atol=1e-6):
+        return None
+    return ece_change(y, after, before)
