@@ -138,3 +138,29 @@ def test_figure_caption_names_the_published_band_the_run_drew(results, tmp_path)
     _edit(results, lambda s: s.update(hero_reference=band))
     summary = blocks(results)["summary"]
     assert "shaded band" in summary and "Deitsch et al." in summary and "656 test cells" in summary
+
+
+def test_seed_columns_tell_apart_seeds_with_equal_accuracy():
+    """Two seeds with the same accuracy (3 of 4) that disagree on two of four images."""
+    import numpy as np
+    from repro_training.metrics import seed_columns
+
+    y = np.array([0, 0, 1, 1])
+    cols = seed_columns(y, {0: np.array([0, 0, 1, 0]), 1: np.array([0, 1, 1, 1])}, ["ok", "bad"])
+    assert cols[0]["differs_from_seed_1"] == cols[1]["differs_from_seed_0"] == 0.5
+    assert cols[0]["differs_from_seed_0"] == 0.0
+    assert (cols[0]["bad_recall"], cols[1]["bad_recall"]) == (0.5, 1.0)
+    assert (cols[0]["balanced_accuracy"], cols[1]["balanced_accuracy"]) == (0.75, 0.75)
+
+
+@needs_results
+def test_reproduce_gives_the_pairwise_disagreement_of_the_seeds(results):
+    import pandas as pd
+
+    seeds = pd.DataFrame({"seed": [0, 1, 2], "test_accuracy": [0.7, 0.7, 0.7],
+                          "differs_from_seed_0": [0.0, 0.05, 0.08],
+                          "differs_from_seed_1": [0.05, 0.0, 0.12],
+                          "differs_from_seed_2": [0.08, 0.12, 0.0]})  # fmt: skip
+    seeds.to_csv(results / "seeds.csv", index=False)
+    text = blocks(results)["reproduce"]
+    assert "the seeds predict 5.0% to 12.0% of the test images differently" in text

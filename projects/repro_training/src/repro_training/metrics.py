@@ -49,3 +49,26 @@ def ddp_comparison(y: np.ndarray, ddp_pred: np.ndarray, single_pred: np.ndarray)
         "ddp_minus_single_accuracy": diff["diff"],
         "ddp_minus_single_accuracy_ci95": [diff["lo"], diff["hi"]],
     }
+
+
+def seed_columns(
+    y: np.ndarray, preds: dict[int, np.ndarray], classes: list[str]
+) -> dict[int, dict]:
+    """Per seed: balanced accuracy, minority-class recall and the share of test images it predicts
+    differently from every seed (pairwise disagreement). Equal accuracies do not make equal models:
+    two seeds can score 519 of 656 each while disagreeing on many images."""
+    minority = minority_class(y, len(classes))
+    recall = f"{classes[minority]}_recall"
+    return {
+        seed: {
+            "balanced_accuracy": float(balanced_accuracy_score(y, pred)),
+            recall: float(
+                recall_score(y, pred, labels=[minority], average="macro", zero_division=0)
+            ),
+            **{
+                f"differs_from_seed_{other}": float(np.mean(pred != preds[other]))
+                for other in preds
+            },
+        }
+        for seed, pred in preds.items()
+    }

@@ -175,7 +175,8 @@ def _reproduce_text(h: dict, results: Path) -> str:
     """The seed-to-seed spread that defines "within noise", when the run measured one."""
     if not (results / "seeds.csv").is_file():
         return ""
-    accuracy = pd.read_csv(results / "seeds.csv")["test_accuracy"]
+    seeds = pd.read_csv(results / "seeds.csv")
+    accuracy = seeds["test_accuracy"]
     if len(accuracy) < 2:
         return " One training seed only: this run measures no seed-to-seed spread."
     ci = f", Student-t 95% CI {_ci(h['test_accuracy_ci95'])}" if "test_accuracy_ci95" in h else ""
@@ -186,6 +187,13 @@ def _reproduce_text(h: dict, results: Path) -> str:
     if format_value(accuracy.min(), 3) == format_value(accuracy.max(), 3):
         text += (" The seeds agree to three decimals, so this spread bounds nothing: use the "
                  "test-set bootstrap CIs.")  # fmt: skip
+    pairs = [seeds.loc[i, f"differs_from_seed_{seeds.loc[j, 'seed']}"]
+             for i in range(len(seeds)) for j in range(i + 1, len(seeds))
+             if f"differs_from_seed_{seeds.loc[j, 'seed']}" in seeds]  # fmt: skip
+    if pairs:
+        text += (f" Pairwise, the seeds predict {min(pairs):.1%} to {max(pairs):.1%} of the test "
+                 "images differently (the seeds table, with each seed's balanced accuracy and "
+                 "minority-class recall): equal accuracy is not the same model.")  # fmt: skip
     return text
 
 

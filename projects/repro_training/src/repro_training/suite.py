@@ -38,7 +38,7 @@ from scipy import stats as sps
 from repro_training import checkpoint as ckpt
 from repro_training import data as data_mod
 from repro_training.config import Config, to_dict
-from repro_training.metrics import accuracy, ddp_comparison, scored_metrics
+from repro_training.metrics import accuracy, ddp_comparison, scored_metrics, seed_columns
 from repro_training.numpy_mlp import gradient_check, train_digits
 from repro_training.train import PROJECT, RunResult, fit, recorded_history, write_config
 
@@ -272,7 +272,9 @@ def run_suite(cfg: Config, run, split: data_mod.Split | None = None) -> dict:
         headline.update(test_accuracy=mean, test_accuracy_ci95=[lo, hi])
         ladder.append({"data": cfg.data.name, "model": "ResNet (Fabric)", "seeds": len(accs),
                        "test_accuracy": mean, "ci95_lo": lo, "ci95_hi": hi})  # fmt: skip
-        seed_rows = [{"seed": r.seed, "test_accuracy": r.test_accuracy,
+        preds = {r.seed: np.load(r.run_dir / "test_probs.npy").argmax(1) for r in results}
+        per_seed = seed_columns(split.y_test, preds, list(split.classes))
+        seed_rows = [{"seed": r.seed, "test_accuracy": r.test_accuracy, **per_seed[r.seed],
                       "weights_sha256": r.weights_sha256[:16], "steps": r.global_step,
                       "train_seconds": sum(h["epoch_seconds"] for h in r.history)}
                      for r in results]  # fmt: skip
