@@ -111,6 +111,8 @@ def test_readme_is_short_and_opens_with_the_answer():
         for marker in (
             "**Question.**",
             "<!-- generated:answer -->",
+            "No published number",
+            "<!-- generated:audit -->",  # the audit banner after the question and answer
             "nox -s train-tabular",
             "## Model card",
         )

@@ -274,7 +274,7 @@ def banner(findings: Sequence[Finding], limit: int = 10) -> str:
     first `limit` findings and counts the rest by kind (the full list is audit.md)."""
     if not findings:
         return ""
-    lines = [f"> **Data audit: {len(findings)} finding(s).** Read these before the numbers below."]
+    lines = [f"> **Data audit: {len(findings)} finding(s).** Read these before trusting a number."]
     lines += [f"> - {f.kind}: {f.column + ': ' if f.column else ''}{f.detail}"
               for f in findings[:limit]]  # fmt: skip
     rest = findings[limit:]
