@@ -292,7 +292,7 @@ def calibration_block(cal: pd.Series, change: dict | None = None) -> str:
         ece += " (no CI of the change: no claim that it lowered ECE)"
     else:
         lo, hi = change["lo"], change["hi"]
-        ece = (f"temperature **{ece_change_reading(lo, hi)}**: {ece}, after minus before "
+        ece = (f"it **{ece_change_reading(lo, hi)}**: {ece}, after minus before "
                f"{change['diff']:+.4f} [95% CI {lo:+.4f}, {hi:+.4f}] (paired bootstrap)")  # fmt: skip
     lines = [f"- Fitted temperature {cal['temperature']:.3f}; {ece}."]
     if "ece_equal_mass_before" in cal:
