@@ -141,6 +141,7 @@ def test_typed_numbers_catches_small_integers_percentages_multipliers_and_fracti
 
     prose = "It misses 32% of cracks, 7 of 12 seeds agree, 1.7x faster in 259s, 5/8 flagged.\n"
     assert typed_numbers(prose) == ["32%", "7", "12", "1.7x", "259s", "5/8"]
+    assert typed_numbers(prose, allowed={"32", "7", "1.7"}) == ["32%", "12", "1.7x", "259s", "5/8"]
 
 
 def test_typed_numbers_skips_years_sections_lists_names_and_code():

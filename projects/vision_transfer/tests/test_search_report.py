@@ -234,7 +234,7 @@ def test_hero_draws_the_published_accuracy_as_a_band_and_the_caption_says_which(
     summary["hero_reference"] = band
     (results / "summary.json").write_text(json.dumps(summary))
     hero = blocks(results)["hero"]
-    assert "shaded band" in hero and "656 test cells, [85.7%, 90.7%]" in hero
+    assert "shaded band" in hero and "656 test cells, [85.7%, 90.6%]" in hero
 
 
 def test_calibration_reading_claims_a_lower_ece_only_on_its_paired_ci(tmp_path):

@@ -255,12 +255,13 @@ def typed_numbers(readme: str, allowed: Collection[str] = frozenset()) -> list[s
     """Every number in the hand-written prose, but years and issue, section and list numbers.
     Results belong in generated blocks, so each one found is a candidate for a stale or invented
     number; `allowed` lists the ones that are facts of the setup rather than results (a published
-    reference, a licence version, an HTTP status). A config value belongs in backticks, as code."""
+    reference, a licence version, an HTTP status), each as typed: "32" does not allow "32%". A config
+    value belongs in backticks, as code."""
     found = []
     for match in _NUMBER.finditer(_NOT_MEASURED.sub("", hand_written(readme))):
         number, unit = match.groups()
         token = number + (unit or "")
-        if (unit is None and _YEAR.fullmatch(number)) or token in allowed or number in allowed:
+        if (unit is None and _YEAR.fullmatch(number)) or token in allowed:
             continue
         found.append(token)
     return found
