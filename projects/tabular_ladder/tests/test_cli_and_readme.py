@@ -304,8 +304,9 @@ def test_planted_leak_identifier_and_wide_category_run_end_to_end(tmp_path, monk
     _planted_csv(tmp_path / "p.csv")
     assert main(_planted_argv(tmp_path)) == 0  # warn: the run goes on, the report says why
     report = (tmp_path / "run" / "REPORT.md").read_text()
-    banner = report.split("\n\n")[2]
-    assert banner.startswith("> **Data audit:")
+    paragraphs = report.split("\n\n")
+    banner = next(p for p in paragraphs if p.startswith("> **Data audit:"))
+    assert report.index("**Answer:**") < report.index(banner)  # after the answer, as in README
     assert "leak: outcome_code: a near-copy of the target" in banner
     assert "identifier: customer_id:" in banner
     assert "cardinality: city:" in banner and "'infrequent'" in banner
