@@ -97,8 +97,8 @@ def test_temperature_lowered_ece_only_when_the_paired_ci_of_the_change_clears_ze
            "ece_after": 0.021}  # fmt: skip
     old = narrative.calibration_reading({}, pd.DataFrame([row]), None)
     assert "lowered" not in old and "no CI of the change recorded" in old
-    for (lo, hi), word in {(-0.006, -0.001): "lowered ECE", (-0.006, 0.001): "beyond bootstrap "
-                           "noise", (0.001, 0.004): "raised ECE"}.items():  # fmt: skip
+    for (lo, hi), word in {(-0.006, -0.001): "lowered ECE", (-0.006, 0.001): "ECE unchanged "
+                           "within noise", (0.001, 0.004): "raised ECE"}.items():  # fmt: skip
         cal = pd.DataFrame(
             [{**row, "ece_change": -0.003, "ece_change_lo": lo, "ece_change_hi": hi}]
         )

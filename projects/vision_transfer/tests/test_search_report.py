@@ -234,7 +234,7 @@ def test_hero_draws_the_published_accuracy_as_a_band_and_the_caption_says_which(
     summary["hero_reference"] = band
     (results / "summary.json").write_text(json.dumps(summary))
     hero = blocks(results)["hero"]
-    assert "shaded band" in hero and "656 test cells, [85.7%, 90.6%]" in hero
+    assert "shaded band" in hero and "656 test cells [85.7%, 90.6%]" in hero
 
 
 def test_calibration_reading_claims_a_lower_ece_only_on_its_paired_ci(tmp_path):
@@ -245,12 +245,12 @@ def test_calibration_reading_claims_a_lower_ece_only_on_its_paired_ci(tmp_path):
     results = tmp_path / "results"
     shutil.copytree(PROJECT / "results", results)
     reading = blocks(results)["calibration_readings"]
-    assert "(paired bootstrap)" in reading and "95% CI" in reading and "%)" not in reading
+    assert "[paired 95% CI" in reading and "%)" not in reading
     (results / "test_predictions.csv").unlink()
     reading = blocks(results)["calibration_readings"]
     assert "no claim" in reading and "lowered" not in reading
     row = pd.read_csv(PROJECT / "results" / "calibration.csv").iloc[0]
-    for (lo, hi), word in {(-0.03, -0.01): "**lowered ECE**", (-0.03, 0.01): "beyond bootstrap",
+    for (lo, hi), word in {(-0.03, -0.01): "**lowered ECE**", (-0.03, 0.01): "unchanged within",
                            (0.01, 0.02): "**raised ECE**"}.items():  # fmt: skip
         text = readings.calibration_block(row, {"diff": (lo + hi) / 2, "lo": lo, "hi": hi})
         assert word in text, text
@@ -262,8 +262,8 @@ def test_review_band_names_both_thresholds_and_shows_the_risk_coverage_curve():
     out = blocks(PROJECT / "results")
     band = pd.read_csv(PROJECT / "results" / "review_band.csv").iloc[0]
     before = pd.read_csv(PROJECT / "results" / "ladder.csv")["threshold"].iloc[-1]
-    assert (f"threshold {band['threshold']:.3f} after temperature ({before:.3f} before "
-            "temperature, as in the ladder)") in out["review_band"]  # fmt: skip
+    assert (f"threshold {band['threshold']:.3f} after temperature ({before:.3f} before, the "
+            "ladder's)") in out["review_band"]  # fmt: skip
     assert "](results/risk_coverage.png)" in out["review_band"]
-    assert "threshold (before temperature)" in out["ladder"].splitlines()[0]
-    assert "threshold (after temperature)" in out["experts"].splitlines()[0]
+    assert "threshold (before T)" in out["ladder"].splitlines()[0]
+    assert "threshold" not in out["experts"].splitlines()[0]  # one threshold: the review band's

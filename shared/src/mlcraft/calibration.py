@@ -118,7 +118,7 @@ def ece_change_reading(lo: float, hi: float) -> str:
     return {
         "met": "lowered ECE",
         "missed": "raised ECE",
-        "inconclusive": "did not change ECE beyond bootstrap noise",
+        "inconclusive": "ECE unchanged within noise",
     }[verdict(lo, hi, 0.0, higher_is_better=False)]
 
 

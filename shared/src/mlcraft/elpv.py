@@ -49,10 +49,10 @@ def published_band() -> dict:
 def published_caption(band: dict) -> str:
     """What a figure's published band is, from the band the run drew (its summary.json)."""
     return (
-        f"The shaded band: Deitsch et al.'s VGG-19 accuracy on ELPV, {100 * band['value']:.2f}% (Solar "
-        f"Energy 2019, arXiv 1807.02894), with its binomial 95% CI on their {band['n']:,} test "
-        f"cells, [{100 * band['lo']:.1f}%, {100 * band['hi']:.1f}%]. Their split and 300 px images "
-        "are not ours: comparable in kind, not to the decimal."
+        f"The shaded band: Deitsch et al.'s VGG-19 accuracy, {100 * band['value']:.2f}% (Solar "
+        f"Energy 2019, arXiv 1807.02894), binomial 95% CI on their {band['n']:,} test cells "
+        f"[{100 * band['lo']:.1f}%, {100 * band['hi']:.1f}%]; their split, 300 px: comparable in kind, "
+        "not to the decimal."
     )
 
 

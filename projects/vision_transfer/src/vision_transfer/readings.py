@@ -289,17 +289,16 @@ def calibration_block(cal: pd.Series, change: dict | None = None) -> str:
     of after minus before over the test cells, `change`), so only it is read as lowered or not."""
     ece = f"ECE (15 bins) {cal['ece_before']:.4f} -> {cal['ece_after']:.4f}"
     if change is None:
-        ece += " (no CI of the change: no claim that it lowered ECE)"
+        ece += " (no CI of the change recorded, so no claim)"
     else:
         lo, hi = change["lo"], change["hi"]
-        ece = (f"it **{ece_change_reading(lo, hi)}**: {ece}, after minus before "
-               f"{change['diff']:+.4f} [95% CI {lo:+.4f}, {hi:+.4f}] (paired bootstrap)")  # fmt: skip
+        ece += (f", change {change['diff']:+.4f} [paired 95% CI {lo:+.4f}, {hi:+.4f}]: "
+                f"**{ece_change_reading(lo, hi)}**")  # fmt: skip
     lines = [f"- Fitted temperature {cal['temperature']:.3f}; {ece}."]
-    if "ece_equal_mass_before" in cal:
+    if "ece_equal_mass_before" in cal:  # no CIs: the numbers, not read as changes
         lines.append(
             f"- Equal-mass ECE {cal['ece_equal_mass_before']:.4f} -> "
-            f"{cal['ece_equal_mass_after']:.4f}; MCE {cal['mce_before']:.4f} -> "
-            f"{cal['mce_after']:.4f} (no CIs: not read as changes)."
+            f"{cal['ece_equal_mass_after']:.4f}; MCE {cal['mce_before']:.4f} -> {cal['mce_after']:.4f}."
         )
     return "\n".join(lines)
 
@@ -390,7 +389,7 @@ def review_band_block(band: pd.Series, before: float | None = None) -> str:
     """The band chosen on validation and what it did on test, judged with its CI. Its threshold is
     on temperature-scaled probabilities; `before` is the same decision rule before temperature
     (the ladder's threshold column), named so the two numbers do not read as a contradiction."""
-    same = "" if before is None else f" ({before:.3f} before temperature, as in the ladder)"
+    same = "" if before is None else f" ({before:.3f} before, the ladder's)"
     err, lo, hi = band["test_error"], band["test_error_lo"], band["test_error_hi"]
     target = band["max_error"]
     return "\n".join(

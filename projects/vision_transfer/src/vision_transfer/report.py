@@ -101,7 +101,7 @@ def blocks(results: str | Path) -> dict[str, str]:
                     if binary
                     else {}
                 ),
-                "threshold (before temperature)": ladder["threshold"],
+                "threshold (before T)": ladder["threshold"],
                 "train s": ladder["train_seconds"].round(1),
                 "train img/s": ladder["train_images_per_s"].round(1),
                 "infer img/s": ladder["infer_images_per_s"].round(1),
@@ -216,9 +216,7 @@ def blocks(results: str | Path) -> dict[str, str]:
         out["calibration_readings"] = readings.calibration_block(row, _ece_change(results, row))
     experts = read_table(results, "expert_agreement")
     if experts is not None:
-        out["experts"] = markdown_table(
-            experts.rename(columns={"threshold": "threshold (after temperature)"})
-        )
+        out["experts"] = markdown_table(experts.drop(columns="threshold", errors="ignore"))
         out["expert_readings"] = readings.experts_block(experts)
 
     slices = read_table(results, "slices")
@@ -248,10 +246,7 @@ def blocks(results: str | Path) -> dict[str, str]:
         before = None if last is None or pd.isna(last) else float(last)
         out["review_band"] = readings.review_band_block(band.iloc[0], before)
         if (results / "risk_coverage.png").is_file():
-            out["review_band"] += (
-                "\n\n![Risk against coverage on validation and test, the chosen band marked]"
-                "(results/risk_coverage.png)"
-            )
+            out["review_band"] += "\n\n![risk-coverage](results/risk_coverage.png)"
 
     budgets = budgets_block(results)  # the reference beside results/full/ and results/gpu/
     if budgets:
