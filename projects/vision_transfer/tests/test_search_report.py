@@ -146,7 +146,8 @@ def test_readme_opens_with_question_answer_figure_and_commands():
     readme = (PROJECT / "README.md").read_text()
     opening = readme[: readme.index("## Model card")]
     order = ["**Question.**", "<!-- generated:answer -->", "**Answer.**", "**Run.**",
-             "![test accuracy per rung](results/ladder.png)", "```bash"]  # fmt: skip
+             "![test accuracy per rung](results/ladder.png)", "<!-- generated:audit -->",
+             "```bash"]  # fmt: skip
     positions = [opening.index(marker) for marker in order]
     assert positions == sorted(positions)
     commands = opening.split("```bash\n", 1)[1].split("```", 1)[0].strip().splitlines()
