@@ -48,4 +48,4 @@ def test_fit_on_cuda_takes_the_gpu_batch_and_scaled_lr_in_bf16():
     cfg = FinetuneConfig(epochs=1, batch_size=8, gpu_batch_size=32, lr=1e-4, patience=5)
     info = fit(model, ids, labels, ids[:16], labels[:16], tokenizer.pad_token_id, cfg, 0)
     assert info["steps"] == 2  # 64 examples in batches of 32, not 8
-    assert next(model.parameters()).device.type == "cuda"
+    assert info["device"] == "cuda"  # trained there; Lightning returns the module on the CPU

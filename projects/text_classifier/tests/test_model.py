@@ -65,6 +65,7 @@ def test_smoke_finetune_lowers_loss(source, caplog, recwarn):
     info = fit(model, ids, labels, ids, labels, tokenizer.pad_token_id, cfg, seed=0)
     losses = info["train_losses"]
     assert len(losses) == (12 if torch.cuda.is_available() else 6)
+    assert info["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
     assert np.mean(losses[-2:]) < 0.7 * np.mean(losses[:2])
     assert info["history"][-1]["val_accuracy"] == 1.0
     # each validation check records the optimizer steps before it: the training curve's x

@@ -172,6 +172,8 @@ def fit(
     return {
         "train_seconds": seconds,
         "steps": trainer.global_step,
+        # where it trained: Lightning hands the module back on the CPU after fit
+        "device": trainer.strategy.root_device.type,
         "epochs_run": trainer.current_epoch,
         "train_examples": len(train_ids),
         "history": keep.history,
