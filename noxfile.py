@@ -132,7 +132,9 @@ def tests_gpu(session: nox.Session) -> None:
         python = member_python(session, member)
         session.log(f"=== gpu tests: {module} ===")
         try:
-            session.run(python, "-m", "pytest", str(folder / "tests"), "-m", "gpu", "-rs", "-q",
+            # pytest -m gpu -rs -q in the project; on a CUDA machine it also writes the record
+            # (GPU model, code, summary, failures) to results/gpu/tests/
+            session.run(python, "-m", "mlcraft.gputests", "run", "--project-dir", str(folder),
                         external=True)  # fmt: skip
         except nox.command.CommandFailed:
             failed.append(module)

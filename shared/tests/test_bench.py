@@ -85,3 +85,39 @@ def test_a_bench_part_publishes_into_results_or_its_budget_and_survives_the_next
     publish_full(train, project, summary["config"], budget="gpu")
     assert (project / "results" / "gpu" / "bench" / "bench.csv").is_file()
     assert (project / "results" / "gpu" / "summary.json").is_file()
+
+
+def test_the_hardware_label_names_the_gpu_model_from_the_fingerprint():
+    gpu = {"cpu_model": "Xeon", "cpu_count": 16, "gpu": {"model": "NVIDIA H200", "count": 1}}
+    assert bench.hardware_label(gpu) == "1 x NVIDIA H200"
+    assert bench.hardware_label(FINGERPRINT["hardware"]) == "2 cores (Toy CPU)"
+
+
+def test_a_gpu_bench_of_the_reference_config_publishes_beside_the_gpu_runs(tmp_path):
+    """`publish` of a CUDA bench on the reference config goes to results/gpu/bench/, so the CPU
+    table in results/bench/ stays; a CPU bench still goes to results/bench/."""
+    from types import SimpleNamespace
+
+    from mlcraft import cli
+    from pydantic import BaseModel
+
+    class Config(BaseModel):
+        data: str = "reference"
+
+    project_dir = tmp_path / "project"
+    (project_dir / "configs").mkdir(parents=True)
+    (project_dir / "configs" / "default.yaml").write_text("data: reference\n")
+    project = cli.Project("demo", project_dir, load_config=lambda path, overrides: Config(),
+                          train=None, blocks=dict)  # fmt: skip
+    cpu = _bench_run(tmp_path / "cpu", {"data": "reference"})
+    gpu = _bench_run(tmp_path / "gpu", {"data": "reference"})
+    meta_path = gpu / "results" / "bench" / "bench.json"
+    meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), "device": "cuda"}))
+    for run in (cpu, gpu):
+        assert cli._publish(project, SimpleNamespace(run_dir=str(run), allow_dirty=False)) == 0
+    assert (
+        json.loads((project_dir / "results" / "bench" / "bench.json").read_text())["device"]
+        == "cpu"
+    )
+    published = project_dir / "results" / "gpu" / "bench" / "bench.json"
+    assert json.loads(published.read_text())["device"] == "cuda"

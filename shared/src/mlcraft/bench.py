@@ -114,7 +114,9 @@ def phase_row(phase: str, *, examples: int, seconds: float, data_seconds: float 
 def hardware_label(hardware: dict) -> str:
     gpu = hardware.get("gpu")
     if gpu:
-        return f"1 x {gpu.get('name', 'GPU')}"
+        return (
+            f"1 x {gpu.get('model') or gpu.get('name') or 'GPU'}"  # the fingerprint's key is model
+        )
     return f"{hardware.get('cpu_count')} cores ({hardware.get('cpu_model')})"
 
 

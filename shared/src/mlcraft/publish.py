@@ -140,7 +140,8 @@ def publish_full(
     check_publishable(run_dir, project_dir / "results", full_config, allow_dirty)
     target = project_dir / "results" / budget
     # its published parts (results/<budget>/bench/ ...) travel along unless the run has its own
-    keep = [target / part for part in PARTS.values() if (target / part).is_dir()]
+    kept = (*PARTS.values(), "tests")  # the parts, and the CUDA tests' record (mlcraft.gputests)
+    keep = [target / part for part in kept if (target / part).is_dir()]
     _swap_in(run_dir / "results", target, run_dir.name, keep)
     return target
 
