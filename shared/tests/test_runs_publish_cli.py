@@ -168,10 +168,11 @@ def test_mlflow_run_names_differ_for_the_same_seed(repo):
     assert names[0] != names[1] and names[0].startswith("demo/train-")
 
 
-def _reference_run(repo, config, data_sha="abc", dirty=False):
+def _reference_run(repo, config, data_sha="abc", dirty=False, data=None):
+    data = data if data is not None else {"d": {"sha256": data_sha}}
     with runs.open_run("demo", "train") as run:
         atomic_write_json(run.results / "summary.json",
-                          {"config": config, "data": {"d": {"sha256": data_sha}}, "git_dirty": dirty})  # fmt: skip
+                          {"config": config, "data": data, "git_dirty": dirty})  # fmt: skip
         atomic_write_text(run.results / "ladder.csv", f"x\n{data_sha}\n")
     return run.final
 
@@ -286,3 +287,15 @@ def test_lazy_handlers_import_on_first_call():
     to_hsv = cli.lazy("colorsys:rgb_to_hsv")
     assert "colorsys" not in sys.modules  # nothing imported while the CLI is being built
     assert to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)
+
+
+def test_a_budget_run_may_read_fewer_data_sets_than_the_reference_never_others(repo):
+    project = repo / "projects" / "demo"
+    both = {"d": {"sha256": "abc"}, "digits": {"sha256": "d1"}}
+    publish(_reference_run(repo, {"seed": 0}, data=both), project, {"seed": 0})
+    gpu = {"seed": 0, "gpu": True}
+    fewer = _reference_run(repo, gpu, data={"d": {"sha256": "abc"}})
+    assert publish_full(fewer, project, gpu, budget="gpu") == project / "results" / "gpu"
+    for data in ({"d": {"sha256": "abc"}, "extra": {"sha256": "e"}}, {"d": {"sha256": "x"}}):
+        with pytest.raises(UserInputError, match="other data"):
+            publish_full(_reference_run(repo, gpu, data=data), project, gpu, budget="gpu")
