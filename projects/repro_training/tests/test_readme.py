@@ -171,3 +171,22 @@ def test_blocks_leave_out_what_a_run_did_not_measure(tmp_path):
     (tmp_path / "ladder.csv").unlink()
     with pytest.raises(FileNotFoundError):  # the ladder is never optional: a bug, not a skip
         blocks(tmp_path)
+
+
+def test_the_gpu_run_sits_beside_the_reference_with_its_hardware_and_wall_time(tmp_path):
+    """results/gpu/ (configs/gpu.yaml on CUDA) renders a side-by-side row in the README and its
+    own section in docs/operator.md; without it neither block exists."""
+    if not (RESULTS / "gpu" / "summary.json").is_file():
+        pytest.skip("no GPU run published")
+    rendered = blocks(RESULTS)
+    gpu = json.loads((RESULTS / "gpu" / "summary.json").read_text())
+    row = next(line for line in rendered["budgets"].splitlines() if "gpu.yaml" in line)
+    assert f"1 x {gpu['hardware']['gpu']['model']}" in row
+    assert f"| {round(gpu['wall_seconds'])} |" in row
+    assert "Default against deterministic kernels" in rendered["gpu"]
+    assert "<!-- generated:budgets -->" in README.read_text()
+    assert "<!-- generated:gpu -->" in OPERATOR.read_text().split("\n## On a GPU\n", 1)[1]
+    copy = tmp_path / "results"
+    shutil.copytree(RESULTS, copy)
+    shutil.rmtree(copy / "gpu")
+    assert "budgets" not in blocks(copy) and "gpu" not in blocks(copy)

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from mlcraft import gputests
 from mlcraft.bench import published_block as bench_block
 from mlcraft.elpv import published_caption
 from mlcraft.reporting import format_value, markdown_table
@@ -153,6 +154,9 @@ def blocks(results: Path) -> dict[str, str]:
     bench = bench_block(results)  # published from a bench run; no throughput target here
     if bench:
         out["bench"] = bench
+    for name, block in (("budgets", _budgets(results)), ("gpu", _gpu(results))):
+        if block:
+            out[name] = block
     return out
 
 
@@ -248,6 +252,56 @@ def _hardware_line(s: dict) -> str:
 
 def _summary(s: dict, results: Path) -> str:
     """The first screen: the answer with its CIs and verdicts, the figure, hardware and time."""
+    lines = _answer_lines(s)
+    figure = "headline.png" if (results / "headline.png").is_file() else "curves.png"
+    drawn = s.get("hero_reference")  # a published result the figure draws, with its band
+    caption = published_caption(drawn) if drawn else "No published number is drawn on the figure."
+    lines += ["", f"![the model's test scores with their CIs](results/{figure})", "", caption,
+              "", _hardware_line(s)]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _budgets(results: Path) -> str | None:
+    """The reference beside the configs/gpu.yaml run (results/gpu/), each with its hardware and
+    wall time; None until a GPU run is published."""
+    gpu_path = results / "gpu" / "summary.json"
+    if not gpu_path.is_file():
+        return None
+    rows = []
+    for name, path in (("reference", results / "summary.json"),
+                       ("[gpu.yaml](docs/operator.md#on-a-gpu)", gpu_path)):  # fmt: skip
+        s = json.loads(path.read_text())
+        h, hw = s["headline"], s["hardware"]
+        rows.append({
+            "run": name,
+            "hardware": f"1 x {hw['gpu']['model']}" if hw.get("gpu") else f"{hw['cpu_count']} CPU cores",
+            "bitwise twice": _fmt(h.get("bitwise_identical")),
+            "resumed identical": _fmt(h.get("resume_identical")),
+            "balanced accuracy": f"{format_value(h['balanced_accuracy'], 3)} {_ci(h['balanced_accuracy_ci95'])}",
+            "wall s": format_value(s["wall_seconds"], 0),
+        })  # fmt: skip
+    return markdown_table(pd.DataFrame(rows))
+
+
+def _gpu(results: Path) -> str | None:
+    """docs/operator.md's GPU section: the gpu.yaml run's answer, its determinism modes, the bench
+    and the CUDA tests, each from what was published."""
+    folder = results / "gpu"
+    parts = []
+    if (folder / "summary.json").is_file():
+        s = json.loads((folder / "summary.json").read_text())
+        parts += ["\n".join(_answer_lines(s)), _hardware_line(s), _determinism(s, folder)]
+    bench = bench_block(folder)
+    if bench:
+        parts.append(bench)
+    tests = gputests.published_block(results)
+    if tests:
+        parts.append(tests)
+    return "\n\n".join(parts) or None
+
+
+def _answer_lines(s: dict) -> list[str]:
+    """The answer's bullets: bitwise twice, resumed after SIGKILL, the model with its CIs."""
     h = s["headline"]
     lines = []
     if "bitwise_identical" in h:
@@ -281,12 +335,7 @@ def _summary(s: dict, results: Path) -> str:
     elif "test_accuracy_ci95" in h:
         lines.append(f"- Test accuracy {format_value(h['test_accuracy'], 3)} "
                      f"{_ci(h['test_accuracy_ci95'])} (mean and Student-t 95% CI over seeds).")  # fmt: skip
-    figure = "headline.png" if (results / "headline.png").is_file() else "curves.png"
-    drawn = s.get("hero_reference")  # a published result the figure draws, with its band
-    caption = published_caption(drawn) if drawn else "No published number is drawn on the figure."
-    lines += ["", f"![the model's test scores with their CIs](results/{figure})", "", caption,
-              "", _hardware_line(s)]  # fmt: skip
-    return "\n".join(lines)
+    return lines
 
 
 def _speed_words(ratio: float) -> str:
