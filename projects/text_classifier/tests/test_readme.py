@@ -92,3 +92,17 @@ def test_readme_has_the_model_card_and_links_the_operator_pages():
     assert positions == sorted(positions)
     assert "(docs/operator.md)" in text and "(docs/own-data.md)" in text
     assert "<!-- generated:faults -->" in (PROJECT / "docs" / "operator.md").read_text()
+
+
+def test_the_gpu_bench_and_cuda_tests_render_in_their_own_section():
+    """results/gpu/bench/ (a bench on CUDA) and results/gpu/tests/ render under "On a GPU" in
+    docs/operator.md, naming the GPU, beside (not instead of) the CPU bench."""
+    if not (RESULTS / "gpu" / "bench" / "bench.json").is_file():
+        pytest.skip("no GPU bench published")
+    rendered = blocks(RESULTS)
+    model = json.loads((RESULTS / "gpu" / "bench" / "bench.json").read_text())["hardware"]["gpu"]
+    assert f"1 x {model['model']} (cuda)" in rendered["gpu_bench"]
+    assert rendered["gpu_tests"].startswith(f"`pytest -m gpu` on 1 x {model['model']}")
+    assert "(cpu)" in rendered["bench"]
+    section = (PROJECT / "docs" / "operator.md").read_text().split("\n### On a GPU\n", 1)[1]
+    assert "<!-- generated:gpu_bench -->" in section and "<!-- generated:gpu_tests -->" in section

@@ -268,3 +268,19 @@ def test_review_band_names_both_thresholds_and_shows_the_risk_coverage_curve():
     assert "](results/risk_coverage.png)" in out["review_band"]
     assert "threshold (before T)" in out["ladder"].splitlines()[0]
     assert "threshold" not in out["experts"].splitlines()[0]  # one threshold: the review band's
+
+
+def test_the_gpu_bench_and_cuda_tests_render_in_their_own_section():
+    """results/gpu/bench/ (configs/gpu.yaml's bench on CUDA) and results/gpu/tests/ render under
+    "On a GPU" in docs/operator.md, naming the GPU, beside the CPU bench."""
+
+    results = PROJECT / "results"
+    if not (results / "gpu" / "bench" / "bench.json").is_file():
+        pytest.skip("no GPU bench published")
+    rendered = blocks(results)
+    gpu = json.loads((results / "gpu" / "bench" / "bench.json").read_text())["hardware"]["gpu"]
+    assert f"1 x {gpu['model']} (cuda)" in rendered["gpu_bench"]
+    assert rendered["gpu_tests"].startswith(f"`pytest -m gpu` on 1 x {gpu['model']}")
+    assert "(cpu)" in rendered["bench"]
+    section = (PROJECT / "docs" / "operator.md").read_text().split("\n### On a GPU\n", 1)[1]
+    assert "<!-- generated:gpu_bench -->" in section and "<!-- generated:gpu_tests -->" in section

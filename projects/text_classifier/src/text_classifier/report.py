@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+from mlcraft import gputests
 from mlcraft.bench import published_block as bench_block
 from mlcraft.compress import published_block as compress_block
 from mlcraft.errors import UserInputError
@@ -261,6 +262,13 @@ def blocks(results: str | Path) -> dict[str, str]:
     bench = bench_block(results, narrative.bench_target)  # published from a bench run
     if bench:
         blocks["bench"] = bench
+    # the GPU's: a bench on CUDA (results/gpu/bench/), the CUDA tests' record (results/gpu/tests/)
+    gpu_bench = bench_block(results / "gpu", narrative.bench_target)
+    if gpu_bench:
+        blocks["gpu_bench"] = gpu_bench
+    gpu_tests = gputests.published_block(results)
+    if gpu_tests:
+        blocks["gpu_tests"] = gpu_tests
 
     faults = read_table(results, "faults")
     if faults is not None:

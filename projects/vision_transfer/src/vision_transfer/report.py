@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from mlcraft import gputests
 from mlcraft.bench import published_block as bench_block
 from mlcraft.calibration import ece, ece_change
 from mlcraft.compress import published_block as compress_block
@@ -303,6 +304,13 @@ def blocks(results: str | Path) -> dict[str, str]:
     bench = bench_block(results, readings.bench_target)  # published from a bench run
     if bench:
         out["bench"] = bench
+    # the GPU's: a bench on CUDA (results/gpu/bench/), the CUDA tests' record (results/gpu/tests/)
+    gpu_bench = bench_block(results / "gpu", readings.bench_target)
+    if gpu_bench:
+        out["gpu_bench"] = gpu_bench
+    gpu_tests = gputests.published_block(results)
+    if gpu_tests:
+        out["gpu_tests"] = gpu_tests
     serve = published_block(results)  # published from a loadtest run
     if serve:
         out["serve"] = serve
