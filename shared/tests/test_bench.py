@@ -40,7 +40,18 @@ class _Run:
         self.results = path / "results"
 
 
-def _bench_run(tmp_path, config: dict):
+def test_the_warm_up_covers_every_batch_shape_the_timed_steps_see():
+    # 54 steps an epoch, the last partial: 5 + 30 timed steps never reach it, 5 + 60 do
+    assert bench.warmup_steps(5, 30, 54, partial_last=True) == 5
+    assert bench.warmup_steps(5, 60, 54, partial_last=True) == 54
+    # 7 steps an epoch (a GPU batch): a full epoch, whose last batch is the partial one
+    assert bench.warmup_steps(5, 30, 7, partial_last=True) == 7
+    assert bench.warmup_steps(5, 30, 7, partial_last=False) == 5  # every batch full
+    assert bench.warmup_steps(9, 30, 7, partial_last=True) == 9  # already past one
+    assert bench.warmup_steps(0, 3, 1, partial_last=True) == 1  # every batch the partial one
+
+
+def _bench_run(tmp_path, config: dict, **meta):
     folder = tmp_path / "bench-run"
     row = bench.phase_row("train", examples=64, seconds=2.0, data_seconds=0.5,
                           flops_per_example=1e9, ceiling=4e11, memory_mib=900.0, batch_size=32,
@@ -49,7 +60,7 @@ def _bench_run(tmp_path, config: dict):
                             flops_per_example=3e8, ceiling=4e11, memory_mib=900.0,
                             batch_size=64, precision="fp32")  # fmt: skip
     bench.write_bench(_Run(folder), pd.DataFrame([row, infer]), config, FINGERPRINT,
-                      device="cpu", what="a toy model.")  # fmt: skip
+                      device=meta.pop("device", "cpu"), what="a toy model.", **meta)  # fmt: skip
     (folder / "run.json").write_text(json.dumps({"status": "complete", "verb": "bench"}))
     return folder
 
@@ -66,6 +77,29 @@ def test_the_published_block_names_the_hardware_and_the_target(tmp_path):
     with_own.to_csv(run / "results" / "bench" / "bench.csv", index=False)
     assert "| train | crop | 32 | fp32 |" in bench.published_block(run / "results")
     assert block.endswith("target on cpu")
+
+
+def test_the_published_block_says_what_the_timing_left_out(tmp_path):
+    new = _bench_run(tmp_path / "new", {"data": "reference"}, device="cuda", steps=30,
+                     warmup_steps=7, inference_warmup=bench.INFERENCE_WARMUP)  # fmt: skip
+    first = bench.published_block(new / "results").splitlines()[0]
+    assert (
+        "(cuda)" in first
+        and "a toy model. Timed after warm-up: 30 training steps after 7 "
+        "untimed ones; inference timed on a second pass over the same inputs"
+        in first
+    )
+    assert not bench.warmup_included(json.loads(
+        (new / "results" / "bench" / "bench.json").read_text()))  # fmt: skip
+    # a table published before the warm-up (no warmup_steps): timed from the first step
+    legacy = _bench_run(tmp_path / "legacy", {"data": "reference"}, device="cuda", steps=30)
+    first = bench.published_block(legacy / "results").splitlines()[0]
+    assert first.endswith(
+        "a toy model. Timing started at the first step, warm-up included "
+        "(lazy initialisation, autotuning): these rates are not steady state."
+    )
+    assert "Timed after warm-up" not in first
+    assert bench.warmup_included({"steps": 30}) and bench.warmup_included({"warmup_steps": 0})
 
 
 def test_a_bench_part_publishes_into_results_or_its_budget_and_survives_the_next_publish(tmp_path):

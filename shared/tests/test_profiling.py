@@ -37,6 +37,25 @@ def test_slow_compute_shows_up_as_compute():
     assert summary["samples_per_s"] == pytest.approx(10 / summary["compute_seconds"], rel=0.2)
 
 
+def test_skip_first_leaves_the_warm_up_steps_out_of_every_total():
+    timer = StepTimer(skip_first=2)
+    seen = []
+    for (x,) in timer.wrap([([1] * 4,), ([1] * 4,), ([1] * 2,), ([1] * 3,)]):
+        seen.append(len(x))
+        time.sleep(0.05 if len(seen) <= 2 else 0.0)  # slow warm-up steps, fast timed ones
+    summary = timer.summary()
+    assert seen == [4, 4, 2, 3]  # the warm-up steps still run
+    assert summary["warmup_steps"] == 2 and summary["steps"] == 2 and summary["samples"] == 5
+    assert summary["compute_seconds"] < 0.05  # neither slow step is in the total
+    recorded = StepTimer(skip_first=1)
+    for seconds, samples in [(9.0, 100), (0.5, 8), (0.5, 8)]:
+        recorded.record(0.0, seconds, samples)
+    assert recorded.summary()["samples_per_s"] == 16  # the 9 s warm-up step left out
+    assert StepTimer().summary()["warmup_steps"] == 0
+    with pytest.raises(ValueError, match="skip_first"):
+        StepTimer(skip_first=-1)
+
+
 def test_peak_memory_sees_a_large_allocation():
     before = peak_memory()["rss_peak_bytes"]
     block = bytearray(300 * 1024 * 1024)
@@ -87,3 +106,11 @@ def test_lightning_callback_splits_data_wait_from_compute():
     summary = callback.timer.summary()
     assert summary["steps"] == 4 and summary["samples"] == 16
     assert summary["data_wait_fraction"] > 0.5
+    skipping = StepTimerCallback(skip_first=3)
+    trainer = lightning.Trainer(
+        max_epochs=1, callbacks=[skipping], logger=False, enable_checkpointing=False,
+        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+    )  # fmt: skip
+    trainer.fit(Tiny(), torch.utils.data.DataLoader(SlowDataset(), batch_size=4))
+    summary = skipping.timer.summary()
+    assert summary["warmup_steps"] == 3 and summary["steps"] == 1 and summary["samples"] == 4

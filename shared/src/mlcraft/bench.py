@@ -12,6 +12,15 @@ TRAIN_FLOPS_PER_FORWARD forwards (the backward pass is about twice the forward, 
 convention), because the counter overcounts the backward of grouped convolutions by the group
 count (measured on torch 2.15: a 64-group depthwise 3x3 convolution's backward at 65x its
 forward), which would inflate EfficientNet's MFU many times over.
+
+Warm-up: the first steps of a loop pay for lazy CUDA/kernel initialisation, cuDNN autotuning
+(again for every new batch shape, such as an epoch's partial last batch) and any compile; timed
+from the first step, a short GPU bench measures mostly that. So every bench runs untimed warm-up
+steps first (at least --warmup, mlcraft.cli.BENCH_WARMUP by default; warmup_steps raises it to
+cover every batch shape the timed steps see), its timer skipping them (StepTimer(skip_first=)),
+and times inference on a second pass over the same inputs. bench.json records both
+(warmup_steps, inference_warmup); a table without them was timed from the first step, warm-up
+included, and published_block says so.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ STANDARD_COLUMNS = ("phase", "batch_size", "precision", "examples", "seconds", "
                     "data_wait_fraction", "gflops_per_example", "achieved_tflops",
                     "matmul_tflops", "mfu", "peak_memory_mib")  # fmt: skip
 TRAIN_FLOPS_PER_FORWARD = 3  # forward + backward (about 2x the forward)
+INFERENCE_WARMUP = "timed on a second pass over the same inputs, after an untimed first pass"
 VERB = "bench"
 FOLDER = "bench"  # results/bench/: bench.csv|.md and bench.json
 
@@ -74,6 +84,33 @@ def matmul_rate(where: str, dtype_name: str = "float32", seconds: float = 1.0) -
         sync(where)
         calls += 5
     return 2 * size**3 * calls / (time.perf_counter() - started)
+
+
+def warmup_steps(minimum: int, steps: int, per_epoch: int, partial_last: bool) -> int:
+    """Untimed steps to run before `steps` timed ones so that every batch shape the timed steps see
+    has run once untimed: `minimum`, raised to a full epoch of `per_epoch` steps when the epoch
+    ends in a partial batch (a shape of its own) that the timed steps would otherwise reach."""
+    if partial_last and minimum < per_epoch <= minimum + steps:
+        return per_epoch
+    return minimum
+
+
+def warmup_included(meta: dict) -> bool:
+    """Whether a bench.json's training rate was timed from the first step, warm-up included: no
+    warmup_steps recorded (a table from before the untimed warm-up) or none run (--warmup 0)."""
+    return not meta.get("warmup_steps")
+
+
+def timing_note(meta: dict) -> str:
+    """One sentence on what the timed loop left out, from bench.json."""
+    if warmup_included(meta):
+        return ("Timing started at the first step, warm-up included (lazy initialisation, "
+                "autotuning): these rates are not steady state.")  # fmt: skip
+    steps = meta.get("steps")
+    timed = f"{steps} training steps" if steps else "the training steps"
+    inference = meta.get("inference_warmup")
+    return (f"Timed after warm-up: {timed} after {meta['warmup_steps']} untimed ones"
+            + (f"; inference {inference}." if inference else "."))  # fmt: skip
 
 
 def reset_peak_memory(where: str) -> None:
@@ -164,7 +201,7 @@ def published_block(results: str | Path, target: Callable[[dict, pd.DataFrame], 
     memory = "CUDA allocator peak" if meta["device"] == "cuda" else "process peak RSS"
     lines = [
         f"Measured by `bench` on {hardware_label(meta['hardware'])} ({meta['device']}), git "
-        f"`{meta['git_sha'][:10]}`: {meta.get('what', '')}",
+        f"`{meta['git_sha'][:10]}`: {meta.get('what', '')} {timing_note(meta)}",
         "",
         markdown_table(shown),
         "",

@@ -33,6 +33,9 @@ from mlcraft.runs import Run, latest_complete, open_run
 
 Handler = Callable[[Any, Run, argparse.Namespace], Any]
 DEFAULT_PORT = 8000  # serve's; the Dockerfiles EXPOSE it and their HEALTHCHECK asks it
+# bench's untimed training steps before the timed ones (--warmup): past lazy initialisation and
+# cuDNN autotuning on a GPU, a few seconds on a CPU (see mlcraft.bench)
+BENCH_WARMUP = 5
 USER_OS_ERRORS = {
     errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EISDIR, errno.ENOTDIR,
     errno.ENOENT, errno.EROFS, errno.EEXIST, errno.ENAMETOOLONG, errno.EFBIG,
@@ -103,6 +106,11 @@ def build_parser(project: Project) -> argparse.ArgumentParser:
             sub.add_argument("--model", required=True, help="a complete run folder")
         if verb == "bench":
             sub.add_argument("--steps", type=int, default=30, help="timed training steps")
+            sub.add_argument(
+                "--warmup", type=int, default=BENCH_WARMUP,
+                help="untimed warm-up steps before the timed ones (at least; raised where an "
+                "epoch's partial last batch needs warming too)",
+            )  # fmt: skip
         sub.set_defaults(handler=_run_verb)
     if project.predict:
         sub = verbs.add_parser("predict", help="predict a file with a saved model")
@@ -170,7 +178,9 @@ def build_parser(project: Project) -> argparse.ArgumentParser:
 
 def _run_verb(project: Project, args: argparse.Namespace) -> int:
     if args.verb == "bench" and args.steps < 2:  # a flag: before the config and the data load
-        raise UserInputError(f"--steps={args.steps}: at least 2 (the first is a warm-up)")
+        raise UserInputError(f"--steps={args.steps}: at least 2 timed steps")
+    if args.verb == "bench" and args.warmup < 0:
+        raise UserInputError(f"--warmup={args.warmup}: at least 0")
     config = project.load_config(args.config, args.overrides)
     args.checked = project.preflight(config, args) if project.preflight else None
     handler = {"train": project.train, "search": project.search, "evaluate": project.evaluate,

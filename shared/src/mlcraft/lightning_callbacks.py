@@ -10,10 +10,11 @@ from mlcraft.profiling import StepTimer, _default_size, _sync
 
 
 class StepTimerCallback(pl.Callback):
-    """Splits each training step into data wait (end of last step to start of this one) and compute."""
+    """Splits each training step into data wait (end of last step to start of this one) and compute.
+    skip_first: untimed warm-up steps, as StepTimer's (the trainer's max_steps must include them)."""
 
-    def __init__(self) -> None:
-        self.timer = StepTimer()
+    def __init__(self, skip_first: int = 0) -> None:
+        self.timer = StepTimer(skip_first=skip_first)
         self._mark = None
         self._batch_start = None
 

@@ -39,11 +39,19 @@ class StepTimer:
     for x, y in timer.wrap(loader):
         train_step(x, y)
     timer.summary()["data_wait_fraction"]
+
+    skip_first=N leaves the first N steps (warm-up: lazy initialisation, cuDNN autotuning, a
+    compile) out of every total; they still run, and summary()["warmup_steps"] counts them.
     """
 
-    def __init__(self, batch_size: Callable[[Any], int] = _default_size, sync_cuda: bool = True):
+    def __init__(self, batch_size: Callable[[Any], int] = _default_size, sync_cuda: bool = True,
+                 skip_first: int = 0):  # fmt: skip
+        if skip_first < 0:
+            raise ValueError(f"skip_first={skip_first}: at least 0")
         self.batch_size = batch_size
         self.sync_cuda = sync_cuda
+        self.skip_first = skip_first
+        self.skipped = 0
         self.data_seconds = 0.0
         self.compute_seconds = 0.0
         self.steps = 0
@@ -58,16 +66,17 @@ class StepTimer:
             except StopIteration:
                 return
             fetched = time.perf_counter()
-            self.data_seconds += fetched - started
             yield batch
             if self.sync_cuda:
                 _sync()
-            self.compute_seconds += time.perf_counter() - fetched
-            self.steps += 1
-            self.samples += self.batch_size(batch)
+            self.record(fetched - started, time.perf_counter() - fetched, self.batch_size(batch))
 
     def record(self, data_seconds: float, compute_seconds: float, samples: int) -> None:
-        """For callers that time steps themselves (e.g. a Lightning callback)."""
+        """One step (also for callers that time steps themselves, e.g. a Lightning callback); a
+        warm-up step (one of the first skip_first) is counted as skipped and nothing else."""
+        if self.skipped < self.skip_first:
+            self.skipped += 1
+            return
         self.data_seconds += data_seconds
         self.compute_seconds += compute_seconds
         self.steps += 1
@@ -76,6 +85,7 @@ class StepTimer:
     def summary(self) -> dict[str, float]:
         total = self.data_seconds + self.compute_seconds
         return {
+            "warmup_steps": self.skipped,
             "steps": self.steps,
             "samples": self.samples,
             "data_seconds": self.data_seconds,
