@@ -161,6 +161,15 @@ def resident(array: np.ndarray, device: str) -> torch.Tensor:
     return torch.as_tensor(array).to(device)
 
 
+MIN_BATCH = 2  # train_batches drops a last partial batch smaller than this (BatchNorm)
+
+
+def epoch_batches(n: int, batch_size: int) -> tuple[int, bool]:
+    """(batches in one epoch of train_batches over n images, whether its last one is partial)."""
+    partial = n % batch_size >= MIN_BATCH
+    return n // batch_size + partial, partial
+
+
 def train_batches(
     images: torch.Tensor,
     labels: torch.Tensor,
@@ -176,7 +185,7 @@ def train_batches(
     order = torch.randperm(len(labels), generator=gen)
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size].sort().values.to(images.device)
-        if len(idx) < 2:
+        if len(idx) < MIN_BATCH:
             continue
         x = norm.to_unit(images[idx])
         if size and size != x.shape[-1]:

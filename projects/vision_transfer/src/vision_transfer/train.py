@@ -56,11 +56,14 @@ def fit(
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     max_steps: int | None = None,
     targets: np.ndarray | None = None,
+    warmup_steps: int = 0,
 ) -> FitResult:
     """Train `model` in place on images[train_idx]; returns history and timing.
 
     last_stages=None trains everything; k trains the head plus the last k stages. targets: soft
     training targets (N, classes) in place of the labels (validation loss stays on the labels).
+    warmup_steps: the timer leaves the first this many steps out (a bench's untimed warm-up; they
+    train like any other, and max_steps counts them).
     On a CUDA device the batch is ft.gpu_batch_size with the learning rates scaled to it.
     """
     epochs = epochs or ft.epochs
@@ -94,7 +97,7 @@ def fit(
     k = int(labels.max()) + 1
     weight = class_weights(labels[train_idx], k).to(device) if ft.class_weights else None
     gen = torch.Generator().manual_seed(seed)
-    timer = StepTimer()
+    timer = StepTimer(skip_first=warmup_steps)
     result = FitResult()
     best_loss, best_state, stale = math.inf, None, 0
     train_images = resident(images[train_idx], device)
