@@ -1,7 +1,9 @@
-"""`python -m text_classifier bench --config configs/default.yaml [--steps N]`: the fine-tune's own
-training step (finetune.fit under Lightning: length-bucketed batches with dynamic padding, AdamW,
-gradient clipping) and inference (models.predict_logits) timed on whatever hardware runs it,
-through mlcraft.bench.
+"""`python -m text_classifier bench --config configs/default.yaml [--steps N] [--warmup N]`: the
+fine-tune's own training step (finetune.fit under Lightning: length-bucketed batches with dynamic
+padding, AdamW, gradient clipping) and inference (models.predict_logits) timed on whatever
+hardware runs it, through mlcraft.bench, after untimed warm-up: the fit runs --warmup steps more
+than it times (the timing callback skips them), and inference is timed on a second pass over the
+test texts (every bucket's shape warmed by the first).
 
 Writes results/bench/bench.csv|.md (a train row and an inference row) and bench.json (the config,
 code, hardware). `publish --run-dir <bench run>` makes it results/bench/.
@@ -55,7 +57,8 @@ def run_bench(cfg: Config, run, args) -> None:
     batch_size = device_batch(where, ft.batch_size, ft.gpu_batch_size, ft.lr_scaling).batch_size
     bf16 = use_bf16(ft.bf16, where)
     precision = "bf16 autocast" if bf16 else "fp32"
-    rows_needed = min(len(train), args.steps * batch_size)
+    warmup = args.warmup  # bucketed batches vary in length: no one epoch covers every shape
+    rows_needed = min(len(train), (warmup + args.steps) * batch_size)
     train_ids = tokenize(tokenizer, train["text"].head(rows_needed).tolist(), max_len)
     train_y = train["label"].head(rows_needed).to_numpy()
     val_ids = tokenize(tokenizer, val["text"].head(ft.eval_batch_size).tolist(), max_len)
@@ -66,10 +69,11 @@ def run_bench(cfg: Config, run, args) -> None:
         model, train_ids, train_y, pad, batch_size, cfg.seed, ft.bucket
     )
     ceiling = bench.matmul_rate(where, "bfloat16" if bf16 else "float32")
-    timing = StepTimerCallback()
-    steps_cfg = ft.model_copy(update={"epochs": 1, "max_steps": args.steps, "patience": 10**6,
-                                      "val_checks_per_epoch": 1})  # fmt: skip
-    print(f"bench: train, {args.steps} steps of {batch_size} (max length {max_len}) on {where}")
+    timing = StepTimerCallback(skip_first=warmup)
+    steps_cfg = ft.model_copy(update={"epochs": 1, "max_steps": warmup + args.steps,
+                                      "patience": 10**6, "val_checks_per_epoch": 1})  # fmt: skip
+    print(f"bench: train, {args.steps} steps of {batch_size} (max length {max_len}) after "
+          f"{warmup} untimed on {where}")  # fmt: skip
     bench.reset_peak_memory(where)
     fit(model, train_ids, train_y, val_ids, val_y, pad, steps_cfg, cfg.seed, [timing])
     timer = timing.timer.summary()
@@ -82,7 +86,7 @@ def run_bench(cfg: Config, run, args) -> None:
     )]  # fmt: skip
     print(f"bench: inference over {len(test_ids):,} test texts on {where}")  # fp32, as predict
     model = model.to(where)
-    predict_logits(model, test_ids[: ft.eval_batch_size], pad, ft.eval_batch_size)  # warm-up
+    predict_logits(model, test_ids, pad, ft.eval_batch_size)  # warm-up: every bucket's shape
     bench.reset_peak_memory(where)
     started = _now(where)
     predict_logits(model, test_ids, pad, ft.eval_batch_size)
@@ -97,6 +101,7 @@ def run_bench(cfg: Config, run, args) -> None:
     ))  # fmt: skip
     bench.write_bench(
         run, pd.DataFrame(rows), config_to_dict(cfg), fingerprint, device=where, steps=args.steps,
+        warmup_steps=warmup, inference_warmup=bench.INFERENCE_WARMUP,
         what=f"{model_label(cfg.model.name_or_path)} at max length {max_len}, {args.steps} "
         "fine-tune steps, "
         f"inference over the {len(test_ids):,} test texts.",
