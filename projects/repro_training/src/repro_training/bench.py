@@ -1,7 +1,9 @@
-"""`python -m repro_training bench --config configs/default.yaml [--steps N]`: the project's own
-training step (train.train_step: the batch built and augmented on the CPU, SGD with the gradient
-scaler, the config's precision) and inference (train.predict_proba over the test split), timed on
-whatever hardware runs it, through mlcraft.bench.
+"""`python -m repro_training bench --config configs/default.yaml [--steps N] [--warmup N]`: the
+project's own training step (train.train_step: the batch built and augmented on the CPU, SGD with
+the gradient scaler, the config's precision) and inference (train.predict_proba over the test
+split), timed on whatever hardware runs it, through mlcraft.bench, after untimed warm-up: --warmup
+steps first (every batch is full: the sampler drops the last partial one), and inference timed on
+a second pass over the test split.
 
 Writes results/bench/bench.csv|.md (a train row and an inference row) and bench.json (the config,
 code, hardware). `publish --run-dir <bench run>` makes it results/bench/.
@@ -41,9 +43,10 @@ def run_bench(cfg: Config, run, args) -> None:
     batch, size = cfg.train.batch_size, split.x_train.shape[-1]
     x, _ = data_mod.make_batch(split, np.arange(batch), train=True, augment_on=False)
     flops = bench.TRAIN_FLOPS_PER_FORWARD * _forward_flops(net, x.to(where), cfg, where)
-    print(f"bench: train, {args.steps} steps of {batch} at {size} px on {where}")
+    print(f"bench: train, {args.steps} steps of {batch} at {size} px after {args.warmup} untimed "
+          f"on {where}")  # fmt: skip
     bench.reset_peak_memory(where)
-    timer = _timed_steps(cfg, net, split, args.steps, seed, where)
+    timer = _timed_steps(cfg, net, split, args.steps, args.warmup, seed, where)
     rows = [bench.phase_row(
         "train", examples=int(timer["samples"]),
         seconds=timer["data_seconds"] + timer["compute_seconds"],
@@ -52,7 +55,7 @@ def run_bench(cfg: Config, run, args) -> None:
         image_size=size,
     )]  # fmt: skip
     print(f"bench: inference over {len(split.y_test):,} test images on {where}")
-    predict_proba(net, split, cfg.train.precision)  # warm-up
+    predict_proba(net, split, cfg.train.precision)  # warm-up: the same pass, untimed
     bench.reset_peak_memory(where)
     bench.sync(where)
     started = time.perf_counter()
@@ -67,17 +70,19 @@ def run_bench(cfg: Config, run, args) -> None:
     ))  # fmt: skip
     bench.write_bench(
         run, pd.DataFrame(rows), config_to_dict(cfg), fingerprint, device=where, steps=args.steps,
+        warmup_steps=timer["warmup_steps"], inference_warmup=bench.INFERENCE_WARMUP,
         what=f"the ResNet of {cfg.model.widths} channels at {size} px, {args.steps} "
         f"training steps, inference over the {len(split.y_test):,} test images.",
     )  # fmt: skip
 
 
-def _timed_steps(cfg: Config, net, split, steps: int, seed: int, where: str) -> dict:
-    """`steps` training steps on a copy of `net`, the batches drawn as a run draws them (epoch
-    after epoch); the timer splits the wait for each batch from the step's compute."""
+def _timed_steps(cfg: Config, net, split, steps: int, warmup: int, seed: int, where: str) -> dict:
+    """`warmup` + `steps` training steps on a copy of `net`, the batches drawn as a run draws them
+    (epoch after epoch); the timer leaves the warm-up out and splits the wait for each batch from
+    the step's compute."""
     net = copy.deepcopy(net).train()
     sampler = data_mod.EpochSampler(len(split.y_train), cfg.train.batch_size, seed, 0, 1)
-    state = optimization(cfg, net, steps, where)
+    state = optimization(cfg, net, warmup + steps, where)
 
     def batches():
         for epoch in itertools.count():
@@ -85,8 +90,8 @@ def _timed_steps(cfg: Config, net, split, steps: int, seed: int, where: str) -> 
                 x, y = data_mod.make_batch(split, idx, train=True, augment_on=cfg.train.augment)
                 yield x.to(where), y.to(where)
 
-    timer = StepTimer()
-    for x, y in timer.wrap(itertools.islice(batches(), steps)):
+    timer = StepTimer(skip_first=warmup)
+    for x, y in timer.wrap(itertools.islice(batches(), warmup + steps)):
         train_step(net, x, y, state, cfg.train.precision, where, lambda loss: loss.backward())
     return timer.summary()
 
