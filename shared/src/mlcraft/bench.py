@@ -104,8 +104,9 @@ def warmup_included(meta: dict) -> bool:
 def timing_note(meta: dict) -> str:
     """One sentence on what the timed loop left out, from bench.json."""
     if warmup_included(meta):
-        return ("Timing started at the first step, warm-up included (lazy initialisation, "
-                "autotuning): these rates are not steady state.")  # fmt: skip
+        return (
+            "Timing started at the first step, warm-up included: these rates are not steady state."
+        )
     steps = meta.get("steps")
     timed = f"{steps} training steps" if steps else "the training steps"
     inference = meta.get("inference_warmup")
