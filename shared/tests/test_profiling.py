@@ -97,20 +97,16 @@ def test_lightning_callback_splits_data_wait_from_compute():
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=0.01)
 
-    callback = StepTimerCallback()
-    trainer = lightning.Trainer(
-        max_epochs=1, callbacks=[callback], logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
-    )  # fmt: skip
-    trainer.fit(Tiny(), torch.utils.data.DataLoader(SlowDataset(), batch_size=4))
-    summary = callback.timer.summary()
+    def timed(callback):
+        trainer = lightning.Trainer(
+            max_epochs=1, callbacks=[callback], logger=False, enable_checkpointing=False,
+            enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
+        )  # fmt: skip
+        trainer.fit(Tiny(), torch.utils.data.DataLoader(SlowDataset(), batch_size=4))
+        return callback.timer.summary()
+
+    summary = timed(StepTimerCallback())
     assert summary["steps"] == 4 and summary["samples"] == 16
     assert summary["data_wait_fraction"] > 0.5
-    skipping = StepTimerCallback(skip_first=3)
-    trainer = lightning.Trainer(
-        max_epochs=1, callbacks=[skipping], logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu",
-    )  # fmt: skip
-    trainer.fit(Tiny(), torch.utils.data.DataLoader(SlowDataset(), batch_size=4))
-    summary = skipping.timer.summary()
+    summary = timed(StepTimerCallback(skip_first=3))  # 3 warm-up steps run, then 1 is timed
     assert summary["warmup_steps"] == 3 and summary["steps"] == 1 and summary["samples"] == 4
