@@ -125,6 +125,34 @@ def test_ladder_figure_draws_rungs_with_cis_and_a_reference_band(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_ladder_legend_sits_outside_the_axes_so_it_hides_no_rung(tmp_path, monkeypatch):
+    """Inside the axes the legend hid the majority rung's value on vision's hero figure."""
+    from mlcraft import plots
+
+    seen = {}
+    save = plots.save_figure
+
+    def capture(fig, path, **kwargs):
+        fig.tight_layout()
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        seen["legend"] = ax.get_legend().get_window_extent()
+        seen["axes"] = ax.get_window_extent()
+        seen["figure"] = fig.bbox
+        return save(fig, path, **kwargs)
+
+    monkeypatch.setattr(plots, "save_figure", capture)
+    rows = [{"name": "majority", "value": 0.69, "lo": None, "hi": None},
+            {"name": "model", "value": 0.86, "lo": 0.83, "hi": 0.89}]  # fmt: skip
+    plots.ladder_figure(rows, "accuracy", tmp_path / "hero.png",
+                        reference={"label": "published", "lo": 0.86, "hi": 0.91})  # fmt: skip
+    legend, axes, figure = seen["legend"], seen["axes"], seen["figure"]
+    assert legend.y1 <= axes.y0  # wholly below the plotting area
+    assert (
+        legend.y0 >= figure.y0 and figure.x0 <= legend.x0 <= legend.x1 <= figure.x1
+    )  # not cut off
+
+
 def test_typed_numbers_finds_results_typed_into_prose_but_not_generated_ones():
     from mlcraft.reporting import typed_numbers
 

@@ -56,8 +56,8 @@ def ladder_figure(
             ax.axvspan(lo, hi, color="#f2b56b", alpha=0.35, label=ref["label"])
         else:
             ax.axvline(lo, color="#718096", linestyle="--", label=ref["label"])
-    if references:
-        ax.legend(loc="lower right", fontsize=8)
+    if references:  # below the axes: inside, it can hide a rung's point or its value
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=8, frameon=False)
     lows = [row.get("lo") or row["value"] for row in rows]
     highs = [row.get("hi") or row["value"] for row in rows]
     lows += [ref["lo"] for ref in references]
