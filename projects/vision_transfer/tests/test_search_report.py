@@ -201,9 +201,13 @@ def test_a_typed_result_in_the_prose_is_caught():
 
 
 def test_hero_caption_only_for_a_figure_that_draws_the_published_line(tmp_path):
-    """Runs whose ladder labels TTA drew Deitsch et al.'s accuracy on the figure; older ones did not."""
+    """Runs whose ladder labels TTA drew Deitsch et al.'s accuracy on the figure (as a line, or as
+    the band that summary.json's hero_reference records); older ones did not."""
     results = tmp_path / "results"
     shutil.copytree(PROJECT / "results", results)
+    summary = json.loads((results / "summary.json").read_text())
+    if summary.pop("hero_reference", None):  # a band run: as the line runs before it
+        (results / "summary.json").write_text(json.dumps(summary))
     ladder = pd.read_csv(results / "ladder.csv")
     if "tta" in ladder:  # after the reference rerun the committed results have it
         assert "88.42%" in blocks(results)["hero"]
