@@ -79,3 +79,9 @@ def test_run_echoes_pytest_and_writes_nothing_without_cuda(tmp_path, capsys):
     assert gputests.run(tmp_path) == 0
     assert "1 skipped" in capsys.readouterr().out
     assert not (tmp_path / "results").exists()
+
+
+def test_gpu_blocks_hold_only_what_was_published(tmp_path):
+    assert gputests.gpu_blocks(tmp_path / "results") == {}
+    gputests.write(tmp_path / "results", PASSED, FINGERPRINT, "demo")
+    assert list(gputests.gpu_blocks(tmp_path / "results")) == ["gpu_tests"]

@@ -92,6 +92,19 @@ def published_block(results: str | Path) -> str | None:
     return block(json.loads(path.read_text()))
 
 
+def gpu_blocks(results: str | Path, target=None) -> dict[str, str]:
+    """A project's GPU blocks for docs/operator.md: the bench that ran on CUDA
+    (results/gpu/bench/, with the project's target sentence) and this CUDA test record; only the
+    ones published."""
+    from mlcraft.bench import published_block as bench_block
+
+    blocks = {
+        "gpu_bench": bench_block(Path(results) / "gpu", target),
+        "gpu_tests": published_block(results),
+    }
+    return {name: block for name, block in blocks.items() if block}
+
+
 def run(project_dir: Path) -> int:
     """pytest -m gpu in project_dir with this interpreter, echoed; recorded where CUDA is."""
     import torch

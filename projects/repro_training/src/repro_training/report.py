@@ -291,12 +291,7 @@ def _gpu(results: Path) -> str | None:
     if (folder / "summary.json").is_file():
         s = json.loads((folder / "summary.json").read_text())
         parts += ["\n".join(_answer_lines(s)), _hardware_line(s), _determinism(s, folder)]
-    bench = bench_block(folder)
-    if bench:
-        parts.append(bench)
-    tests = gputests.published_block(results)
-    if tests:
-        parts.append(tests)
+    parts += gputests.gpu_blocks(results).values()  # its bench on CUDA, the CUDA tests' record
     return "\n\n".join(parts) or None
 
 

@@ -263,12 +263,7 @@ def blocks(results: str | Path) -> dict[str, str]:
     if bench:
         blocks["bench"] = bench
     # the GPU's: a bench on CUDA (results/gpu/bench/), the CUDA tests' record (results/gpu/tests/)
-    gpu_bench = bench_block(results / "gpu", narrative.bench_target)
-    if gpu_bench:
-        blocks["gpu_bench"] = gpu_bench
-    gpu_tests = gputests.published_block(results)
-    if gpu_tests:
-        blocks["gpu_tests"] = gpu_tests
+    blocks.update(gputests.gpu_blocks(results, narrative.bench_target))
 
     faults = read_table(results, "faults")
     if faults is not None:

@@ -305,12 +305,7 @@ def blocks(results: str | Path) -> dict[str, str]:
     if bench:
         out["bench"] = bench
     # the GPU's: a bench on CUDA (results/gpu/bench/), the CUDA tests' record (results/gpu/tests/)
-    gpu_bench = bench_block(results / "gpu", readings.bench_target)
-    if gpu_bench:
-        out["gpu_bench"] = gpu_bench
-    gpu_tests = gputests.published_block(results)
-    if gpu_tests:
-        out["gpu_tests"] = gpu_tests
+    out.update(gputests.gpu_blocks(results, readings.bench_target))
     serve = published_block(results)  # published from a loadtest run
     if serve:
         out["serve"] = serve
