@@ -209,3 +209,21 @@ def test_the_basic_interval_reflects_the_percentile_one_around_the_point():
     same, basic_lo, basic_hi = bootstrap_ci(roc_auc_score, y, p, n_boot=200, seed=1, method="basic")
     assert same == point
     assert basic_lo == pytest.approx(2 * point - hi) and basic_hi == pytest.approx(2 * point - lo)
+
+
+def test_typed_numbers_catches_results_spelled_out_in_words_not_design_facts():
+    from mlcraft.reporting import typed_numbers
+
+    prose = (
+        "Seven of the twelve confident errors are grade-1 cells; one in ten reviews is sarcastic; "
+        "the ensemble is three times slower and two points better.\n"
+        "It trains three seeds in two processes, one of the rungs per figure.\n"
+    )
+    assert typed_numbers(prose) == [
+        "Seven of the twelve",
+        "one in ten",
+        "three times",
+        "two points",
+    ]
+    assert typed_numbers(prose, allowed={"one in ten", "three times", "two points",
+                                         "Seven of the twelve"}) == []  # fmt: skip

@@ -244,6 +244,14 @@ _NUMBER = re.compile(
 )
 # A year (a citation such as "Mitchell et al. 2019", a dataset's release): a bare 19xx or 20xx.
 _YEAR = re.compile(r"(?:19|20)\d\d")
+# A result spelled out in words: "seven of the twelve", "one in ten", "three times", "two points".
+# A bare number word ("three seeds", "two processes") is a design fact and passes.
+_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred)"
+_SPELLED_RESULT = re.compile(
+    rf"\b{_WORD}\s+(?:of|in|out\s+of)\s+(?:the\s+)?(?:{_WORD}|\d+)\b"
+    rf"|\b{_WORD}(?:\s+times\b|-fold\b|\s+percent\b|\s+points?\b)",
+    re.I,
+)
 
 
 def hand_written(readme: str) -> str:
@@ -258,10 +266,12 @@ def typed_numbers(readme: str, allowed: Collection[str] = frozenset()) -> list[s
     reference, a licence version, an HTTP status), each as typed: "32" does not allow "32%". A config
     value belongs in backticks, as code."""
     found = []
-    for match in _NUMBER.finditer(_NOT_MEASURED.sub("", hand_written(readme))):
+    prose = _NOT_MEASURED.sub("", hand_written(readme))
+    for match in _NUMBER.finditer(prose):
         number, unit = match.groups()
         token = number + (unit or "")
         if (unit is None and _YEAR.fullmatch(number)) or token in allowed:
             continue
         found.append(token)
+    found += [m.group(0) for m in _SPELLED_RESULT.finditer(prose) if m.group(0) not in allowed]
     return found
