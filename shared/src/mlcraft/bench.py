@@ -101,6 +101,12 @@ def warmup_included(meta: dict) -> bool:
     return not meta.get("warmup_steps")
 
 
+def not_judged(target: str, rate: str) -> str:
+    """A project's GPU-target sentence for a table timed from the first step (warmup_included)."""
+    return (f"{target} not judged: this bench's timing includes warm-up, so its {rate} is not a "
+            "steady-state rate.")  # fmt: skip
+
+
 def timing_note(meta: dict) -> str:
     """One sentence on what the timed loop left out, from bench.json."""
     if warmup_included(meta):
@@ -152,9 +158,7 @@ def phase_row(phase: str, *, examples: int, seconds: float, data_seconds: float 
 def hardware_label(hardware: dict) -> str:
     gpu = hardware.get("gpu")
     if gpu:
-        return (
-            f"1 x {gpu.get('model') or gpu.get('name') or 'GPU'}"  # the fingerprint's key is model
-        )
+        return f"1 x {gpu.get('model', 'GPU')}"
     return f"{hardware.get('cpu_count')} cores ({hardware.get('cpu_model')})"
 
 

@@ -394,13 +394,8 @@ def _publish(project: Project, args: argparse.Namespace) -> int:
     }
     run_config = _run_config(run_dir)
     budget = next((name for name, wanted in budgets.items() if wanted == run_config), None)
-    verb = read_run_info(run_dir).get("verb")
-    if verb in PARTS:  # a budget's model or bench: results/<budget>/
+    if read_run_info(run_dir).get("verb") in PARTS:  # a budget's model or bench: results/<budget>/
         reference = budgets[budget] if budget else config
-        # a GPU's bench of the reference config sits beside the GPU runs (results/gpu/bench/),
-        # so it never replaces the CPU table in results/bench/
-        if verb == "bench" and budget is None and _bench_device(run_dir) == "cuda":
-            budget = "gpu"
         published = publish_part(run_dir, project.project_dir, reference, args.allow_dirty,
                                  lambda raw: _validated(project, raw), budget)  # fmt: skip
     elif budget is not None:
@@ -411,13 +406,6 @@ def _publish(project: Project, args: argparse.Namespace) -> int:
         published = publish(run_dir, project.project_dir, config, args.allow_dirty)
     print(f"published {run_dir} -> {published}")
     return 0
-
-
-def _bench_device(run_dir: Path) -> str | None:
-    try:
-        return json.loads((run_dir / "results" / "bench" / "bench.json").read_text()).get("device")
-    except (OSError, ValueError):
-        return None
 
 
 def _validated(project: Project, raw: dict) -> dict:

@@ -10,7 +10,8 @@ results/full/ or results/gpu/ only (publish_full), with the same checks against 
 
 A run of a model-level verb (`loadtest`, `compress`) or a `bench` publishes into its own
 results/<part>/ only (PARTS), and only when the model it measured was trained on (or the bench
-measured) the reference config; on a bigger-budget config, into results/<budget>/<part>/.
+measured) the reference config; on a bigger-budget config, into results/<budget>/<part>/; a bench
+that ran on CUDA, into results/gpu/bench/, so it never replaces the CPU table.
 """
 
 from __future__ import annotations
@@ -192,6 +193,8 @@ def publish_part(
         )
     if meta.get("git_dirty") and not allow_dirty:
         raise UserInputError(f"publish: {run_dir} ran on a tree with uncommitted changes")
+    if verb == "bench" and budget is None and meta.get("device") == "cuda":
+        budget = "gpu"  # a GPU's bench of the reference config never replaces the CPU table
     target = project_dir / "results" / (budget or "") / part
     _swap_in(run_dir / "results" / part, target, run_dir.name)
     return target

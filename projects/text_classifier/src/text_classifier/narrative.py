@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import pandas as pd
-from mlcraft.bench import warmup_included
+from mlcraft.bench import not_judged, warmup_included
 from mlcraft.calibration import ece_change_reading
 from mlcraft.reporting import markdown_table
 from mlcraft.stats import verdict
@@ -524,9 +524,8 @@ def bench_target(meta: dict, table: pd.DataFrame) -> str:
         return (f"The GPU target is set at max length {GPU_TARGET['max_length']}; this bench ran "
                 f"at {int(train['max_length'])}, so it is not judged.")  # fmt: skip
     if warmup_included(meta):  # timed from the first step: mostly warm-up on a short GPU bench
-        return (f"GPU target (>= {GPU_TARGET['train_examples_per_s']:,} train examples/s) not "
-                f"judged: this bench's timing includes warm-up, so its "
-                f"{train['examples_per_s']:,.0f} examples/s is not a steady-state rate.")  # fmt: skip
+        return not_judged(f"GPU target (>= {GPU_TARGET['train_examples_per_s']:,} train "
+                          "examples/s)", f"{train['examples_per_s']:,.0f} examples/s")  # fmt: skip
     met = train["examples_per_s"] >= GPU_TARGET["train_examples_per_s"]
     return (f"GPU target (>= {GPU_TARGET['train_examples_per_s']:,} train examples/s): "
             f"{'met' if met else 'missed'} ({train['examples_per_s']:,.0f} examples/s).")  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from mlcraft import elpv
-from mlcraft.bench import warmup_included
+from mlcraft.bench import not_judged, warmup_included
 from mlcraft.calibration import ece_change_reading
 from mlcraft.stats import verdict
 
@@ -479,10 +479,9 @@ def bench_target(meta: dict, table: pd.DataFrame) -> str:
         return f"The GPU target is set at {size} px; this bench has no {size} px rows."
     best = at_size.loc[at_size["examples_per_s"].idxmax()]
     if warmup_included(meta):  # timed from the first step: mostly warm-up on a short GPU bench
-        return (f"GPU target (>= {GPU_TARGET['train_images_per_s']:,} train images/s at {size} "
-                f"px) not judged: this bench's timing includes warm-up, so its "
-                f"{best['examples_per_s']:,.0f} images/s (augment={best['augment']}) is not a "
-                "steady-state rate.")  # fmt: skip
+        return not_judged(f"GPU target (>= {GPU_TARGET['train_images_per_s']:,} train images/s "
+                          f"at {size} px)", f"{best['examples_per_s']:,.0f} images/s "
+                          f"(augment={best['augment']})")  # fmt: skip
     met = (best["examples_per_s"] >= GPU_TARGET["train_images_per_s"]
            and best["data_wait_fraction"] < GPU_TARGET["data_wait_below"])  # fmt: skip
     return (f"GPU target (>= {GPU_TARGET['train_images_per_s']:,} train images/s at {size} px, "
