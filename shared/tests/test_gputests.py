@@ -85,3 +85,17 @@ def test_gpu_blocks_hold_only_what_was_published(tmp_path):
     assert gputests.gpu_blocks(tmp_path / "results") == {}
     gputests.write(tmp_path / "results", PASSED, FINGERPRINT, "demo")
     assert list(gputests.gpu_blocks(tmp_path / "results")) == ["gpu_tests"]
+
+
+def test_record_refuses_a_missing_log_or_a_cpu_fingerprint_in_one_line(tmp_path, capsys):
+    fingerprint = tmp_path / "bench.json"
+    fingerprint.write_text(json.dumps(FINGERPRINT))
+    args = ["record", "--project-dir", str(tmp_path), "--fingerprint-from", str(fingerprint)]
+    assert gputests.main([*args, "--log", str(tmp_path / "missing.log")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    log = tmp_path / "pytest.log"
+    log.write_text(PASSED)
+    fingerprint.write_text(json.dumps({**FINGERPRINT, "hardware": {"gpu": None}}))
+    assert gputests.main([*args, "--log", str(log)]) == 2
+    assert "names no GPU" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()

@@ -60,3 +60,6 @@ def test_bench_refuses_too_few_steps_before_making_a_folder(scratch_runs, tmp_pa
     assert run_cli(main, ["bench", "--config", SMOKE, "--steps", "1", "--run-dir", str(run)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --steps=1") and "\n" not in err and not run.exists()
+    assert run_cli(main, ["bench", "--config", SMOKE, "--warmup", "-1", "--run-dir", str(run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --warmup=-1") and "\n" not in err and not run.exists()

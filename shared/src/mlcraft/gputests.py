@@ -137,9 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.verb == "run":
         return run(args.project_dir)
-    fingerprint = json.loads(args.fingerprint_from.read_text())
-    folder = args.project_dir.resolve()
-    print(write(folder / "results", args.log.read_text(), fingerprint, folder.name))
+    try:  # bad input: one line, exit 2
+        fingerprint = json.loads(args.fingerprint_from.read_text())
+        log = args.log.read_text()
+        folder = args.project_dir.resolve()
+        print(write(folder / "results", log, fingerprint, folder.name))
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 
