@@ -224,7 +224,7 @@ def test_hero_draws_the_published_accuracy_as_a_band_and_the_caption_says_which(
     drew it records it in summary.json, and the caption is rendered from that record."""
     from mlcraft.elpv import published_band
     from vision_transfer import readings
-    from vision_transfer.pipeline import plot_ladder
+    from vision_transfer.report import plot_ladder
 
     ladder = pd.read_csv(PROJECT / "results" / "ladder.csv")
     band = plot_ladder(ladder.assign(tta="none"), tmp_path / "ladder.png", elpv=True)
@@ -288,3 +288,31 @@ def test_the_gpu_bench_and_cuda_tests_render_in_their_own_section():
     assert "(cpu)" in rendered["bench"]
     section = (PROJECT / "docs" / "operator.md").read_text().split("\n### On a GPU\n", 1)[1]
     assert "<!-- generated:gpu_bench -->" in section and "<!-- generated:gpu_tests -->" in section
+
+
+def test_report_redraws_the_hero_figure_from_ladder_csv(tmp_path):
+    """ladder.png is a drawing of ladder.csv: the report redraws it (same table, same bytes), so
+    the published figure cannot lag the table or a fix to the drawing. A run from before the band
+    (no hero_reference) keeps the figure its own run drew, which its caption describes."""
+    results = tmp_path / "results"
+    shutil.copytree(PROJECT / "results", results)
+    (results / "ladder.png").unlink()
+    blocks(results)
+    first = (results / "ladder.png").read_bytes()
+    blocks(results)
+    assert (results / "ladder.png").read_bytes() == first
+
+    ladder = pd.read_csv(results / "ladder.csv")
+    ladder.loc[0, ["accuracy", "accuracy_lo", "accuracy_hi"]] = (
+        0.70  # another table, another figure
+    )
+    ladder.to_csv(results / "ladder.csv", index=False)
+    blocks(results)
+    assert (results / "ladder.png").read_bytes() != first
+
+    summary = json.loads((results / "summary.json").read_text())
+    summary.pop("hero_reference")
+    (results / "summary.json").write_text(json.dumps(summary))
+    (results / "ladder.png").write_bytes(b"drawn by its own run")
+    blocks(results)
+    assert (results / "ladder.png").read_bytes() == b"drawn by its own run"

@@ -39,6 +39,7 @@ from .evaluate import (
     tune_threshold,
 )
 from .preflight import Checked
+from .report import plot_ladder
 from .sources import project_dir
 from .train import fit
 
@@ -384,29 +385,6 @@ def top_rung_comparisons(rungs, single, y_test, positive, lad, n_boot) -> pd.Dat
         rows.append({"comparison": f"{top.name}: 8-view TTA - single view", "tta": "8-view - none",
                      **diff})  # fmt: skip
     return pd.DataFrame(rows)
-
-
-def plot_ladder(frame: pd.DataFrame, png: Path, elpv: bool) -> dict | None:
-    """The hero figure: test accuracy per rung with its CI, each rung's TTA in its label, and
-    (ELPV) the published VGG-19 accuracy of Deitsch et al. as a band (mlcraft.elpv.published_band).
-    Returns the band drawn, or None."""
-    from mlcraft.elpv import published_band
-    from mlcraft.plots import ladder_figure
-
-    rows = [
-        {
-            "name": f"{rung}" + (" (8-view TTA)" if tta != "none" else ""),
-            "value": acc, "lo": lo, "hi": hi,
-        }
-        for rung, tta, acc, lo, hi in zip(
-            frame["rung"], frame["tta"], frame["accuracy"], frame["accuracy_lo"],
-            frame["accuracy_hi"], strict=True,
-        )
-    ]  # fmt: skip
-    reference = published_band() if elpv else None
-    ladder_figure(rows, "test accuracy", png, reference=reference,
-                  title="Test accuracy per rung")  # fmt: skip
-    return reference
 
 
 def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results) -> dict:
