@@ -202,15 +202,6 @@ def test_blocks_render_into_whichever_page_holds_their_markers(tmp_path):
         reporting.render_documents(tmp_path, {"missing": "x"})
 
 
-def test_the_basic_interval_reflects_the_percentile_one_around_the_point():
-    rng = np.random.default_rng(0)
-    y, p = rng.integers(0, 2, 500), rng.random(500)
-    point, lo, hi = bootstrap_ci(roc_auc_score, y, p, n_boot=200, seed=1)
-    same, basic_lo, basic_hi = bootstrap_ci(roc_auc_score, y, p, n_boot=200, seed=1, method="basic")
-    assert same == point
-    assert basic_lo == pytest.approx(2 * point - hi) and basic_hi == pytest.approx(2 * point - lo)
-
-
 def test_typed_numbers_catches_results_spelled_out_in_words_not_design_facts():
     from mlcraft.reporting import typed_numbers
 

@@ -147,22 +147,6 @@ def test_nested_folds_search_with_their_own_seeds(smoke_results):
     assert folds["seed"].nunique() == len(folds)
 
 
-def test_ece_interval_is_the_percentile_bootstrap_like_every_other_ci():
-    """Simulated scores whose calibration error is known (0.05: shifted up by 0.05). The ECE
-    interval is the percentile bootstrap, as every other CI in the repo, and covers the truth."""
-    from mlcraft.calibration import ece
-    from mlcraft.stats import bootstrap_ci
-    from tabular_ladder.calibrate import ece_ci
-
-    rng = np.random.default_rng(0)
-    p = rng.uniform(0.05, 0.9, 4000)
-    y = (rng.random(len(p)) < p).astype(int)
-    lo, hi = ece_ci(y, p + 0.05, 200, seed=0)
-    assert lo < 0.05 < hi
-    _, pct_lo, pct_hi = bootstrap_ci(lambda t, s: ece(t, s, 15), y, p + 0.05, 200, seed=0)
-    assert (lo, hi) == (pct_lo, pct_hi)
-
-
 def test_seed_spread_refits_every_seed_and_checks_the_same_seed_repeat(smoke_run):
     run, summary, _, _ = smoke_run
     seeds = pd.read_csv(run / "results" / "seeds.csv")

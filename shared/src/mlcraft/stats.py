@@ -31,15 +31,8 @@ def bootstrap_ci(
     alpha: float = 0.05,
     seed: int = 0,
     stratify: bool = False,
-    method: str = "percentile",
 ) -> tuple[float, float, float]:
-    """Point estimate and bootstrap (1 - alpha) interval of metric(y_true, y_score).
-
-    method "percentile": the resampled metric's quantiles. "basic": 2 * point minus them, for a
-    biased metric such as ECE, whose resamples sit above the sample as the sample sits above the
-    truth (the percentile interval can then miss the point estimate itself)."""
-    if method not in ("percentile", "basic"):
-        raise ValueError(f"method must be 'percentile' or 'basic', got {method!r}")
+    """Point estimate and percentile-bootstrap (1 - alpha) interval of metric(y_true, y_score)."""
     y_true = np.asarray(y_true)
     y_score = np.asarray(y_score)
     if len(y_true) == 0:
@@ -51,8 +44,6 @@ def bootstrap_ci(
     if len(values) == 0:
         return point, float("nan"), float("nan")
     lo, hi = np.quantile(values, [alpha / 2, 1 - alpha / 2])
-    if method == "basic":
-        lo, hi = 2 * point - hi, 2 * point - lo
     return point, float(lo), float(hi)
 
 

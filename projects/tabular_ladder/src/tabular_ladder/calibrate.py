@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from mlcraft.calibration import brier, calibrate_prefit, ece, mce, reliability_diagram
-from mlcraft.stats import bootstrap_ci
+from mlcraft.calibration import brier, calibrate_prefit, ece, ece_ci, mce, reliability_diagram
 from sklearn.metrics import log_loss
 from sklearn.model_selection import StratifiedKFold
 
@@ -27,15 +26,6 @@ def choose_method(model, X_cal: pd.DataFrame, y_cal: np.ndarray, seed: int) -> d
             p = np.clip(positive_proba(mapped, X_cal.iloc[held]), 1e-7, 1 - 1e-7)
             losses[method].append(log_loss(y_cal[held], p, labels=[0, 1]))
     return {method: float(np.mean(values)) for method, values in losses.items()}
-
-
-def ece_ci(y: np.ndarray, p: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
-    """95% percentile-bootstrap interval of ECE (15 bins), the interval every other CI in the repo
-    uses. ECE is biased upward (binning noise only adds to it), so for a well-calibrated model the
-    interval can sit wholly above the estimate; it is not reflected back (a basic interval did,
-    and then missed its own estimate after clipping at 0)."""
-    _, lo, hi = bootstrap_ci(lambda t, s: ece(t, s, 15), y, p, n_boot, seed=seed)
-    return lo, hi
 
 
 def calibration_study(
@@ -61,7 +51,7 @@ def calibration_study(
         for variant, fitted in variants.items():
             p = positive_proba(fitted, X_test)
             curves[variant] = (y_test, p)
-            lo, hi = ece_ci(y_test, p, n_boot, seed)
+            lo, hi = ece_ci(y_test, p, 15, n_boot, seed)
             rows.append(
                 {
                     "model": name,
