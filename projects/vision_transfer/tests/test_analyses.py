@@ -26,19 +26,6 @@ def test_expert_agreement_and_slices_flag_at_the_same_tuned_threshold():
     assert float(grade_one["defective_recall"].iloc[0]) == experts.loc[1.0, "share_flagged"]
 
 
-def test_review_band_is_the_narrowest_that_meets_the_error_rule():
-    y = np.array([0, 0, 0, 1, 1, 1, 0, 1])
-    p = np.array([0.05, 0.10, 0.45, 0.55, 0.90, 0.95, 0.60, 0.40])  # errors at 0.60 and 0.40
-    curve = analyses.risk_coverage(y, p, threshold=0.5)
-    assert curve["coverage"].iloc[0] == 1.0 and curve["error"].iloc[0] == 2 / 8
-    assert curve["coverage"].is_monotonic_decreasing
-    band = analyses.review_band(curve, max_error=0.0)
-    assert (band["band_lo"], band["band_hi"]) == (0.4, 0.6)  # holds both errors
-    assert band["error"] == 0.0 and band["coverage"] == 4 / 8
-    checked = analyses.band_on_test(y, p, 0.5, band, n_boot=20)
-    assert checked["coverage"] == 0.5 and checked["error"] == 0.0
-
-
 def test_accel_auto_is_decided_by_the_grid_and_fixed_settings_are_kept():
     import torch
     from vision_transfer.config import Config

@@ -458,31 +458,17 @@ def run_analyses(cfg, dataset, split, model, rung, norm, device, build, results)
 def review_band_analysis(
     cfg, rung, y_val, y_test, p_test, temperature, threshold, results, probability: str
 ):
-    """The human-review band chosen on validation by analysis.review_max_error, checked on test:
-    results/risk_coverage.csv (both curves), review_band.csv and risk_coverage.png."""
+    """The human-review band chosen on validation by analysis.review_max_error, checked on test
+    (mlcraft.review): results/risk_coverage.csv, review_band.csv and risk_coverage.png."""
+    from mlcraft.review import review_band_analysis as analyse
+
     from .evaluate import softmax
 
-    positive = 1
-    p_val = softmax(rung.val_logits, temperature)[:, positive]
-    val = analyses.risk_coverage(y_val, p_val, threshold)
-    test = analyses.risk_coverage(y_test, p_test, threshold)
-    band = analyses.review_band(val, cfg.analysis.review_max_error)
-    checked = analyses.band_on_test(y_test, p_test, threshold, band, cfg.analysis.n_boot)
-    curves = pd.concat([val.assign(split="val"), test.assign(split="test")], ignore_index=True)
-    write_table(results, "risk_coverage", curves, digits=4)
-    row = {
-        "probability": probability,
-        "max_error": cfg.analysis.review_max_error,
-        "threshold": threshold,
-        "band_lo": band["band_lo"],
-        "band_hi": band["band_hi"],
-        "val_coverage": band["coverage"],
-        "val_error": band["error"],
-        **{f"test_{k}": v for k, v in checked.items()},
-    }
-    write_table(results, "review_band", pd.DataFrame([row]), digits=4)
-    analyses.plot_risk_coverage(val, test, band, results / "risk_coverage.png")
-    return row
+    p_val = softmax(rung.val_logits, temperature)[:, 1]
+    return analyse(
+        y_val, p_val, y_test, p_test, threshold, cfg.analysis.review_max_error,
+        cfg.analysis.n_boot, results, probability, items="cells",
+    )  # fmt: skip
 
 
 def write_test_predictions(meta, classes, y, p, threshold, results) -> None:

@@ -386,30 +386,6 @@ def certain_defects_missed(predictions: pd.DataFrame) -> str:
 LOW_P = 0.2
 
 
-def review_band_block(band: pd.Series, before: float | None = None) -> str:
-    """The band chosen on validation and what it did on test, judged with its CI. Its threshold is
-    on temperature-scaled probabilities; `before` is the same decision rule before temperature
-    (the ladder's threshold column), named so the two numbers do not read as a contradiction."""
-    same = "" if before is None else f" ({before:.3f} before, the ladder's)"
-    err, lo, hi = band["test_error"], band["test_error_lo"], band["test_error_hi"]
-    target = band["max_error"]
-    return "\n".join(
-        [
-            f"- Rule (`analysis.review_max_error={target:g}`): the narrowest band around the "
-            f"decision threshold {band['threshold']:.3f} after temperature"
-            + same
-            + " whose automatic decisions on "
-            f"**validation** err at most {target:.0%}.",
-            f"- Chosen band: {band.get('probability', 'P(defective)')} in **[{band['band_lo']:.2f}, {band['band_hi']:.2f}]** "
-            f"goes to a human; on validation it decides {band['val_coverage']:.0%} of cells "
-            f"automatically with {band['val_error']:.1%} errors.",
-            f"- On test it decides {band['test_coverage']:.0%} automatically; their error rate "
-            f"{err:.3f} [{lo:.3f}, {hi:.3f}] (95% bootstrap CI) vs the <= {target:g} rule: "
-            f"**{verdict(lo, hi, target, higher_is_better=False)}**.",
-        ]
-    )
-
-
 def profiling_block(grid: pd.DataFrame) -> str:
     def ips(cl: bool, bf: bool) -> float | None:
         hit = grid[(grid["channels_last"] == cl) & (grid["bf16_autocast"] == bf)]

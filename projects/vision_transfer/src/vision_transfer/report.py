@@ -22,6 +22,7 @@ from mlcraft.errors import UserInputError
 from mlcraft.loadtest import published_block
 from mlcraft.plots import ladder_figure
 from mlcraft.reporting import format_value, markdown_table, read_table
+from mlcraft.review import review_band_block
 from scipy.special import expit, logit
 
 from . import readings
@@ -247,9 +248,9 @@ def blocks(results: str | Path) -> dict[str, str]:
         ladder = read_table(results, "ladder")  # the analyses read its last rung
         last = None if ladder is None else ladder["threshold"].iloc[-1]
         before = None if last is None or pd.isna(last) else float(last)
-        out["review_band"] = readings.review_band_block(band.iloc[0], before)
-        if (results / "risk_coverage.png").is_file():
-            out["review_band"] += "\n\n![risk-coverage](results/risk_coverage.png)"
+        out["review_band"] = review_band_block(
+            band.iloc[0], "analysis.review_max_error", "cells", " after temperature", before
+        )
 
     budgets = budgets_block(results)  # the reference beside results/full/ and results/gpu/
     if budgets:
