@@ -1,3 +1,5 @@
+import os
+import sys
 import time
 
 import pytest
@@ -110,3 +112,18 @@ def test_lightning_callback_splits_data_wait_from_compute():
     assert summary["data_wait_fraction"] > 0.5
     summary = timed(StepTimerCallback(skip_first=3))  # 3 warm-up steps run, then 1 is timed
     assert summary["warmup_steps"] == 3 and summary["steps"] == 1 and summary["samples"] == 4
+
+
+def test_torch_profile_keeps_kinetos_log_noise_off_stderr(tmp_path):
+    """Kineto prints profiler start/stop markers (and, without a GPU, an ERROR line) on every
+    profile unless its log level is raised first; a fresh process shows what a run's log gets."""
+    import subprocess
+
+    code = (
+        "import torch\nfrom mlcraft.profiling import torch_profile\n"
+        f"with torch_profile({str(tmp_path)!r}):\n    torch.ones(8).sum()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KINETO_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "profiler_start" not in done.stderr and "gpuGetDeviceCount" not in done.stderr

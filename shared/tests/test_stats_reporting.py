@@ -218,3 +218,13 @@ def test_typed_numbers_catches_results_spelled_out_in_words_not_design_facts():
     ]
     assert typed_numbers(prose, allowed={"one in ten", "three times", "two points",
                                          "Seven of the twelve"}) == []  # fmt: skip
+
+
+def test_an_allowed_phrase_lets_its_number_pass_there_only():
+    """"exit 2" allows the 2 of an exit code; a 2 typed as a result elsewhere is still caught."""
+    from mlcraft.reporting import typed_numbers
+
+    prose = "Bad input is one line and Exit 2. The fine-tune won on 2 seeds of 3.\n"
+    assert typed_numbers(prose, {"exit 2"}) == ["2", "3"]
+    assert typed_numbers(prose, {"exit 2", "2"}) == ["3"]  # a bare entry passes anywhere
+    assert typed_numbers("exit 20 and exit 2.\n", {"exit 2"}) == ["20"]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import PROJECT
 from tabular_ladder import tuning
 from tabular_ladder.config import DataConfig, SearchConfig
 from tabular_ladder.data import load
@@ -66,13 +70,18 @@ def test_nested_cv_passes_only_outer_train_rows():
     def spy(X, y, *args, **kwargs):
         seen.append(set(X.index))
         seeds.append(args[-2])  # (..., n_trials, sampler, seed, n_jobs)
-        return tuning.SearchResult(None, {"n_estimators": 20}, 0, list(X.index))
+        study = SimpleNamespace(best_trial=SimpleNamespace(number=len(seen)))
+        return tuning.SearchResult(study, {"n_estimators": 20}, 0, list(X.index))
 
-    config = SearchConfig(outer_folds=3)
+    config = SearchConfig(outer_folds=3, tpe_startup_trials=2)
     folds, _ = tuning.nested_cv(data.X_train, data.y_train, data.numeric, data.categorical,
                                 config, "spy", search=spy)  # fmt: skip
     assert len(seen) == 3 and (folds["search_saw_test_rows"] == 0).all()
     assert len(set(seeds)) == 3 and list(folds["seed"]) == seeds  # a seed per fold
+    # ...unrelated to the sampler comparison's and the main search's small seeds
+    assert set(seeds).isdisjoint(range(100))
+    assert folds["best_trial"].tolist() == [1, 2, 3]
+    assert folds["best_from_startup"].tolist() == [True, False, False]  # trial 1 < 2 start-ups
     union = set().union(*seen)
     assert union == set(data.X_train.index)  # every row is outer-train somewhere...
     for rows in seen:  # ...but each search saw only (k-1)/k of them
@@ -145,6 +154,31 @@ def test_sampler_gain_is_a_paired_interval(smoke_results):
 def test_nested_folds_search_with_their_own_seeds(smoke_results):
     folds = pd.read_csv(smoke_results / "nested_cv.csv")
     assert folds["seed"].nunique() == len(folds)
+    assert folds["best_from_startup"].dtype == bool
+
+
+def test_sampler_reading_keeps_the_sign_and_says_whether_the_model_phase_acted(tmp_path):
+    """A TPE loss must not read as a gain (the old block printed |TPE - random|), and whether
+    TPE's model-based trials improved on its start-up is counted per seed."""
+    from tabular_ladder.report import blocks
+
+    rows = []
+    for seed, (tpe_start, tpe_end, random_end) in enumerate(
+        [(0.90, 0.90, 0.92), (0.90, 0.91, 0.92)]
+    ):
+        for trial in (1, 2, 3, 4):
+            tpe = tpe_start if trial <= 2 else tpe_end
+            rows += [{"sampler": "tpe", "seed": seed, "trial": trial, "best": tpe, "startup": 2},
+                     {"sampler": "random", "seed": seed, "trial": trial, "best": random_end,
+                      "startup": 2}]  # fmt: skip
+    from mlcraft.reporting import write_table
+
+    results = tmp_path / "results"
+    shutil.copytree(PROJECT / "results", results)
+    write_table(results, "sampler_curves", pd.DataFrame(rows))
+    text = blocks(results)["sampler"]
+    assert "from -0.0200 to -0.0100" in text
+    assert "raised the best in 1 of 2 seeds" in text
 
 
 def test_seed_spread_refits_every_seed_and_checks_the_same_seed_repeat(smoke_run):
@@ -174,3 +208,25 @@ def test_hero_figure_axis_names_its_interval_once(monkeypatch, tmp_path):
                             "test_roc_auc_hi": 0.91}])  # fmt: skip
     plot_ladder(ladder, "adult", tmp_path / "ladder.png")
     assert f"{seen['metric']} (95% CI)".count("CI") == 1
+
+
+def test_lightgbm_uses_the_categorical_columns_it_is_given():
+    """LightGBM warns that `categorical_feature` in the estimator's params "will be ignored" (the
+    warning models.py silences), yet the parameter reaches the booster: its trees split on
+    category sets ('=='), which an ordinal reading of the same columns never does."""
+    from tabular_ladder.models import lightgbm_pipeline
+
+    data = load(DataConfig(max_train_rows=2000, max_test_rows=100))
+    model = lightgbm_pipeline(data.numeric, data.categorical, {"n_estimators": 20}, 0, 1)
+    model.fit(data.X_train, data.y_train)
+    booster = model[-1].booster_
+    dump = booster.dump_model()
+
+    def decisions(node):
+        if "split_index" not in node:
+            return []
+        return [node["decision_type"], *decisions(node["left_child"]),
+                *decisions(node["right_child"])]  # fmt: skip
+
+    kinds = {kind for tree in dump["tree_info"] for kind in decisions(tree["tree_structure"])}
+    assert "==" in kinds

@@ -7,6 +7,7 @@ a GPU), and peak memory is the CUDA allocator's peak when present, process RSS o
 from __future__ import annotations
 
 import contextlib
+import os
 import resource
 import sys
 import time
@@ -144,6 +145,10 @@ def measure_throughput(
 @contextlib.contextmanager
 def torch_profile(out_dir: str | Path, row_limit: int = 20, record_shapes: bool = False):
     """Profile the block with torch.profiler; write trace.json (Chrome) and top_ops.md/.csv."""
+    # Kineto's C++ logger prints start/stop markers at every profile and, without a GPU, an
+    # "ERROR ... gpuGetDeviceCount failed": log noise, not a failure. Level 6 silences it before
+    # the first profile; set KINETO_LOG_LEVEL lower to debug the profiler itself.
+    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
     import torch
     from torch.profiler import ProfilerActivity, profile
 

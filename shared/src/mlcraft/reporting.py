@@ -242,6 +242,7 @@ _NUMBER = re.compile(
     r"(?<![\w./])(?<![A-Za-z]-)(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:/\d+)?)"
     r"(%|x|×|ms|s|min|h|[kMG]i?B|k)?(?![\w.]*\w)"
 )
+_PHRASE = re.compile(r"[A-Za-z]")  # an allowed entry with a letter is a phrase
 # A year (a citation such as "Mitchell et al. 2019", a dataset's release): a bare 19xx or 20xx.
 _YEAR = re.compile(r"(?:19|20)\d\d")
 # A result spelled out in words: "seven of the twelve", "one in ten", "three times", "two points".
@@ -263,10 +264,15 @@ def typed_numbers(readme: str, allowed: Collection[str] = frozenset()) -> list[s
     """Every number in the hand-written prose, but years and issue, section and list numbers.
     Results belong in generated blocks, so each one found is a candidate for a stale or invented
     number; `allowed` lists the ones that are facts of the setup rather than results (a published
-    reference, a licence version, an HTTP status), each as typed: "32" does not allow "32%". A config
-    value belongs in backticks, as code."""
+    reference, a licence version, an HTTP status), each as typed: "32" does not allow "32%". An
+    entry with a word in it is a phrase ("exit 2", "seed 0"): its number passes inside that
+    phrase only, so a small number that is a fact in one place is still caught as a result in
+    another. A config value belongs in backticks, as code."""
     found = []
     prose = _NOT_MEASURED.sub("", hand_written(readme))
+    phrases = [a for a in allowed if _PHRASE.search(a)]  # "exit 2" allows 2 there only
+    for phrase in sorted(phrases, key=len, reverse=True):
+        prose = re.sub(rf"(?<!\w){re.escape(phrase)}(?!\w)", " ", prose, flags=re.I)
     for match in _NUMBER.finditer(prose):
         number, unit = match.groups()
         token = number + (unit or "")

@@ -152,6 +152,8 @@ class AnalysesConfig(StrictModel):
     depth_lr_grid: bool = True
     oversampling: bool = True
     n_errors: int = Field(10, gt=0)
+    # The human-review band: automatic decisions on the calibration rows err at most this often.
+    review_max_error: float = Field(0.05, gt=0, lt=1)
     # Refit the tuned LightGBM with these seeds (and the run's own once more): the seed-to-seed
     # spread of test ROC AUC and whether a same-seed refit repeats bitwise. [] skips it.
     seed_spread: list[int] = Field(default_factory=lambda: [1, 2, 3, 4])

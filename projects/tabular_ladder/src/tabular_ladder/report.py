@@ -16,6 +16,7 @@ from mlcraft.audit import IDENTIFIER, LEAK, USELESS, Finding, banner
 from mlcraft.compress import published_block as compress_block
 from mlcraft.loadtest import published_block
 from mlcraft.reporting import format_ci, markdown_table, read_table
+from mlcraft.review import review_band_block
 from mlcraft.stats import verdict
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -102,6 +103,25 @@ def spread_text(summary: dict) -> str:
     )
 
 
+def model_phase_sentence(curves: pd.DataFrame) -> str:
+    """Did TPE's model-based phase act? Per seed, whether the best after the last trial beats the
+    best after the random start-up trials (the run's `search.tpe_startup_trials`, recorded in the
+    curves' `startup` column by runs since it was added)."""
+    if "startup" not in curves:
+        return ""
+    tpe = curves[curves["sampler"] == "tpe"]
+    startup = int(tpe["startup"].iloc[0])
+    improved = [
+        group.loc[group["trial"] == group["trial"].max(), "best"].iloc[0]
+        > group.loc[group["trial"] == startup, "best"].iloc[0]
+        for _, group in tpe.groupby("seed")
+    ]
+    return (
+        f" TPE's model-based trials (after its {startup} random start-up trials) raised the best "
+        f"in {sum(improved)} of {len(improved)} seeds."
+    )
+
+
 def blocks(results: Path) -> dict[str, str]:
     results = Path(results)
     summary = json.loads((results / "summary.json").read_text())
@@ -156,10 +176,10 @@ def blocks(results: Path) -> dict[str, str]:
     if targets:
         out["targets"] = markdown_table(targets)
     nested = read_table(results, "nested_cv")
-    if nested is not None:  # the chosen parameters per fold stay in results/nested_cv.md
-        out["nested_cv"] = markdown_table(
-            nested.drop(columns=nested.filter(like="param_").columns), digits=4
-        )
+    if nested is not None:  # seeds, log loss, Brier and parameters stay in results/nested_cv.md
+        shown = ["fold", "roc_auc", "pr_auc", "search_saw_test_rows", "best_trial",
+                 "best_from_startup"]  # fmt: skip
+        out["nested_cv"] = markdown_table(nested[[c for c in shown if c in nested]], digits=4)
     simple = {
         "lightgbm_vs_logreg": 4, "calibration": 4, "costs": 3,
         "oversampling": 4, "importance": 4, "monotone": 4, "missing_values": 4,
@@ -205,13 +225,15 @@ def blocks(results: Path) -> dict[str, str]:
             + ", ".join(f"{k} {v:.4f}" for k, v in last.groupby("sampler")["best"].mean().items())
         )
         if {"tpe", "random"} <= set(table.columns):
-            # The two numbers the prose compares: TPE's own gain vs the noise between seeds.
-            gain = (table["tpe"] - table["random"]).abs().max()
+            # The two numbers the prose compares: TPE's own gain vs the noise between seeds. The
+            # differences keep their sign: a "largest difference" that is a loss must read as one.
+            diffs = table["tpe"] - table["random"]
             spread = table["tpe"].max() - table["tpe"].min()
             out["sampler"] += (
-                f"\n\nLargest per-seed TPE-minus-random difference at the full budget: "
-                f"{gain:.4f}; seed-to-seed spread of TPE's best: {spread:.4f}."
+                f"\n\nPer-seed TPE minus random at the full budget: from {diffs.min():+.4f} to "
+                f"{diffs.max():+.4f}; seed-to-seed spread of TPE's best: {spread:.4f}."
             )
+            out["sampler"] += model_phase_sentence(curves)
     gain = read_table(results, "sampler_gain")
     if gain is not None:
         g = gain.iloc[0]
@@ -221,6 +243,9 @@ def blocks(results: Path) -> dict[str, str]:
             f"{format_ci(g.tpe_minus_random, g.lo, g.hi, 4)} (95% t-interval); "
             f"TPE better than random: {_judged(verdict(g.lo, g.hi, 0.0))}."
         )
+    band = read_table(results, "review_band")
+    if band is not None:
+        out["review_band"] = review_band_block(band.iloc[0], "analyses.review_max_error", "rows")
     versus = read_table(results, "deployed_vs_class_weights")
     if versus is not None:
         out["deployed_vs_class_weights"] = _deployed_sentence(versus.iloc[0])

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from mlcraft.config import config_to_dict
 from mlcraft.reporting import slice_table, write_table
+from mlcraft.review import review_band_analysis
 from mlcraft.runs import Run
 from mlcraft.seeding import seed_everything
 from mlcraft.stats import paired_bootstrap_diff
@@ -268,6 +269,12 @@ def run_all(config, data: Dataset, run: Run, tracked: TrackedRun, start: float):
                                    (positive_proba(weighted, X_test) >= 0.5).astype(int),
                                    n_boot=a.n_boot, seed=seed)  # fmt: skip
     write(results_dir, "deployed_vs_class_weights", pd.DataFrame([versus]))
+    # The band behind "a probability near the threshold goes to a person": the narrowest band
+    # around the deployed threshold meeting analyses.review_max_error on the calibration rows
+    # (where the threshold was chosen), checked on test.
+    review_band_analysis(y_cal, positive_proba(deploy, X_cal), y_test, p_cal, threshold,
+                         a.review_max_error, a.n_boot, results_dir, "calibrated P(positive)",
+                         items="rows")  # fmt: skip
     if a.oversampling:
         greedy = lightgbm_pipeline(numeric, categorical, {"num_leaves": 127, "min_child_samples": 1,
                                    "n_estimators": 150}, seed, n_jobs)  # fmt: skip

@@ -148,14 +148,22 @@ def nested_cv(
         model = lightgbm_pipeline(numeric, categorical, result.params, seed, n_jobs).fit(X_tr, y_tr)
         row = scores(y[test_idx], positive_proba(model, X.iloc[test_idx]))
         overlap = len(set(result.seen_index) & set(X.index[test_idx]))
+        best = result.study.best_trial.number  # a start-up trial means TPE's model never won
         rows.append({"fold": fold, "seed": fold_seed, **row, "n_test": len(test_idx),
-                     "search_saw_test_rows": overlap})  # fmt: skip
+                     "search_saw_test_rows": overlap, "best_trial": best,
+                     "best_from_startup": best < config.tpe_startup_trials})  # fmt: skip
         rows[-1].update({f"param_{k}": v for k, v in result.params.items()})
     return pd.DataFrame(rows), trials
 
 
 def fold_seed_of(seed: int, fold: int) -> int:
-    return 1000 * seed + fold
+    """A seed for outer fold `fold`, drawn from (run seed, fold) by numpy's SeedSequence: distinct
+    per fold and unrelated to the small seeds of the sampler comparison and the main search, so
+    no two studies start from the same random start-up trials."""
+    return int(np.random.SeedSequence([seed, NESTED_STREAM, fold]).generate_state(1)[0] % 2**31)
+
+
+NESTED_STREAM = 14  # names the nested-CV seed stream in fold_seed_of
 
 
 # Random search's sampler seed is offset from TPE's: TPE draws its start-up trials with a random
@@ -207,8 +215,9 @@ def compare_samplers(
             results[(sampler, seed)] = result
             for number, value in enumerate(best_so_far(result.study, config.compare_trials)):
                 curves.append(
-                    {"sampler": sampler, "seed": seed, "trial": number + 1, "best": value}
-                )
+                    {"sampler": sampler, "seed": seed, "trial": number + 1, "best": value,
+                     "startup": config.tpe_startup_trials}
+                )  # fmt: skip
     return pd.DataFrame(curves), results, trials
 
 
