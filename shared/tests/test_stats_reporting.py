@@ -221,7 +221,7 @@ def test_typed_numbers_catches_results_spelled_out_in_words_not_design_facts():
 
 
 def test_an_allowed_phrase_lets_its_number_pass_there_only():
-    """"exit 2" allows the 2 of an exit code; a 2 typed as a result elsewhere is still caught."""
+    """ "exit 2" allows the 2 of an exit code; a 2 typed as a result elsewhere is still caught."""
     from mlcraft.reporting import typed_numbers
 
     prose = "Bad input is one line and Exit 2. The fine-tune won on 2 seeds of 3.\n"
