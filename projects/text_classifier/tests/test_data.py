@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from mlcraft.errors import UserInputError
 from text_classifier.config import DataConfig
-from text_classifier.data import encode_labels, load_dataset
+from text_classifier.data import encode_labels, load_dataset, load_reviews
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +24,14 @@ def test_reviews_contract(reviews):
     assert {"Rating", "Age", "Department Name"} <= set(reviews.frame.columns)
     share = reviews.frame["label"].mean()
     assert 0.80 < share < 0.84  # ~82% recommended
+
+
+def test_reviews_row_id_is_the_file_row(reviews):
+    """row_id names the parquet row, not the position after the 844 empty rows were dropped."""
+    raw, _ = load_reviews()
+    for part in (reviews.frame, *reviews.splits.values()):
+        assert (raw["text"].to_numpy()[part["row_id"]] == part["text"].to_numpy()).all()
+    assert reviews.frame["row_id"].iloc[-1] == len(raw) - 1  # the file's last row is non-empty
 
 
 def test_split_is_fixed_stratified_and_disjoint(reviews):
@@ -69,6 +77,20 @@ def test_own_multiclass_csv_and_jsonl(tmp_path):
         )
         assert data.classes == ["mixed", "neg", "pos"]
         assert sum(len(s) for s in data.splits.values()) == 30
+
+
+@pytest.mark.parametrize("name", ["own.csv", "own.jsonl"])
+def test_row_id_is_the_data_row_of_the_file_with_an_empty_text_before_it(tmp_path, name):
+    """An empty text in the middle is dropped; the rows after it keep their own file row."""
+    frame = _own(labels=("pos", "neg"))
+    frame.loc[4, "body"] = ""
+    path = _write(tmp_path, frame, name)
+    data = load_dataset(DataConfig(path=path, text_column="body", label_column="y"))
+    assert data.dropped_empty == 1 and 4 not in set(data.frame["row_id"])
+    assert sorted(pd.concat(data.splits.values())["row_id"]) == [i for i in range(30) if i != 4]
+    for part in data.splits.values():
+        for row_id, text in zip(part["row_id"], part["text"], strict=True):
+            assert text == f"review number {row_id}" == frame.loc[row_id, "body"]
 
 
 @pytest.mark.parametrize(

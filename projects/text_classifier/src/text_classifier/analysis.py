@@ -89,7 +89,8 @@ def error_kind(text: str, label: int, rating: float | None, reviews: bool = Fals
 def confident_errors(
     test: pd.DataFrame, prob, threshold, classes, k: int, reviews: bool = False
 ) -> pd.DataFrame:
-    """The k most confident test errors; row_id is the review's data row in the source file."""
+    """The k most confident test errors; row_id is the row's 0-based data row in the source
+    file, counted before empty-text rows were dropped (data.ROW_ID)."""
     pred = decide(prob, threshold)
     confidence = prob[np.arange(len(pred)), pred]
     frame = pd.DataFrame(

@@ -26,6 +26,12 @@ REVIEWS = CarrierFile(
     sha256="2d51764ec91b143fa437860e3ba459f7a18ee562aa0ff7b961d88ae3bebcbfbd",
 )
 REVIEWS_LABEL = "Recommended IND"
+# What a row_id is, for summary.json and the pages that name rows (errors.csv).
+ROW_ID = (
+    "the row's 0-based data row in the source file, counted before empty-text rows are dropped "
+    "(the header and blank lines are not rows): pandas' read_parquet / read_csv / "
+    "read_json(lines=True) of the file, .iloc[row_id]"
+)
 
 
 @dataclass
@@ -132,6 +138,9 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
     rows = len(frame)
     if rows == 0:
         raise UserInputError(f"data.path={path}: the file has no rows")
+    # Before any row is dropped: the row's 0-based data row in the file (ROW_ID), which is what
+    # errors.csv names and every subsample counts by.
+    frame["row_id"] = np.arange(rows)
     empty = frame["text"].fillna("").astype(str).str.strip() == ""
     frame = frame.loc[~empty].reset_index(drop=True)
     if frame.empty:
@@ -149,7 +158,6 @@ def load_dataset(cfg: DataConfig, seed: int = 0) -> Dataset:
             f"({class_counts(labels, classes)}); need at least 3 per class for a stratified "
             "train/val/test split"
         )
-    frame["row_id"] = np.arange(len(frame))  # to count what each subsample leaves out
     data = Dataset(frame, classes, str(path), int(empty.sum()), rows)
     if cfg.max_rows is not None and cfg.max_rows < len(frame):
         kept = stratified_subsample(frame, cfg.max_rows, seed, "data.max_rows")
@@ -220,6 +228,7 @@ def describe(data: Dataset) -> dict:
         "rows_in_file": data.rows_in_file,
         "rows_dropped_empty_text": data.dropped_empty,
         "rows_used": len(data.frame),
+        "row_id": ROW_ID,
         "classes": data.classes,
     }
     for name, part in {"all": data.frame, **data.splits}.items():
