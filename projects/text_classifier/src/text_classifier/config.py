@@ -88,6 +88,9 @@ class AnalysisConfig(StrictModel):
     errors_top_k: int = Field(20, ge=1)
     # One bin count for every ECE number, reliability table and reliability figure.
     calibration_bins: int = Field(15, ge=2)
+    # The human-review band around the decision threshold (two classes): the narrowest band whose
+    # automatically decided validation texts err at most this often (mlcraft.review).
+    review_max_error: float = Field(0.05, gt=0, lt=1)
 
 
 class LearningCurveConfig(StrictModel):
