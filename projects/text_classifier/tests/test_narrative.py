@@ -104,3 +104,33 @@ def test_temperature_lowered_ece_only_when_the_paired_ci_of_the_change_clears_ze
         )
         text = narrative.calibration_reading({}, cal, None)
         assert word in text and f"[95% CI {lo:+.3f}, {hi:+.3f}]" in text, text
+
+
+def _robustness(sample_extra):
+    summary = {"config": {"data": {"path": None}},
+               "robustness_sample": {"rows": 150, "of_test_rows": 3397, "seed": 0,
+                                     "selection": "label-stratified random", **sample_extra}}  # fmt: skip
+    ladder = pd.DataFrame([{"rung": "tfidf", "accuracy": 0.918, "accuracy_lo": 0.909,
+                            "accuracy_hi": 0.927}])  # fmt: skip
+    rob = pd.DataFrame([{"perturbation": "none", "accuracy_tfidf": 0.88}])
+    return narrative.robustness_sample(summary, ladder, rob)
+
+
+def test_robustness_sample_gap_is_explained_by_the_same_rows_not_by_prose():
+    assert "cannot tell a harder draw from a scoring difference" in _robustness({})
+    same = {"test_split_accuracy_same_rows": 0.88, "agreement_with_test_split": 1.0}
+    text = _robustness({"tfidf": same})
+    assert "score 0.880 (TF-IDF) and agree with the clean ones on 100.0%" in text
+    assert "the gap is the draw of rows, not the robustness code" in text
+    off = _robustness({"tfidf": {**same, "agreement_with_test_split": 0.9}})
+    assert "does not score as the ladder does" in off and "draw of rows" not in off
+
+
+def test_error_quotes_name_file_rows_only_when_the_run_numbered_them_so():
+    errors = pd.DataFrame([{"row_id": 7443, "text": "A great long swtr", "label": "0",
+                            "predicted": "1", "confidence": 0.99, "kind": "other"}])  # fmt: skip
+    kinds = pd.DataFrame([{"kind": "other", "count": 1}])
+    new = narrative.errors_reading(kinds, errors, file_rows=True)
+    assert "- row 7443, true '0', shown 0.99 for '1', other: \"A great long swtr\"" in new
+    old = narrative.errors_reading(kinds, errors, file_rows=False)
+    assert "7443" not in old and "- true '0', shown 0.99 for '1', other:" in old

@@ -14,6 +14,7 @@ from conftest import PROJECT, SMOKE
 from mlcraft.cli import run_cli
 from text_classifier.__main__ import main
 from text_classifier.config import load
+from text_classifier.data import load_reviews
 from text_classifier.report import blocks
 
 HEADLINE = [
@@ -26,8 +27,10 @@ HEADLINE = [
 PUBLISHED = sorted(
     p.name for p in (PROJECT / "results").iterdir() if p.is_file() and p.name != "faults.csv"
 )
-# written by every run since the data audit, per-class scores and the hero figure
-NEW_FILES = ["audit.csv", "audit.md", "ladder.png", "per_class.csv", "per_class.md"]
+# written by every run since the data audit, per-class scores, the hero figure and the review band
+NEW_FILES = ["audit.csv", "audit.md", "ladder.png", "per_class.csv", "per_class.md",
+             "review_band.csv", "review_band.md", "risk_coverage.csv", "risk_coverage.md",
+             "risk_coverage.png"]  # fmt: skip
 
 
 def test_smoke_train_writes_a_complete_run(smoke_run):
@@ -128,10 +131,54 @@ def test_error_quotes_come_from_errors_csv(smoke_run):
     report = (run_dir / "REPORT.md").read_text()
     quoted = [line for line in report.splitlines() if line.startswith("- row ")]
     assert quoted and len(quoted) == min(3, len(errors))
+    raw, _ = load_reviews()  # row_id is the data file's row: its text is the error's text
     for line, (_, error) in zip(quoted, errors.iterrows(), strict=False):
-        assert line.startswith(f"- row {error['row_id']} ")
-        quote = line.split(': "', 1)[1].rstrip('"').removesuffix(" …")
+        assert line.startswith(f"- row {error['row_id']}, true '{error['label']}', shown ")
+        assert f"{error['confidence']:.2f} for '{error['predicted']}', {error['kind']}: " in line
+        quote = line.split(': "', 1)[1].rstrip('"').removesuffix("…")
         assert " ".join(error["text"].split()).startswith(quote)
+        assert raw["text"].iloc[error["row_id"]] == error["text"]
+
+
+def test_train_writes_the_review_band_on_the_finetunes_calibrated_probabilities(smoke_run):
+    """The band around the fine-tune's threshold, on the temperature-scaled probabilities the
+    ladder and the error analysis use; REPORT.md shows it with its risk-coverage figure."""
+    summary, run_dir, _, _ = smoke_run
+    results = run_dir / "results"
+    band = pd.read_csv(results / "review_band.csv").iloc[0]
+    ladder = pd.read_csv(results / "ladder.csv").set_index("rung")
+    assert band["threshold"] == pytest.approx(ladder.loc["finetune", "threshold"], abs=1e-4)
+    assert band["max_error"] == summary["config"]["analysis"]["review_max_error"] == 0.05
+    assert band["band_lo"] <= band["threshold"] <= band["band_hi"]
+    assert band["probability"].startswith("finetune's P(class '1')")
+    curve = pd.read_csv(results / "risk_coverage.csv")
+    assert set(curve["split"]) == {"val", "test"} and (results / "risk_coverage.png").is_file()
+    report = (run_dir / "REPORT.md").read_text()
+    assert "`analysis.review_max_error=0.05`" in report and "](results/risk_coverage.png)" in report
+
+
+def test_robustness_clean_predictions_are_the_test_splits_own(smoke_run):
+    """The robustness sample's clean accuracy is checked against the test split's predictions for
+    the same rows: TF-IDF (deterministic) must agree on every row, with the same accuracy."""
+    summary, run_dir, _, _ = smoke_run
+    sample = summary["robustness_sample"]
+    clean = pd.read_csv(run_dir / "results" / "robustness.csv").set_index("perturbation")
+    assert sample["tfidf"]["agreement_with_test_split"] == 1.0
+    assert sample["tfidf"]["test_split_accuracy_same_rows"] == pytest.approx(
+        clean.loc["none", "accuracy_tfidf"]
+    )
+    assert "finetune" in sample
+
+
+def test_robustness_check_catches_a_path_that_scores_differently():
+    from text_classifier.train import robustness_check
+
+    y = np.array([1, 1, 0, 0])
+    assert robustness_check(y, y, y) == {
+        "test_split_accuracy_same_rows": 1.0, "agreement_with_test_split": 1.0
+    }  # fmt: skip
+    off = robustness_check(np.array([1, 1, 1, 0]), y, y)
+    assert off["agreement_with_test_split"] == 0.75 and off["test_split_accuracy_same_rows"] == 1
 
 
 def test_rung_subset_majority_tfidf(scratch_runs, tmp_path, capsys):

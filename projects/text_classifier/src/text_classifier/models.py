@@ -19,6 +19,11 @@ def use_threads(n: int | None) -> None:
         torch.set_num_threads(n)
 
 
+def threads_in_use() -> int:
+    """torch's CPU thread count now (after use_threads)."""
+    return torch.get_num_threads()
+
+
 def load_tokenizer(source: str):
     from transformers import AutoTokenizer
 

@@ -159,27 +159,44 @@ def _ci_text(row, name: str) -> str:
 
 
 def robustness_sample(summary: dict, ladder: pd.DataFrame, rob: pd.DataFrame) -> str:
-    """Why the robustness table's clean accuracy differs from the ladder's: a smaller sample."""
+    """Why the robustness table's clean accuracy differs from the ladder's, from numbers: the
+    test split's own predictions for the sample's rows (their accuracy, and how often they agree
+    with the clean robustness predictions) beside the whole split's interval."""
     sample = summary.get("robustness_sample")
     rows = {r["rung"]: r for _, r in ladder.iterrows()}
     clean = rob[rob["perturbation"] == "none"]
     if not sample or clean.empty:
         return ""
-    parts = []
-    for model in ("finetune", "tfidf"):
-        column = f"accuracy_{model}"
-        if column in clean and model in rows:
-            r = rows[model]
-            inside = r["accuracy_lo"] <= clean[column].iloc[0] <= r["accuracy_hi"]
-            parts.append(
-                f"{_name(model)} {clean[column].iloc[0]:.3f} on the sample vs "
-                f"{_ci_text(r, 'accuracy')} on the whole test split "
-                f"({'inside' if inside else 'outside'} that interval)"
-            )
-    return (
-        f"The perturbations run on a {sample['selection']} sample of {sample['rows']:,} of the "
-        f"{sample['of_test_rows']:,} test {noun(summary)} (seed {sample['seed']}), so its clean "
-        f"accuracy ('none') is a small-sample estimate: " + "; ".join(parts) + "."
+    models = [m for m in ("finetune", "tfidf") if f"accuracy_{m}" in clean and m in rows]
+    vs = "; ".join(
+        f"{_name(m)} {clean[f'accuracy_{m}'].iloc[0]:.3f} vs {_ci_text(rows[m], 'accuracy')}"
+        for m in models
+    )
+    text = (
+        f"Clean accuracy ('none') on a {sample['selection']} sample of {sample['rows']:,} of the "
+        f"{sample['of_test_rows']:,} test {noun(summary)} (seed {sample['seed']}) vs the whole "
+        f"split: {vs}."
+    )
+    same = {m: sample[m] for m in models if m in sample}
+    if not same:
+        return text + (
+            " This run did not record the test split's own predictions for those rows, so it "
+            "cannot tell a harder draw from a scoring difference."
+        )
+    agree = all(v["agreement_with_test_split"] == 1.0 for v in same.values())
+    return text + (
+        " The test split's own predictions for the same rows score "
+        + ", ".join(
+            f"{v['test_split_accuracy_same_rows']:.3f} ({_name(m)})" for m, v in same.items()
+        )
+        + " and agree with the clean ones on "
+        + ", ".join(f"{v['agreement_with_test_split']:.1%}" for v in same.values())
+        + " of rows: "
+        + (
+            "the gap is the draw of rows, not the robustness code."
+            if agree
+            else "the robustness path does not score as the ladder does."
+        )
     )
 
 
@@ -411,29 +428,38 @@ def robustness_reading(rob: pd.DataFrame, n_examples: int, noun: str = "reviews"
     )
 
 
-def errors_reading(kinds: pd.DataFrame, errors: pd.DataFrame, quotes: int = 3) -> str:
-    """Counts by (true, predicted) pair and by kind, and the most confident errors quoted from
-    errors.csv with their row ids."""
+def errors_reading(
+    kinds: pd.DataFrame, errors: pd.DataFrame, file_rows: bool = True, quotes: int = 3
+) -> str:
+    """Counts by (true, predicted) pair and by kind (most common first), and the most confident
+    errors quoted from errors.csv: file row, shown probability, kind and the start of the text.
+    file_rows: the run's row_id is the file's row (data.ROW_ID); a run from before that numbered
+    the rows left after the empty texts were dropped, so its rows are quoted without an id."""
     total = int(kinds["count"].sum())
-    top = kinds.sort_values("count", ascending=False).iloc[0]
+    by_kind = kinds.sort_values("count", ascending=False, kind="stable")
+    kind_text = ", ".join(f"{r['kind']} {int(r['count'])}" for _, r in by_kind.iterrows())
     pairs = errors.groupby(["label", "predicted"]).size().sort_values(ascending=False)
     pair_text = ", ".join(f"{n} true '{t}' called '{p}'" for (t, p), n in pairs.items())
     text = (
-        f"Of these {total} errors: {pair_text}; the most common kind is {top['kind']} "
-        f"({int(top['count'])} of {total}); the least confident of them was still shown at "
-        f"{errors['confidence'].min():.2f}."
+        f"Of these {total} errors: {pair_text}; by kind: {kind_text}; the least confident was "
+        f"still shown at {errors['confidence'].min():.2f}."
     )
-    if "row_id" not in errors:
-        return text
     quoted = []
     for _, e in errors.head(quotes).iterrows():
         words = " ".join(str(e["text"]).split())
-        short = words if len(words) <= 160 else words[:160] + " …"
+        short = words if len(words) <= 80 else words[:80] + "…"
+        row = f"row {int(e['row_id'])}, " if file_rows and "row_id" in errors else ""
         quoted.append(
-            f"- row {int(e['row_id'])} (true '{e['label']}', predicted '{e['predicted']}' at "
-            f'{e["confidence"]:.2f}, {e["kind"]}): "{short}"'
+            f"- {row}true '{e['label']}', shown {e['confidence']:.2f} for '{e['predicted']}', "
+            f'{e["kind"]}: "{short}"'
         )
-    return text + "\n\nThe most confident of them, quoted from errors.csv:\n\n" + "\n".join(quoted)
+    where = (
+        "row = 0-based data row of the source file"
+        if file_rows and "row_id" in errors
+        else "this run's row_id counts rows after the empty texts were dropped, not file rows, "
+        "so none is named"
+    )
+    return text + f"\n\nThe most confident, from errors.csv ({where}):\n\n" + "\n".join(quoted)
 
 
 VERDICT_WORDS = {"met": "the fine-tune is better", "missed": "TF-IDF is better",

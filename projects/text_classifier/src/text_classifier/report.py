@@ -18,11 +18,13 @@ from mlcraft.compress import published_block as compress_block
 from mlcraft.errors import UserInputError
 from mlcraft.loadtest import published_block
 from mlcraft.reporting import format_ci, markdown_table, read_table
+from mlcraft.review import review_band_block
 from mlcraft.runs import read_run_info
 from mlcraft.stats import verdict as stats_verdict
 
 from text_classifier import narrative
 from text_classifier.audit import audit_block
+from text_classifier.repro import reproducibility_block
 
 RUNG_NAMES = {
     "majority": "1. majority class",
@@ -43,7 +45,6 @@ def blocks(results: str | Path) -> dict[str, str]:
         raise UserInputError(f"{path} not found: run `python -m text_classifier train` first")
     ladder = pd.read_csv(results / "ladder.csv")  # every train run has at least one rung
     summary = json.loads(path.read_text())
-    head = summary["headline"]
     blocks: dict[str, str] = {}
     audit = audit_block(results)  # the data audit's banner, the first thing a reader sees
     if audit:
@@ -88,6 +89,9 @@ def blocks(results: str | Path) -> dict[str, str]:
         f"({lengths['truncated_fraction']:.1%} of training texts truncated)."
     )
 
+    repro = reproducibility_block(results)  # what repeated bitwise, what was not measured
+    if repro:
+        blocks["reproducibility"] = repro
     blocks["summary"] = narrative.summary_block(summary, ladder)
     blocks["budget"] = narrative.budget_block(summary, ladder)
     details = summary.get("rung_details", {})
@@ -178,12 +182,16 @@ def blocks(results: str | Path) -> dict[str, str]:
     if errors is not None:  # the reading quotes the most confident with their row ids
         kinds = read_table(results, "error_kinds")
         blocks["errors"] = (
-            narrative.errors_reading(kinds, errors)
-            + "\n\n"
-            + markdown_table(kinds)
+            narrative.errors_reading(kinds, errors, "row_id" in d)
             + f"\n\nAll {len(errors)} with their kind"
             + (", star rating" if narrative.on_reference_data(summary) else "")
             + " and full text: `results/errors.csv`."
+        )
+
+    band = read_table(results, "review_band")  # from a run since the band was added
+    if band is not None:
+        blocks["review_band"] = review_band_block(
+            band.iloc[0], "analysis.review_max_error", texts, " after temperature"
         )
 
     con = summary.get("rating_contradictions")
@@ -235,11 +243,6 @@ def blocks(results: str | Path) -> dict[str, str]:
             reading = sample + ("\n\n" + reading if reading else "")
         if reading:
             text += "\n\n" + reading
-        if "worst_perturbation" in head:
-            text += (
-                f"\n\nWorst perturbation for the {head.get('worst_perturbation_model')} model: "
-                f"{head['worst_perturbation']} (flip rate {head['worst_perturbation_flip_rate']:.3f})."
-            )
         blocks["robustness"] = text
 
     bucket = summary.get("bucketing")

@@ -46,6 +46,7 @@ from text_classifier.models import (
     mean_pooled_embeddings,
     predict_logits,
     resolve_model,
+    threads_in_use,
     tokenize,
     use_threads,
 )
@@ -260,6 +261,7 @@ def run(cfg: Config, run: Run, data: Dataset) -> dict:
             "learning_curve": curve,
             "timings": timings,
             "rung_details": {n: r.extra for n, r in rungs.items()},
+            "torch_threads": threads_in_use(),  # what a bitwise repeat is tied to (repro.py)
         }
         headline_cal = {}
         if cfg.analyses:
@@ -364,6 +366,33 @@ def write_training_curve(info: dict, results: Path) -> None:
     save_figure(fig, results / "training_curve.png")
 
 
+def review_band(cfg, data, rung, decision, test_prob, results) -> dict:
+    """The human-review band around the rung's decision threshold, chosen on validation by
+    analysis.review_max_error and checked on test, on its temperature-scaled P(class 1)
+    (mlcraft.review): results/risk_coverage.csv, review_band.csv and risk_coverage.png."""
+    from mlcraft.review import review_band_analysis
+
+    temperature, threshold = decision
+    val_prob = softmax_with_temperature(rung.val_logits, temperature)
+    items = "reviews" if cfg.data.path is None else "texts"
+    return review_band_analysis(
+        data.splits["val"]["label"].to_numpy(), val_prob[:, 1],
+        data.splits["test"]["label"].to_numpy(), test_prob[:, 1], threshold,
+        cfg.analysis.review_max_error, cfg.analysis.n_boot, results,
+        f"{rung.name}'s P(class '{data.classes[1]}')", items,
+    )  # fmt: skip
+
+
+def robustness_check(clean: np.ndarray, from_test: np.ndarray, y: np.ndarray) -> dict:
+    """The robustness sample's clean predictions against the test split's predictions for the
+    same rows: their accuracy there and the share of rows on which the two agree (1 when the
+    robustness path scores exactly as the ladder does)."""
+    return {
+        "test_split_accuracy_same_rows": float(np.mean(from_test == y)),
+        "agreement_with_test_split": float(np.mean(clean == from_test)),
+    }
+
+
 def run_analyses(
     cfg, data, rungs, probs, decisions, tokenizer, results, extra, model, initial, ids, pad, max_len
 ) -> dict:
@@ -418,6 +447,9 @@ def run_analyses(
             write_table(results, "errors", errors)
             kinds = errors["kind"].value_counts().rename_axis("kind").reset_index(name="count")
             write_table(results, "error_kinds", kinds)
+        if data.n_classes == 2:  # the same calibrated probabilities and threshold as above
+            extra["review_band"] = review_band(cfg, data, rungs[best], decisions[best], probs[best],
+                                               results)  # fmt: skip
         slice_frames = []
         for name in ("finetune", "tfidf"):
             if name in probs:
@@ -439,8 +471,12 @@ def run_analyses(
     sub = stratified_subsample(test, cfg.analysis.perturb_examples, cfg.seed)
     texts = sub["text"].tolist()
     y_sub = sub["label"].to_numpy()
-    extra["robustness_sample"] = {"rows": len(sub), "of_test_rows": len(test),
-                                  "selection": "label-stratified random", "seed": cfg.seed}  # fmt: skip
+    sample = {"rows": len(sub), "of_test_rows": len(test),
+              "selection": "label-stratified random", "seed": cfg.seed}  # fmt: skip
+    extra["robustness_sample"] = sample
+    # The same rows in the test split: their test-split predictions, to tell a harder draw from a
+    # code path that scores the sample differently (robustness_check).
+    at = pd.Index(test["row_id"]).get_indexer(sub["row_id"])
     perturbed = robustness.perturb_all(texts, cfg.seed)
     for name in ("tfidf", "finetune"):
         if name not in rungs:
@@ -453,6 +489,7 @@ def run_analyses(
             {"model": name, "perturbation": "none", "changed_texts": 0.0,
              "accuracy": float(np.mean(base == y_sub)), "flip_rate": 0.0}
         )  # fmt: skip
+        sample[name] = robustness_check(base, decide(probs[name], threshold)[at], y_sub)
         for pert, new_texts in perturbed.items():
             pred = decide(
                 softmax_with_temperature(rungs[name].predict_fn(new_texts), temperature), threshold
