@@ -34,8 +34,15 @@ def test_reference_summary_has_headline_keys():
 
 # Facts of the setup, not results (years are skipped by typed_numbers itself): the CI level, exit
 # codes (a one-line error 2, SIGTERM 143, Ctrl-C 130), the HTTP status of a refused request (422),
-# the number of test texts compress checks parity on and the batch sizes latency is timed at.
-SETUP_NUMBERS = {"95%", "2", "143", "130", "422", str(PARITY_ROWS), *map(str, LATENCY_BATCHES)}
+# the reference machine's cores, a probability's ceiling, JSONL line numbering, the test texts
+# compress checks parity on and the batch sizes latency is timed at.
+# Each as a phrase: its number passes there only, so the same digits typed as a result are caught.
+ONE, BATCH = LATENCY_BATCHES
+SETUP_NUMBERS = {
+    "95%", "exit 2", "exit 143 / 130", "a 422", "on 2 CPU cores", "ceiling below 1",
+    "line n + 1", f"batch {ONE} and {BATCH}", f"latency of {ONE} and {BATCH}",
+    f"first {PARITY_ROWS} test texts",
+}  # fmt: skip
 
 
 def test_prose_types_no_results():
@@ -54,6 +61,7 @@ def test_a_typed_result_in_the_prose_is_caught():
 
     prose = "The fine-tune wins 7 of 12 seeds, is 1.7x slower and misses 32% (95% CI).\n"
     assert typed_numbers(prose, SETUP_NUMBERS) == ["7", "12", "1.7x", "32%"]
+    assert typed_numbers("Exit 2 on bad input; it won 2 seeds.\n", SETUP_NUMBERS) == ["2"]
 
 
 # 60% of the README's length at commit 2a25f03 (issue 14): a reviewer reads it in two minutes.
