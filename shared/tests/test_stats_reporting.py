@@ -125,6 +125,40 @@ def test_ladder_figure_draws_rungs_with_cis_and_a_reference_band(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_reference_with_rows_is_drawn_across_those_rows_only(tmp_path, monkeypatch):
+    """A published accuracy on a figure whose rows are different metrics belongs on the accuracy
+    row alone; a reference without rows still spans the whole height (vision's ladder)."""
+    from mlcraft import plots
+
+    seen = {}
+    save = plots.save_figure
+
+    def capture(fig, path, **kwargs):
+        from matplotlib.collections import PolyCollection
+
+        ax = fig.axes[0]  # fill_betweenx draws a PolyCollection, the error bars do not
+        seen["patches"] = [c.get_paths()[0].vertices for c in ax.collections
+                           if isinstance(c, PolyCollection)]  # fmt: skip
+        seen["spans"] = list(ax.patches)
+        return save(fig, path, **kwargs)
+
+    monkeypatch.setattr(plots, "save_figure", capture)
+    rows = [{"name": "recall", "value": 0.40, "lo": 0.33, "hi": 0.47},
+            {"name": "accuracy", "value": 0.79, "lo": 0.77, "hi": 0.82}]  # fmt: skip
+    band = {"label": "published", "lo": 0.86, "hi": 0.91, "rows": ["accuracy"]}
+    plots.ladder_figure(rows, "score", tmp_path / "hero.png", reference=band)
+    ys = [y for vertices in seen["patches"] for y in vertices[:, 1]]
+    assert (
+        len(seen["patches"]) == 1
+        and seen["spans"] == []
+        and min(ys) >= 1 - 0.4 - 1e-9
+        and max(ys) <= 1 + 0.4 + 1e-9
+    )
+    band.pop("rows")
+    plots.ladder_figure(rows, "score", tmp_path / "hero.png", reference=band)
+    assert len(seen["spans"]) == 1  # axvspan: the whole height
+
+
 def test_the_ladder_legend_sits_outside_the_axes_so_it_hides_no_rung(tmp_path, monkeypatch):
     """Inside the axes the legend hid the majority rung's value on vision's hero figure."""
     from mlcraft import plots

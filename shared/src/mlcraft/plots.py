@@ -35,7 +35,9 @@ def ladder_figure(
     optional reference numbers (a published result as a shaded band, a baseline as a line).
 
     rows: dicts with keys name, value, lo, hi (lo/hi may be None when a rung has no CI);
-    reference: {"label": str, "lo": float, "hi": float} (a single number: lo == hi), or a list.
+    reference: {"label": str, "lo": float, "hi": float} (a single number: lo == hi), or a list;
+    an optional "rows" key (row names) draws it across those rows only, e.g. a published accuracy
+    on the accuracy row of a figure whose other rows are other metrics.
     """
     references = [reference] if isinstance(reference, dict) else list(reference or [])
     names = [row["name"] for row in rows]
@@ -52,7 +54,15 @@ def ladder_figure(
                 fontsize=8)  # fmt: skip
     for ref in references:
         lo, hi = ref["lo"], ref["hi"]
-        if hi > lo:
+        if "rows" in ref:  # only across the named rows, each its own short band or line
+            for i, y in enumerate(names.index(name) for name in ref["rows"]):
+                label = ref["label"] if i == 0 else None
+                if hi > lo:
+                    ax.fill_betweenx([y - 0.4, y + 0.4], lo, hi, color="#f2b56b", alpha=0.35,
+                                     linewidth=0, label=label)  # fmt: skip
+                else:
+                    ax.vlines(lo, y - 0.4, y + 0.4, color="#718096", linestyle="--", label=label)
+        elif hi > lo:
             ax.axvspan(lo, hi, color="#f2b56b", alpha=0.35, label=ref["label"])
         else:
             ax.axvline(lo, color="#718096", linestyle="--", label=ref["label"])
