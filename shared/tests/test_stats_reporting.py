@@ -187,6 +187,35 @@ def test_the_ladder_legend_sits_outside_the_axes_so_it_hides_no_rung(tmp_path, m
     )  # not cut off
 
 
+@pytest.mark.parametrize("n_rows", [2, 3, 7])
+def test_the_legend_below_clears_the_tick_labels_and_the_axis_label(tmp_path, monkeypatch, n_rows):
+    """On a short figure (repro's three metrics) the legend's anchor in axes fraction landed on
+    the axis label; it must sit below the tick labels and the label whatever the height."""
+    from mlcraft import plots
+
+    seen = {}
+    save = plots.save_figure
+
+    def capture(fig, path, **kwargs):
+        fig.tight_layout()
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        seen["legend"] = ax.get_legend().get_window_extent(renderer)
+        seen["labels"] = ax.xaxis.get_tightbbox(renderer)
+        seen["figure"] = fig.bbox
+        return save(fig, path, **kwargs)
+
+    monkeypatch.setattr(plots, "save_figure", capture)
+    rows = [{"name": f"rung {i}", "value": 0.7, "lo": 0.65, "hi": 0.75} for i in range(n_rows)]
+    references = [{"label": "baseline", "lo": 0.6, "hi": 0.6},
+                  {"label": "chance", "lo": 0.5, "hi": 0.5},
+                  {"label": "published", "lo": 0.86, "hi": 0.91}]  # fmt: skip
+    plots.ladder_figure(rows, "score", tmp_path / "hero.png", reference=references)
+    assert seen["legend"].y1 <= seen["labels"].y0
+    assert seen["legend"].y0 >= seen["figure"].y0  # not cut off
+
+
 def test_typed_numbers_finds_results_typed_into_prose_but_not_generated_ones():
     from mlcraft.reporting import typed_numbers
 

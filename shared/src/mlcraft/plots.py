@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import pickle
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.transforms import offset_copy  # noqa: E402
 
 from mlcraft.files import atomic_write_bytes  # noqa: E402
 
@@ -22,6 +24,26 @@ def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
     fig.savefig(buffer, format="png", dpi=dpi)
     plt.close(fig)
     return atomic_write_bytes(path, buffer.getvalue())
+
+
+def _clear_of_the_axis_labels(fig, ax, legend) -> None:
+    """On a short figure (few rows) the legend's anchor in axes fraction lands on the tick labels
+    and the axis label: there, anchor it that far below the axes in points instead. Measured on a
+    copy of the figure, so one whose legend already clears them is drawn exactly as before."""
+    probe = pickle.loads(pickle.dumps(fig))
+    try:
+        probe.tight_layout()
+        probe.canvas.draw()  # places the axis label under its tick labels
+        renderer = probe.canvas.get_renderer()
+        probe_ax = probe.axes[0]
+        labels = probe_ax.xaxis.get_tightbbox(renderer)
+        box = probe_ax.get_legend().get_window_extent(renderer)
+        gap = (probe_ax.get_window_extent(renderer).y0 - labels.y0) * 72 / probe.dpi
+    finally:
+        plt.close(probe)
+    if box.y1 > labels.y0:
+        below = offset_copy(ax.transAxes, fig=fig, y=-(gap + 6), units="points")
+        legend.set_bbox_to_anchor((0.5, 0.0), transform=below)
 
 
 def ladder_figure(
@@ -77,4 +99,6 @@ def ladder_figure(
     ax.set_xlabel(f"{metric} (95% CI)")
     if title:
         ax.set_title(title, fontsize=10)
+    if references:
+        _clear_of_the_axis_labels(fig, ax, ax.get_legend())
     return save_figure(fig, path)
