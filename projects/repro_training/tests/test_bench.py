@@ -38,3 +38,5 @@ def test_the_hardware_cell_verb_still_prints_one_cell(capsys):
                  "--widths", "4,8"]) == 0  # fmt: skip
     cell = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert cell["precision"] == "fp32"
+    # every timed step, for the report's CIs of step-time ratios (hardware_steps.csv)
+    assert len(cell["step_ms_all"]) == 2 and min(cell["step_ms_all"]) == cell["step_ms_best"]

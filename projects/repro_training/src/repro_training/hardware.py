@@ -78,11 +78,17 @@ def bench_cell(precision: str, grad_ckpt: bool, batch_size: int, size: int, step
         "peak_rss_mib": _status_bytes("VmHWM") / 2**20,
         "peak_rss_over_idle_mib": (_status_bytes("VmHWM") - baseline) / 2**20,
         "threads": torch.get_num_threads(),
+        "step_ms_all": [1e3 * t for t in times],  # every timed step: a CI, not one number
     }
 
 
-def hardware_table(cfg, batch_size: int = 128, steps: int = 8) -> list[dict]:
-    rows = []
+CELL_KEYS = ("precision", "grad_checkpointing", "deterministic_mode")
+
+
+def hardware_table(cfg, batch_size: int = 128, steps: int = 8) -> tuple[list[dict], list[dict]]:
+    """The table (one row per cell) and every timed step of every cell (one row per step: the
+    report's CIs of step-time ratios, e.g. the cost of deterministic kernels, come from these)."""
+    rows, step_rows = [], []
     cells = [(p, g, False) for p in ("fp32", "bf16") for g in (False, True)]
     cells.append(("fp32", False, True))  # the price of torch.use_deterministic_algorithms
     for precision, grad_ckpt, deterministic in cells:
@@ -105,8 +111,11 @@ def hardware_table(cfg, batch_size: int = 128, steps: int = 8) -> list[dict]:
         memory = json.loads(out.stdout.strip().splitlines()[-1])
         speed["peak_rss_over_idle_mib"] = memory["peak_rss_over_idle_mib"]
         del speed["peak_rss_mib"]
+        cell = {key: speed[key] for key in CELL_KEYS}
+        step_rows += [{**cell, "step": i, "step_ms": ms}
+                      for i, ms in enumerate(speed.pop("step_ms_all"))]  # fmt: skip
         rows.append(speed)
-    return rows
+    return rows, step_rows
 
 
 def profile_training(cfg, out_dir: str | Path, steps: int = 12) -> dict:

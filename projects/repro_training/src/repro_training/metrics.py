@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from mlcraft.stats import bootstrap_ci, paired_bootstrap_diff
+from scipy import stats as sps
 from sklearn.metrics import balanced_accuracy_score, recall_score
 
 N_BOOT = 1000
@@ -72,3 +73,13 @@ def seed_columns(
         }
         for seed, pred in preds.items()
     }
+
+
+def seed_ci(values) -> tuple[float, float, float]:
+    """Mean and Student-t 95% interval over seeds (the spread of retraining, not of the test set)."""
+    arr = np.asarray(values, dtype=float)
+    mean = float(arr.mean())
+    if len(arr) < 2:
+        return mean, float("nan"), float("nan")
+    half = float(sps.t.ppf(0.975, len(arr) - 1) * arr.std(ddof=1) / np.sqrt(len(arr)))
+    return mean, mean - half, mean + half

@@ -29,16 +29,22 @@ import pandas as pd
 import torch
 from mlcraft.elpv import published_band
 from mlcraft.files import atomic_write_text, sha256_file
-from mlcraft.plots import ladder_figure, plt, save_figure
+from mlcraft.plots import plt, save_figure
 from mlcraft.reporting import slice_table, write_table
 from mlcraft.seeding import CUBLAS_WORKSPACE
 from mlcraft.tracking import TrackedRun
-from scipy import stats as sps
 
 from repro_training import checkpoint as ckpt
 from repro_training import data as data_mod
 from repro_training.config import Config, to_dict
-from repro_training.metrics import accuracy, ddp_comparison, scored_metrics, seed_columns
+from repro_training.figures import draw_headline
+from repro_training.metrics import (
+    accuracy,
+    ddp_comparison,
+    scored_metrics,
+    seed_ci,
+    seed_columns,
+)
 from repro_training.numpy_mlp import gradient_check, train_digits
 from repro_training.train import PROJECT, RunResult, fit, recorded_history, write_config
 
@@ -50,16 +56,6 @@ def project_dir() -> Path:
     """The project folder (configs/, results/, README.md): the source tree, or the current folder
     when the package is installed non-editable (the container runs from a folder with configs/)."""
     return PROJECT_DIR if (PROJECT_DIR / "configs").is_dir() else Path.cwd()
-
-
-def seed_ci(values: list[float]) -> tuple[float, float, float]:
-    """Mean and Student-t 95% interval over seeds (the spread of retraining, not of the test set)."""
-    arr = np.asarray(values, dtype=float)
-    mean = float(arr.mean())
-    if len(arr) < 2:
-        return mean, float("nan"), float("nan")
-    half = float(sps.t.ppf(0.975, len(arr) - 1) * arr.std(ddof=1) / np.sqrt(len(arr)))
-    return mean, mean - half, mean + half
 
 
 def _variant(cfg: Config, **changes) -> Config:
@@ -203,24 +199,6 @@ def _curves_plot(results: list[RunResult], path: Path, title: str) -> None:
     save_figure(fig, path)
 
 
-def _headline_plot(headline: dict, minority: str, path: Path, data_name: str) -> dict | None:
-    """The README's figure: the first seed's test scores with their bootstrap CIs, against the
-    majority-class baseline's accuracy and, on ELPV, Deitsch et al.'s published accuracy as a band
-    (mlcraft.elpv.published_band). Returns the band drawn, or None."""
-    rows = [{"name": name, "value": headline[key], "lo": headline[f"{key}_ci95"][0],
-             "hi": headline[f"{key}_ci95"][1]}
-            for name, key in ((f"recall ({minority})", "minority_recall"),
-                              ("balanced accuracy", "balanced_accuracy"),
-                              ("accuracy", "seed0_accuracy"))]  # fmt: skip
-    base = headline["majority_baseline_accuracy"]
-    band = published_band() if data_name == "elpv" else None
-    references = [{"label": "majority-class accuracy", "lo": base, "hi": base}]
-    references += [band] if band else []
-    ladder_figure(rows, "score on the test images, bootstrap", path, reference=references,
-                  title=f"ResNet, seed 0, on {data_name}")  # fmt: skip
-    return band
-
-
 def run_suite(cfg: Config, run, split: data_mod.Split | None = None) -> dict:
     """Everything `train` does, written only into `run` (an mlcraft.runs.Run)."""
     out = run.results
@@ -293,10 +271,9 @@ def run_suite(cfg: Config, run, split: data_mod.Split | None = None) -> dict:
                          for k, v in scored.items()})  # fmt: skip
         extra["confusion_seed0"] = pd.crosstab(split.y_test, pred).values.tolist()
         _curves_plot(results, out / "curves.png", f"ResNet on {cfg.data.name}")
-        band = _headline_plot(
-            headline, extra["minority_class"], out / "headline.png", cfg.data.name
-        )
-        if band is not None:  # the report's caption says what the figure drew
+        band = published_band() if cfg.data.name == "elpv" else None
+        draw_headline(headline, extra["minority_class"], cfg.data.name, band, out / "headline.png")
+        if band is not None:  # the report redraws the figure and its caption from this record
             extra["hero_reference"] = band
         if split.test_groups is not None:
             frame = pd.DataFrame({"cell_type": split.test_groups, "y": split.y_test, "pred": pred})
@@ -387,6 +364,10 @@ def run_suite(cfg: Config, run, split: data_mod.Split | None = None) -> dict:
                             "per_device_batch": cfg.train.batch_size // 2,
                             "train_seconds": sum(h["epoch_seconds"] for h in ddp.history),
                             "single_process_seed0_train_seconds": seed_rows[0]["train_seconds"],
+                            # per epoch: the report's CI of the time ratio (one sum is no verdict)
+                            "epoch_seconds": [h["epoch_seconds"] for h in ddp.history],
+                            "single_process_epoch_seconds":
+                                [h["epoch_seconds"] for h in first.history],
                             # Whole fit() calls: start-up (process spawn for DDP), data loading,
                             # training and the per-epoch test evaluation.
                             "fit_seconds": ddp_fit_seconds,
@@ -403,7 +384,9 @@ def run_suite(cfg: Config, run, split: data_mod.Split | None = None) -> dict:
         if checks.hardware:
             from repro_training.hardware import hardware_table
 
-            _write_table(out, "hardware", hardware_table(cfg, steps=5), digits=1)
+            cells, steps = hardware_table(cfg, steps=20)
+            _write_table(out, "hardware", cells, digits=1)
+            _write_table(out, "hardware_steps", steps, digits=3)
         if checks.profile:
             from repro_training.hardware import profile_training
 
