@@ -32,6 +32,7 @@ import yaml
 from lightning.fabric import Fabric
 from mlcraft.errors import UserInputError
 from mlcraft.files import atomic_write_json, atomic_write_text, sha256_file
+from mlcraft.quiet import quiet_lightning
 from mlcraft.runs import PARTIAL
 from mlcraft.seeding import CUBLAS_WORKSPACE, seed_everything, set_deterministic, tensor_digest
 from mlcraft.tracking import TrackedRun, environment_fingerprint
@@ -180,6 +181,7 @@ def fit(
     if not resume:
         _write_manifest(cfg, seed, run_dir, split, status="running")
 
+    quiet_lightning()  # the DDP start-up banner; warnings stay
     fabric = Fabric(
         accelerator=cfg.train.accelerator,
         devices=cfg.train.devices,

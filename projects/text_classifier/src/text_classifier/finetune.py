@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import copy
-import logging
 import time
-import warnings
 
 import lightning.pytorch as pl
 import numpy as np
 import torch
 from mlcraft.accel import device_batch, use_bf16
+from mlcraft.quiet import quiet_lightning
 from transformers import get_linear_schedule_with_warmup
 
 from text_classifier.config import FinetuneConfig
 from text_classifier.models import make_loader
-
-
-def quiet_lightning() -> None:
-    """Lightning's info lines (the litlogger tip, "GPU available", "was configured so") off;
-    progress bars and warnings stay."""
-    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    # Lightning 2.x builds torch's deprecated LeafSpec when it flattens a DataLoader (inside
-    # CombinedLoader); nothing in this project's calls can avoid it, so only that notice goes.
-    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
 class Classifier(pl.LightningModule):
