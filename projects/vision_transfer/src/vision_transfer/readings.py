@@ -14,14 +14,15 @@ from mlcraft.bench import not_judged, warmup_included
 from mlcraft.calibration import ece_change_reading
 from mlcraft.stats import verdict
 
-# Targets from the project issue and the README's own budget; published anchors (Deitsch et al.).
+# Targets from the project issue; published anchors (Deitsch et al.). The configs state no time
+# budget of their own: the one wall-time target is the issue's, and the measured wall time is in
+# the README's generated Run line and targets table.
 TARGET_ACCURACY = 0.89
 TARGET_BIGGER_BUDGET = 0.90  # the goal of the bigger-budget recipe (configs/full.yaml, gpu.yaml)
 PUBLISHED_CNN = elpv.PUBLISHED_CNN_ACCURACY
 PUBLISHED_SVM = 0.8244
 TARGET_DATA_WAIT = 0.10
-TARGET_WALL_S = 20 * 60
-CONFIG_BUDGET_S = 16 * 60
+TARGET_WALL_S = 20 * 60  # the issue's target for the whole reference run (configs/default.yaml)
 
 
 def _verdict(lo: float, hi: float, target: float, higher_is_better: bool = True) -> str:
@@ -143,13 +144,29 @@ def summary_block(
         line += ")"
     lines.append(line + ".")
     lines.append(
-        f"- Cost: full fine-tune {full['train_seconds']:.0f} s of training at "
-        f"{full['train_images_per_s']:.0f} img/s; batched single-view inference "
-        f"{1000 / full['infer_images_per_s']:.1f} ms per cell; data wait "
+        f"- Cost: {training_cost(full, summary, r['last'] is not None)}; batched single-view "
+        f"inference {1000 / full['infer_images_per_s']:.1f} ms per cell; data wait "
         f"{100 * head['data_wait_fraction']:.1f}% of step time; whole reference run "
         f"{head['wall_seconds']:.0f} s wall."
     )
     return "\n".join(lines)
+
+
+def training_cost(full: pd.Series, summary: dict, after_last_stages: bool) -> str:
+    """The full fine-tune's training cost, each number with what it measures: the ladder's
+    `train_seconds` is the wall time of its chain (the last-stages fit it starts from, then its
+    own fit, validation passes included), while its img/s is the final fit's training images over
+    that fit's step time alone (summary.json's final_fit timer)."""
+    timer = summary.get("final_fit", {}).get("timer", {})
+    steps = timer.get("data_seconds", 0.0) + timer.get("compute_seconds", 0.0)
+    start = "the last-stages fit it starts from and " if after_last_stages else ""
+    line = f"full fine-tune {full['train_seconds']:.0f} s wall ({start}validation included)"
+    if not steps:  # no timer recorded: the rate, without the time it was measured over
+        return line + f", {full['train_images_per_s']:.0f} img/s over its training steps"
+    return (
+        line + f", its own {timer['samples']:,} training images in {steps:.0f} s of steps "
+        f"({timer['samples'] / steps:.0f} img/s)"
+    )
 
 
 def answer_block(
@@ -209,8 +226,6 @@ def targets_block(
          _verdict(wait, wait, TARGET_DATA_WAIT, higher_is_better=False)),
         ("reference run wall time (issue)", f"<= {TARGET_WALL_S} s", f"{wall:.0f} s {single}",
          _verdict(wall, wall, TARGET_WALL_S, higher_is_better=False)),
-        ("reference run wall time (config's own budget)", f"<= {CONFIG_BUDGET_S} s",
-         f"{wall:.0f} s {single}", _verdict(wall, wall, CONFIG_BUDGET_S, higher_is_better=False)),
     ]  # fmt: skip
     out = ["| target | required | this run (95% CI) | verdict |", "|---|---|---|---|"]
     out += [f"| {a} | {b} | {c} | {v} |" for a, b, c, v in rows]
@@ -246,11 +261,11 @@ def ladder_block(ladder: pd.DataFrame) -> str:
             f"Deitsch et al.'s SVM ({100 * PUBLISHED_SVM:.2f}%): "
             f"{_pts(r['hog']['accuracy'] - PUBLISHED_SVM)}."
         )
-    if r["scratch"] is not None and r["hog"] is not None and r["probe"] is not None:
+    if r["scratch"] is not None and r["hog"] is not None:
         lines.append(
             f"- From scratch vs HOG: {diff('scratch', 'hog', 'accuracy')}, at "
-            f"{r['scratch']['train_seconds'] / max(r['probe']['train_seconds'], 1e-9):.1f}x the "
-            "linear probe's training time."
+            f"{r['scratch']['train_seconds'] / max(r['hog']['train_seconds'], 1e-9):.1f}x HOG's "
+            "training time."
         )
     if r["full"] is not None and r["probe"] is not None:
         best_other = ladder[ladder["rung"] != r["full"]["rung"]]["recall_lo"].max()
@@ -364,22 +379,30 @@ def gallery_block(gallery: pd.DataFrame, predictions: pd.DataFrame | None = None
         + (": " + ", ".join(certain_low["image"].astype(str)) + "." if len(certain_low) else "."),
     ]
     if predictions is not None and "defect_probability" in predictions:
-        lines.append(certain_defects_missed(predictions))
+        lines.append(certain_defects_missed(predictions, gallery["image"]))
     return "\n".join(lines)
 
 
-def certain_defects_missed(predictions: pd.DataFrame) -> str:
+def certain_defects_missed(predictions: pd.DataFrame, shown: pd.Series) -> str:
     """How many test cells the experts graded 1.0 (certainly defective) the model did not flag,
-    and how many of those it scored below 0.2, named by file."""
+    and how many of those it scored below LOW_P. Only cells the failure gallery's figure shows
+    (`shown`, failure_gallery.csv's images) are named, there and in the line above; the others
+    are counted and left to results/test_predictions.csv, which lists every test cell."""
     certain = predictions[predictions["defect_probability"].round(3) == 1.0]
     missed = certain[~certain["flagged"].astype(bool)]
     low = missed[missed["p_positive"] < LOW_P]
-    names = ", ".join(f"{n} (p={p:.2f})" for n, p in zip(low["image"], low["p_positive"],
-                                                          strict=True))  # fmt: skip
-    return (
+    in_figure = int(low["image"].isin(set(shown.astype(str))).sum())
+    line = (
         f"- Of the {len(certain)} test cells graded 1.0 (certainly defective) by the experts, "
         f"{len(missed)} were not flagged; {len(low)} of them scored P(defective) < {LOW_P}"
-        + (f": {names}." if len(low) else ".")
+    )
+    if len(low) == 0:
+        return line + "."
+    if in_figure == len(low):
+        return line + ", all in the figure (named above)."
+    return (
+        line + f": {in_figure} in the figure (named above), the other {len(low) - in_figure} "
+        "only in `results/test_predictions.csv`."
     )
 
 
@@ -402,37 +425,6 @@ def profiling_block(grid: pd.DataFrame) -> str:
         if fp32 and bf16:
             lines.append(f"- bf16 autocast vs fp32 with {fmt}: {bf16 / fp32:.2f}x throughput.")
     return "\n".join(lines)
-
-
-def repeat_sentence(repeat: pd.DataFrame) -> str:
-    """Whether the same seed repeated the ladder's model bitwise in one process
-    (results/repeat.csv)."""
-    r = repeat.iloc[0]
-    if r["weights_bitwise"] and r["test_prob_bitwise"]:
-        verdict = (f"gave bitwise the same weights (sha256 `{r['weights_sha256']}`) and test "
-                   "probabilities")  # fmt: skip
-    else:
-        verdict = (f"did not repeat bitwise: weights sha256 `{r['weights_sha256']}` then "
-                   f"`{r['repeat_weights_sha256']}`, test probabilities apart by up to "
-                   f"{r['test_prob_max_abs_diff']:.1e}")  # fmt: skip
-    return (f"Same seed twice: the fine-tune chain rerun with seed {int(r['seed'])} in the same "
-            f"process ({r['repeat_seconds']:.0f} s) {verdict}.")  # fmt: skip
-
-
-def seeds_block(seeds: pd.DataFrame) -> str:
-    """The seed-to-seed spread of the fine-tune chain (results/seeds.csv): the yardstick for
-    "within noise" between two runs of this recipe on the same split."""
-    acc = seeds["accuracy"]
-    per_seed = ", ".join(
-        f"seed {int(r['seed'])} {r['accuracy']:.3f} (best epoch {int(r['best_epoch'])} of "
-        f"{int(r['epochs_run'])})"
-        for _, r in seeds.iterrows()
-    )
-    return (
-        f"Seed to seed ({seeds['rung'].iloc[0]}, {seeds['tta'].iloc[0]} TTA, the fine-tune chain "
-        f"with {len(seeds)} seeds, same split): test accuracy {per_seed}; mean {acc.mean():.3f}, "
-        f"sd {acc.std(ddof=1):.3f}, range {acc.max() - acc.min():.3f}."
-    )
 
 
 # The throughput target of issue-tracked GPU work: EfficientNet-Lite0 at 224 px on one GPU.

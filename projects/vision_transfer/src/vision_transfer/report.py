@@ -28,6 +28,7 @@ from scipy.special import expit, logit
 from . import readings
 from .audit import audit_block
 from .budgets import BUDGETS, answer_sentence, budgets_block, recipe_block
+from .reproduce import reproduce_block
 
 
 def _ci(frame: pd.DataFrame, name: str) -> list[str]:
@@ -115,7 +116,9 @@ def blocks(results: str | Path) -> dict[str, str]:
         )
         legend = (
             "\n\nTTA: the mean over the 8 flips and 90-degree turns; single view is like for "
-            "like; differences: paired bootstrap 95% CIs."
+            "like; differences: paired bootstrap 95% CIs. Train s: wall time, validation and "
+            "any rung it starts from included; img/s: networks over training steps only, probes "
+            "over feature extraction, HOG over its train s."
             if new_columns
             else ""
         )
@@ -221,6 +224,11 @@ def blocks(results: str | Path) -> dict[str, str]:
     experts = read_table(results, "expert_agreement")
     if experts is not None:
         out["experts"] = markdown_table(experts.drop(columns="threshold", errors="ignore"))
+        if "threshold" in experts:  # one threshold: the slices' and the review band's
+            out["experts"] += (
+                f"\n\nFlagged: P(defective) >= {experts['threshold'].iloc[0]:.3f} after "
+                "temperature, the decision threshold of the slices and the review band."
+            )
         out["expert_readings"] = readings.experts_block(experts)
 
     slices = read_table(results, "slices")
@@ -260,11 +268,9 @@ def blocks(results: str | Path) -> dict[str, str]:
         if recipe:
             out[f"recipe_{name}"] = recipe
 
-    seeds, repeat = read_table(results, "seeds"), read_table(results, "repeat")
-    if seeds is not None and len(seeds) > 1:
-        out["seeds"] = readings.seeds_block(seeds)
-    if repeat is not None:
-        out["seeds"] = " ".join(filter(None, [out.get("seeds"), readings.repeat_sentence(repeat)]))
+    reproduce = reproduce_block(results, summary)  # bitwise, within noise, the noise
+    if reproduce:
+        out["reproduce"] = reproduce
 
     gallery = read_table(results, "failure_gallery")
     if gallery is not None:
@@ -337,7 +343,7 @@ def plot_ladder(frame: pd.DataFrame, png: Path, elpv: bool) -> dict | None:
 
 def redraw_hero(results: Path, ladder: pd.DataFrame) -> Path:
     """ladder.png is a drawing of ladder.csv and nothing else, so the report redraws it: a fix to
-    the drawing (the legend's place) reaches the published figure without a 40-minute retrain,
+    the drawing (the legend's place) reaches the published figure without a retrain,
     and the figure can never disagree with the table beside it. Same table, same bytes."""
     png = results / "ladder.png"
     plot_ladder(ladder, png, elpv=True)
