@@ -289,5 +289,7 @@ def test_an_allowed_phrase_lets_its_number_pass_there_only():
 
     prose = "Bad input is one line and Exit 2. The fine-tune won on 2 seeds of 3.\n"
     assert typed_numbers(prose, {"exit 2"}) == ["2", "3"]
-    assert typed_numbers(prose, {"exit 2", "2"}) == ["3"]  # a bare entry passes anywhere
+    assert typed_numbers(prose, {"exit 2", "3"}) == ["2"]  # a bare entry passes anywhere
+    with pytest.raises(ValueError, match="as a phrase"):  # ...so a single digit must be a phrase
+        typed_numbers(prose, {"2"})
     assert typed_numbers("exit 20 and exit 2.\n", {"exit 2"}) == ["20"]

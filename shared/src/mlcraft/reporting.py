@@ -242,7 +242,7 @@ _NUMBER = re.compile(
     r"(?<![\w./])(?<![A-Za-z]-)(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:/\d+)?)"
     r"(%|x|×|ms|s|min|h|[kMG]i?B|k)?(?![\w.]*\w)"
 )
-_PHRASE = re.compile(r"[A-Za-z]")  # an allowed entry with a letter is a phrase
+_PHRASE = re.compile(r"[A-Za-z\s]")  # an allowed entry with a word or a space is a phrase
 # A year (a citation such as "Mitchell et al. 2019", a dataset's release): a bare 19xx or 20xx.
 _YEAR = re.compile(r"(?:19|20)\d\d")
 # A result spelled out in words: "seven of the twelve", "one in ten", "three times", "two points".
@@ -268,6 +268,9 @@ def typed_numbers(readme: str, allowed: Collection[str] = frozenset()) -> list[s
     entry with a word in it is a phrase ("exit 2", "seed 0"): its number passes inside that
     phrase only, so a small number that is a fact in one place is still caught as a result in
     another. A config value belongs in backticks, as code."""
+    small = sorted(a for a in allowed if re.fullmatch(r"\d", a))
+    if small:  # a bare 2 would pass every 2 in the prose, "won 2 of 3 seeds" included
+        raise ValueError(f"allow a single digit as a phrase ('exit 2'), not bare: {small}")
     found = []
     prose = _NOT_MEASURED.sub("", hand_written(readme))
     phrases = [a for a in allowed if _PHRASE.search(a)]  # "exit 2" allows 2 there only
