@@ -53,10 +53,24 @@ def test_a_changed_score_or_another_machine_is_no_bitwise_claim(tmp_path):
     text = reproducibility_block(tmp_path)
     tfidf = text.split("TF-IDF ran", 1)[1].split(";", 1)[0]  # the same-settings fine-tune: its own
     assert f"{len(SCORES) - 1} of {len(SCORES)} test values" in tfidf and "identical" not in tfidf
-    other = copy.deepcopy(SUMMARY)
-    other["config"]["torch_threads"] = 1
+    ref, other = copy.deepcopy(SUMMARY), copy.deepcopy(SUMMARY)
+    ref["config"]["torch_threads"], other["config"]["torch_threads"] = 2, 1  # both recorded
+    _publish(tmp_path, ref, _ladder())
     _publish(tmp_path / "full", other, _ladder())
     text = reproducibility_block(tmp_path)
     assert "TF-IDF, fine-tuned MiniLM: **not measured**" in text
     assert "ran on another machine" in text
     assert "seed-to-seed spread is **not measured**" in text
+
+
+def test_a_run_that_did_not_record_its_threads_is_compared_and_the_gap_said(tmp_path):
+    """A run from before torch_threads was recorded is not 'another machine': its CPU model,
+    cores and GPU match, and the block says its thread count is unknown."""
+    ref = copy.deepcopy(SUMMARY)
+    ref["torch_threads"] = 2
+    _publish(tmp_path, ref, _ladder())
+    _publish(tmp_path / "full", SUMMARY, _ladder())
+    text = reproducibility_block(tmp_path)
+    assert "TF-IDF ran in two published runs" in text and "identical" in text
+    assert "(the bigger budget run did not record its thread count)" in text
+    assert "ran on another machine" not in text

@@ -38,6 +38,14 @@ def _machine(summary: dict) -> tuple:
     return hw["cpu_model"], hw["cpu_count"], (hw.get("gpu") or {}).get("model"), threads
 
 
+def _same_machine(a: dict, b: dict) -> bool:
+    """Same CPU model, cores and GPU; thread counts compared where both runs recorded one (runs
+    before torch_threads was recorded ran with torch's default, which is not known after the
+    fact, so a missing count is said, not assumed)."""
+    ma, mb = _machine(a), _machine(b)
+    return ma[:3] == mb[:3] and (ma[3] == mb[3] or None in (ma[3], mb[3]))
+
+
 def _same_inputs(a: dict, b: dict, rung: str) -> bool:
     keys = RUNG_INPUTS[rung]
     return (
@@ -85,9 +93,10 @@ def reproducibility_block(results: str | Path) -> str | None:
     )
     lines = []
     found = [r for r in repeats(*runs[:2]) if r["same_inputs"]] if len(runs) > 1 else []
-    same_machine = len(runs) > 1 and _machine(runs[1][1]) == _machine(ref)
+    same_machine = len(runs) > 1 and _same_machine(runs[1][1], ref)
     if not same_machine:
         found = []
+    unrecorded = [label for label, s, _ in runs[:2] if _machine(s)[3] is None]
     said = [
         f"{NAMES[r['rung']]} ran in two published runs (commits "
         + ", ".join(str(s["git_sha"])[:7] for _, s, _ in runs[:2])
@@ -96,12 +105,15 @@ def reproducibility_block(results: str | Path) -> str | None:
         + ("identical" if r["equal"] == r["of"] else "equal, the rest not")
         for r in found
     ]
+    if unrecorded:
+        note = f" (the {', '.join(unrecorded)} run did not record its thread count)"
+        said = [sentence + note for sentence in said]
     done = {r["rung"] for r in found}
     rest = [NAMES[r] for r in RUNG_INPUTS if r in set(runs[0][2]["rung"]) and r not in done]
     if rest:
         said.append(f"{', '.join(rest)}: **not measured** (no repeat with the same settings)")
     lines.append(f"- Bitwise, same CPU model and threads ({where}): " + "; ".join(said) + ".")
-    other = any(_machine(s) != _machine(ref) for _, s, _ in runs)
+    other = any(not _same_machine(s, ref) for _, s, _ in runs)
     lines.append(
         "- Elsewhere (another CPU, thread count or a GPU): "
         + (
