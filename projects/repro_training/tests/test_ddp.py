@@ -6,10 +6,12 @@ from conftest import tiny_config
 from repro_training.train import effective_lr, fit
 
 
-def test_ddp_two_processes_matches_single_process(reference_run, tmp_path):
+def test_ddp_two_processes_matches_single_process(reference_run, tmp_path, capfd):
     cfg = tiny_config(devices=2, strategy="ddp_spawn")
     ddp = fit(cfg, 0, tmp_path / "ddp")
     assert ddp.completed
+    logged = "".join(capfd.readouterr())  # the spawned workers write to the same descriptors
+    assert "Initializing distributed" not in logged and "processes registered" not in logged
     metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert metrics["world_size"] == 2
     # Same global batch (each rank takes half) -> same number of optimizer steps and same LR.

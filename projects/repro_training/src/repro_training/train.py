@@ -44,6 +44,9 @@ from repro_training.evaluate import PINNED_FILES
 from repro_training.models import ResNet
 
 PROJECT = "repro_training"
+# At import, not in train(): ddp_spawn workers import this module (to unpickle _worker) and
+# Lightning's import resets its loggers to INFO, so the DDP start-up banner would come back there.
+quiet_lightning()
 # torch's default thread count in this process, restored for runs that do not pin one (a run that
 # pins threads must not leak its setting into the next run in the same process).
 DEFAULT_THREADS = torch.get_num_threads()
@@ -181,7 +184,6 @@ def fit(
     if not resume:
         _write_manifest(cfg, seed, run_dir, split, status="running")
 
-    quiet_lightning()  # the DDP start-up banner; warnings stay
     fabric = Fabric(
         accelerator=cfg.train.accelerator,
         devices=cfg.train.devices,
