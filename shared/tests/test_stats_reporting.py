@@ -232,7 +232,7 @@ def test_typed_numbers_catches_small_integers_percentages_multipliers_and_fracti
 
     prose = "It misses 32% of cracks, 7 of 12 seeds agree, 1.7x faster in 259s, 5/8 flagged.\n"
     assert typed_numbers(prose) == ["32%", "7", "12", "1.7x", "259s", "5/8"]
-    assert typed_numbers(prose, allowed={"32", "7", "1.7"}) == ["32%", "12", "1.7x", "259s", "5/8"]
+    assert typed_numbers(prose, allowed={"32", "12", "1.7"}) == ["32%", "7", "1.7x", "259s", "5/8"]
 
 
 def test_typed_numbers_skips_years_sections_lists_names_and_code():
@@ -287,9 +287,9 @@ def test_an_allowed_phrase_lets_its_number_pass_there_only():
     """ "exit 2" allows the 2 of an exit code; a 2 typed as a result elsewhere is still caught."""
     from mlcraft.reporting import typed_numbers
 
-    prose = "Bad input is one line and Exit 2. The fine-tune won on 2 seeds of 3.\n"
-    assert typed_numbers(prose, {"exit 2"}) == ["2", "3"]
-    assert typed_numbers(prose, {"exit 2", "3"}) == ["2"]  # a bare entry passes anywhere
+    prose = "Bad input is one line and Exit 2. The fine-tune won on 2 seeds of 30.\n"
+    assert typed_numbers(prose, {"exit 2"}) == ["2", "30"]
+    assert typed_numbers(prose, {"exit 2", "30"}) == ["2"]  # a bare entry passes anywhere
     with pytest.raises(ValueError, match="as a phrase"):  # ...so a single digit must be a phrase
         typed_numbers(prose, {"2"})
     assert typed_numbers("exit 20 and exit 2.\n", {"exit 2"}) == ["20"]
