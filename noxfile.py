@@ -93,13 +93,15 @@ def run_and_publish(
 
 @nox.session(python=False)
 def tests(session: nox.Session) -> None:
-    """Run every member's tests, each in its own env (`-- tabular_ladder` runs one)."""
+    """Run every member's tests, each in its own env (`-- tabular_ladder` runs one). The suites
+    run TEST_WORKERS at a time (each alone in its own process and env), so CI's wall time is the
+    machine's cores', not the sum of five suites; each suite's output is printed whole."""
     chosen = session.posargs or list(TEST_MEMBERS)
     unknown = [name for name in chosen if name not in TEST_MEMBERS]
     if unknown:
         session.error(f"unknown member(s) {unknown}; choose from {sorted(TEST_MEMBERS)}")
-    failed = []
-    for name in chosen:
+    suites = []
+    for name in chosen:  # sync every env first: uv writes its cache one process at a time
         member, folder = TEST_MEMBERS[name]
         if not (folder / "tests").is_dir():
             session.log(f"skipping {name}: no tests/ folder yet")
@@ -107,15 +109,41 @@ def tests(session: nox.Session) -> None:
         extras = (
             ("--extra", "torch", "--extra", "serve", "--extra", "onnx") if name == "mlcraft" else ()
         )
-        python = member_python(session, member, *extras)
-        session.log(f"=== tests: {name} ===")
-        try:
-            # pytest's exit 5 ("no tests collected") is a failure here, like any other non-zero code.
-            session.run(python, "-m", "pytest", str(folder / "tests"), "-q", external=True)
-        except nox.command.CommandFailed:
-            failed.append(name)
+        suites.append((name, member_python(session, member, *extras), folder))
+    failed = [name for name, code in _run_suites(session, suites) if code != 0]
     if failed:
         session.error(f"tests failed for: {', '.join(failed)}")
+
+
+# Suites at once: one per core, two at most (the torch suites use two threads each).
+TEST_WORKERS = int(os.environ.get("MLCRAFT_TEST_WORKERS", min(2, os.cpu_count() or 1)))
+
+
+def _run_suites(session: nox.Session, suites: list[tuple[str, str, Path]]) -> list[tuple]:
+    """pytest -q per suite, TEST_WORKERS at a time; each suite's output goes to
+    .nox/test-logs/<name>.log and is printed whole when it ends. pytest's exit 5 ("no tests
+    collected") is a failure here, like any other non-zero code."""
+    import subprocess
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    printing = threading.Lock()  # one suite's output at a time, never interleaved
+    logs = ROOT / ".nox" / "test-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+
+    def run(suite: tuple[str, str, Path]) -> tuple[str, int]:
+        name, python, folder = suite
+        log = logs / f"{name}.log"
+        with log.open("w") as out:
+            command = [python, "-m", "pytest", str(folder / "tests"), "-q"]
+            code = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT).returncode
+        with printing:
+            session.log(f"=== tests: {name} (exit {code}) ===")
+            print(log.read_text(), flush=True)
+        return name, code
+
+    with ThreadPoolExecutor(max_workers=max(TEST_WORKERS, 1)) as pool:
+        return list(pool.map(run, suites))
 
 
 @nox.session(name="tests-gpu", python=False)
